@@ -1,2 +1,14 @@
 """hasy_nb: which CNN works best on HASYv2? A notebook-first course, lab and library."""
 __version__ = "0.1.0"
+
+
+def load_pretrained(*args, **kwargs):
+    "The pretrained model shipped with the package, ready to use (see `hasy_nb.evaluate.load_pretrained`)."
+    from .evaluate import load_pretrained as _load_pretrained  # imported on use: `import hasy_nb` stays light
+    return _load_pretrained(*args, **kwargs)
+
+
+def predict(image, k: int = 5, **kwargs):
+    "Top-`k` `[(latex, probability), ...]` for a drawing (see `hasy_nb.evaluate.predict`)."
+    from .evaluate import predict as _predict
+    return _predict(image, k=k, **kwargs)

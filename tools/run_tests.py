@@ -42,7 +42,7 @@ def run(cmd: list[str], env: dict | None = None, timeout: int = 3600) -> tuple[i
 
 
 def nbdev_test(nb: Path, nbdev_bin: Path, flags: str, env: dict) -> tuple[str, int, str, float]:
-    cmd = [str(nbdev_bin / "nbdev-test"), str(nb.relative_to(ROOT)), "--n-workers", "0"]
+    cmd = [str(nbdev_bin / "nbdev-test"), str(nb.relative_to(ROOT)), "--n-workers", "0", "--cell-timing-min", "20"]
     if flags: cmd += ["--flags", flags]
     code, out, secs = run(cmd, env=env, timeout=1800)
     return str(nb.relative_to(ROOT)), code, out, secs

@@ -1,0 +1,176 @@
+"""The live symbol pad in a real browser: Voila serves `hasy-nb app`'s page, Playwright drives Debian Chromium.
+
+Draws symbols with mouse moves, waits for the guesses, checks the drawn symbol is in the top 5, clicks it,
+checks the equation's LaTeX, measures stroke end -> guesses in the browser and saves a screenshot to
+test-artifacts/. Set HASY_NB_RUN to a `hasy-nb train` run folder to test that model instead of the pretrained one.
+"""
+from __future__ import annotations
+
+import json
+import os
+import statistics
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--no-first-run", "--disable-sync"]
+ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+# the issue's budget for stroke end -> guesses; a shared, overloaded machine may need more (say so when relaxing it)
+LATENCY_BUDGET_MS = float(os.environ.get("HASY_NB_LATENCY_BUDGET_MS", "50"))
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
+                                reason=f"Debian Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+
+
+@pytest.fixture(scope="module")
+def server():
+    from hasy_nb.app import AppServer
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / "voila.log", "w") as log:
+        srv = AppServer(run=os.environ.get("HASY_NB_RUN") or None, timeout=120, log=log)
+        try:
+            yield srv
+        finally:
+            srv.stop()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            pg = browser.new_page(viewport={"width": 1000, "height": 1000})
+            pg.goto(server.url, timeout=120_000)
+            pg.wait_for_selector(".hasy-symbolpad[data-ready='1']", timeout=120_000)
+            yield pg
+        finally:
+            browser.close()
+
+
+def guess_seq(page) -> int:
+    return int(page.locator(".hasy-symbolpad").get_attribute("data-guess-seq") or 0)
+
+
+def stroke(page, points: list[tuple[float, float]], steps: int = 6, live: bool = False) -> float:
+    """Draw one stroke through `points` (0..1 pad coordinates) with the mouse, then wait for the answer to it.
+    `live`: before lifting the pen, wait until guesses arrived for the unfinished stroke (the throttled updates)."""
+    box = page.locator(".hsp-ink").bounding_box()
+    xy = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
+    before, seq0 = len(latencies(page)), guess_seq(page)
+    page.mouse.move(*xy[0])
+    page.mouse.down()
+    for x, y in xy[1:]:
+        page.mouse.move(x, y, steps=steps)
+        page.wait_for_timeout(15)          # a person's hand is slower than Playwright's
+    if live:
+        page.wait_for_function(f"Number(document.querySelector('.hasy-symbolpad').dataset.guessSeq) > {seq0}", timeout=30_000)
+        assert page.locator(".hsp-cand").count() == 5, "no guesses while the pen is still down"
+    page.mouse.up()
+    page.wait_for_function(f"JSON.parse(document.querySelector('.hasy-symbolpad').dataset.latencies || '[]').length > {before}",
+                           timeout=30_000)
+    return latencies(page)[-1]      # this stroke's end -> guesses, in ms, as the browser measured it
+
+
+def latencies(page) -> list[float]:
+    return json.loads(page.locator(".hasy-symbolpad").get_attribute("data-latencies") or "[]")
+
+
+def top5(page) -> list[str]:
+    return [c.get_attribute("data-latex") for c in page.locator(".hsp-cand").all()]
+
+
+def candidate(page, latex: str):
+    "The candidate button for `latex` (CSS attribute values need their backslashes escaped)."
+    value = latex.replace("\\", "\\\\").replace('"', '\\"')
+    return page.locator(f'.hsp-cand[data-latex="{value}"]').first
+
+
+def clear(page) -> None:
+    page.locator(".hsp-clear").click()
+    page.wait_for_selector(".hsp-hint", timeout=30_000)
+
+
+def test_empty_pad_shows_a_hint(page):
+    assert page.locator(".hsp-cand").count() == 0
+    assert "Draw a symbol" in page.locator(".hsp-hint").inner_text()
+
+
+def test_draw_plus_guess_pick_and_latency(page):
+    try:
+        _draw_guess_pick(page)
+    finally:   # a screenshot also when it fails: look at it
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "symbolpad.png"), full_page=True)
+
+
+def _draw_guess_pick(page):
+    # warm-up strokes (first messages pay for connection set-up), then the measured ones
+    stroke(page, [(0.3, 0.3), (0.7, 0.7)])
+    clear(page)
+    ms = []          # stroke end -> guesses for every stroke below (clear and undo are not counted)
+
+    # "+"
+    ms.append(stroke(page, [(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)]))
+    ms.append(stroke(page, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)]))
+    plus = top5(page)
+    assert len(plus) == 5, plus
+    assert "+" in plus, f"'+' not in the top 5: {plus}"
+    candidate(page, "+").click()
+    page.wait_for_function("document.querySelector('.hsp-eq-source textarea').value.includes('+')", timeout=30_000)
+    assert "+" in page.locator(".hsp-eq-source textarea").input_value()
+
+    # "x": two diagonal strokes; then pick it too
+    clear(page)
+    ms.append(stroke(page, [(0.2, 0.2), (0.5, 0.5), (0.8, 0.8)]))
+    ms.append(stroke(page, [(0.8, 0.2), (0.5, 0.5), (0.2, 0.8)]))
+    cross = top5(page)
+    assert {"x", "X", r"\times"} & set(cross), f"no x-like symbol in the top 5: {cross}"
+    pick = next(c for c in cross if c in ("x", "X", r"\times"))
+    candidate(page, pick).click()
+    page.wait_for_function(f"document.querySelector('.hsp-eq-source textarea').value.includes({json.dumps(pick)})",
+                           timeout=30_000)
+    src = page.locator(".hsp-eq-source textarea").input_value()
+    assert src.startswith("+") and pick in src, src
+
+    # a circle, drawn slowly enough that throttled guesses arrive while the pen is down
+    clear(page)
+    import math
+    circle = [(0.5 + 0.3 * math.cos(t / 24 * 2 * math.pi), 0.5 + 0.3 * math.sin(t / 24 * 2 * math.pi)) for t in range(25)]
+    ms.append(stroke(page, circle, steps=3, live=True))
+    ring = top5(page)
+    assert {"o", "O", "0", r"\circ", r"\bigcirc", r"\fullmoon"} & set(ring), f"no circle-like symbol in the top 5: {ring}"
+
+    # more strokes for a steadier median: a "-" redrawn at a few places
+    for y in (0.3, 0.5, 0.7, 0.4, 0.6):
+        clear(page)
+        ms.append(stroke(page, [(0.2, y), (0.5, y), (0.8, y)]))
+        assert page.locator(".hsp-cand").count() == 5
+    ARTIFACTS.mkdir(exist_ok=True)
+    python_ms = json.loads(page.locator(".hasy-symbolpad").get_attribute("data-compute-ms") or "[]")
+    report = {"latencies_ms": ms, "median_ms": statistics.median(ms), "max_ms": max(ms),
+              "python_ms_median": statistics.median(python_ms) if python_ms else None,
+              "top5_plus": plus, "top5_x": cross, "top5_circle": ring, "equation": src}
+    (ARTIFACTS / "app_browser.json").write_text(json.dumps(report, indent=1))
+    print("stroke end -> guesses (ms):", ms, "median", statistics.median(ms),
+          "| Python's share, median:", report["python_ms_median"])
+    assert statistics.median(ms) <= LATENCY_BUDGET_MS, f"median stroke end -> guesses {statistics.median(ms):.1f} ms > {LATENCY_BUDGET_MS} ms: {ms}"
+
+
+def test_tools_undo_eraser(page):
+    clear(page)
+    stroke(page, [(0.15, 0.5), (0.85, 0.5)])
+    stroke(page, [(0.5, 0.15), (0.5, 0.85)])
+    assert page.locator(".hsp-cand").count() == 5
+    seq = guess_seq(page)
+    page.locator(".hsp-undo").click()
+    page.wait_for_function(f"Number(document.querySelector('.hasy-symbolpad').dataset.guessSeq) > {seq}", timeout=30_000)
+    assert page.locator(".hsp-cand").count() == 5          # the horizontal bar is still there
+    page.locator(".hsp-eraser").click()
+    stroke(page, [(0.02, 0.5), (0.98, 0.5)])                 # rub the bar out
+    page.wait_for_selector(".hsp-hint", timeout=30_000)
+    assert page.locator(".hsp-cand").count() == 0
+    page.locator(".hsp-pen").click()
+    assert "hsp-active" in page.locator(".hsp-pen").get_attribute("class")

@@ -1,0 +1,88 @@
+"""`hasy-nb app`: argument handling, errors, and a real start of the Voila server on 127.0.0.1."""
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+
+import pytest
+
+from hasy_nb.app import free_port, register_cli, voila_command
+
+
+def parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="hasy-nb")
+    register_cli(parser.add_subparsers())
+    return parser.parse_args(list(argv))
+
+
+def test_register_cli_defaults():
+    args = parse("app")
+    assert (args.port, args.run, args.dry_run) == (8866, None, False)
+    assert callable(args.func)
+
+
+def test_dry_run_prints_command_and_url(capsys):
+    args = parse("app", "--port", "8899", "--dry-run")
+    assert args.func(args) == 0
+    out = capsys.readouterr().out
+    assert "--port=8899" in out and "--Voila.ip=127.0.0.1" in out and "app.ipynb" in out
+    assert "http://127.0.0.1:8899/" in out
+
+
+def test_voila_command_listens_on_localhost_only():
+    cmd = voila_command(1234)
+    assert "--Voila.ip=127.0.0.1" in cmd and "--no-browser" in cmd and cmd[:3] == [sys.executable, "-m", "voila"]
+
+
+def test_bad_run_dir_is_a_clear_error(tmp_path):
+    args = parse("app", "--run", str(tmp_path / "nope"), "--dry-run")
+    with pytest.raises(FileNotFoundError, match="no such folder"):
+        args.func(args)
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text('{"arch": "lenet5"}')
+    args = parse("app", "--run", str(tmp_path / "run"), "--dry-run")
+    with pytest.raises(FileNotFoundError, match="model.pt is missing"):
+        args.func(args)
+
+
+def test_hasy_nb_app_via_main(tmp_path):
+    "Through the real `hasy-nb` entry point: a bad --run gives exit code 1 and names the folder."
+    r = subprocess.run([sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))",
+                        "app", "--run", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 1, r.stderr
+    assert "missing" in r.stderr and "no such folder" in r.stderr
+
+
+def test_app_serves_and_stops():
+    "`hasy-nb app --port N` starts Voila, prints the URL, serves the page, and stops on Ctrl-C."
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))",
+                             "app", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        url, lines, deadline = None, [], time.time() + 120
+        while url is None and time.time() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                if proc.poll() is not None: break
+                continue
+            lines.append(line)
+            m = re.search(r"hasy-nb app: the symbol pad is at (http://127\.0\.0\.1:\d+/)", line)
+            if m: url = m.group(1)
+        assert url == f"http://127.0.0.1:{port}/", "".join(lines)
+        with urllib.request.urlopen(url, timeout=120) as r:
+            html = r.read().decode("utf-8", "replace")
+            assert r.status == 200
+        assert "voila" in html.lower()
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(30) == 0
+        with pytest.raises(OSError):
+            urllib.request.urlopen(url, timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill(); proc.wait()

@@ -1,0 +1,45 @@
+"""`hasy-nb tune` end to end on 10 classes of HASYv2 (HASY_ARCHIVE, skipped without it); storage in tmp_path."""
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("optuna")
+from hasy_nb.cli import main
+
+ARCHIVE = os.environ.get("HASY_ARCHIVE")
+needs_data = pytest.mark.skipif(not ARCHIVE or not Path(ARCHIVE).exists(), reason="set HASY_ARCHIVE to HASYv2.tar.bz2")
+FIX = ["--fix", "epochs=1", "--fix", "depth=1", "--fix", "width=8", "--fix", "convs=1", "--fix", "dilation=1", "--fix", "bs=32", "--fix", "head=flatten"]
+
+
+def test_help_lists_the_options(capsys):
+    with pytest.raises(SystemExit) as e: main(["tune", "--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    for opt in ("--trials", "--timeout", "--storage", "--study", "--fold", "--data", "--objective", "--fix"): assert opt in out
+
+
+@needs_data
+def test_tune_runs_and_resumes(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    storage = f"sqlite:///{tmp_path}/o.db"
+    args = ["tune", "--trials", "2", "--data", ARCHIVE, "--storage", storage, "--study", "cli", "--classes", "10",
+            "--subset", "1000", *FIX]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "trial   0 complete accuracy=" in out and "trial   1 " in out
+    assert "study 'cli' in" in out and ": 2 trials (2 complete)" in out
+    assert "best: trial " in out and "spec conv8k" in out
+    assert main([*args[:2], "1", *args[3:]]) == 0                      # same storage + study: continues
+    assert ": 3 trials" in capsys.readouterr().out
+    assert (tmp_path / "tune" / "cli").is_dir() and not (tmp_path / "runs").exists()
+
+
+@needs_data
+def test_bad_input_is_a_clear_error(tmp_path, capsys):
+    storage = f"sqlite:///{tmp_path}/o.db"
+    assert main(["tune", "--trials", "1", "--data", ARCHIVE, "--storage", storage, "--fix", "dept=2"]) == 1
+    assert "unknown parameter(s) ['dept']" in capsys.readouterr().err
+    assert main(["tune", "--trials", "1", "--data", ARCHIVE, "--storage", storage, "--fix", "depth=6", "--fix", "downsample=max"]) == 1
+    assert "cannot be built for 32x32 inputs" in capsys.readouterr().err
+    assert not (tmp_path / "o.db").exists()
