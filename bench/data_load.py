@@ -103,8 +103,14 @@ def main() -> int:
             peer = tmp / "peer"; (peer / ".datasets" / "HASYv2").mkdir(parents=True)
             os.symlink(archive, peer / ".datasets" / "HASYv2" / "HASYv2.tar.bz2")
             rows += [measure("peer", "cold", archive, peer), measure("peer", "warm", archive, peer)]
-    finally:
+        return report(rows, archive, a.json)
+    finally:   # the peer leaves 168k extracted files: removing them can take minutes on a busy disk
+        print(f"removing {tmp} ...", flush=True)
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+def report(rows: list[dict], archive: str, json_out: str | None) -> int:
+    "Print both sides, the ratios and pass/fail; return the exit code."
 
     print(f"HASYv2 fold-1 load: {archive}   (load uptime: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
     print(f"{'side':<5} {'phase':<5} {'seconds':>8} {'cpu s':>7} {'peak MB':>8} {'import s':>8} {'train':>7} {'test':>6} "
@@ -133,7 +139,8 @@ def main() -> int:
                    ("same fold-1 split as the peer", (pc["n_train"], pc["n_test"]) == (oc["n_train"], oc["n_test"]),
                     f"peer {pc['n_train']} / {pc['n_test']}")]
     for name, ok, detail in checks: print(f"{'PASS' if ok else 'FAIL'}  {name:<34} {detail}")
-    if a.json: Path(a.json).write_text(json.dumps(dict(rows=rows, checks=[dict(name=n, ok=o, detail=d) for n, o, d in checks]), indent=1))
+    sys.stdout.flush()
+    if json_out: Path(json_out).write_text(json.dumps(dict(rows=rows, checks=[dict(name=n, ok=o, detail=d) for n, o, d in checks]), indent=1))
     return 0 if all(ok for _, ok, _ in checks) else 1
 
 

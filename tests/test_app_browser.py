@@ -37,17 +37,25 @@ def server():
 
 
 @pytest.fixture(scope="module")
-def page(server):
+def browser():
     from playwright.sync_api import sync_playwright
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            pg = browser.new_page(viewport={"width": 1000, "height": 1000})
-            pg.goto(server.url, timeout=120_000)
-            pg.wait_for_selector(".hasy-symbolpad[data-ready='1']", timeout=120_000)
-            yield pg
+            yield b
         finally:
-            browser.close()
+            b.close()
+
+
+@pytest.fixture(scope="module")
+def page(server, browser):
+    pg = browser.new_page(viewport={"width": 1000, "height": 1000})
+    try:
+        pg.goto(server.url, timeout=120_000)
+        pg.wait_for_selector(".hasy-symbolpad[data-ready='1']", timeout=120_000)
+        yield pg
+    finally:
+        pg.close()
 
 
 def guess_seq(page) -> int:
@@ -174,3 +182,70 @@ def test_tools_undo_eraser(page):
     assert page.locator(".hsp-cand").count() == 0
     page.locator(".hsp-pen").click()
     assert "hsp-active" in page.locator(".hsp-pen").get_attribute("class")
+
+
+def _wait_http(url: str, proc, timeout: float = 120) -> None:
+    "Wait until `url` answers (any HTTP status) while `proc` runs."
+    import time
+    import urllib.error
+    import urllib.request
+    deadline = time.time() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2); return
+        except urllib.error.HTTPError: return
+        except OSError:
+            assert proc.poll() is None, f"the server exited with code {proc.returncode} (see test-artifacts/)"
+            assert time.time() < deadline, f"no answer from {url} within {timeout:.0f} s"
+            time.sleep(0.5)
+
+
+def test_pad_in_jupyterlab(tmp_path, browser):
+    "The same widget inside JupyterLab (its own widget manager): it renders, draws, guesses and adds to the equation."
+    import subprocess
+    import sys
+
+    import nbformat
+    from hasy_nb.app import free_port
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        "import os\nfrom hasy_nb.app import SymbolPad\nSymbolPad(os.environ.get('HASY_NB_RUN') or None)")])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, tmp_path / "pad.ipynb")
+    port = free_port()
+    ARTIFACTS.mkdir(exist_ok=True)
+    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", f"--port={port}", "--ServerApp.ip=127.0.0.1",
+           "--IdentityProvider.token=", "--ServerApp.password=", f"--ServerApp.root_dir={tmp_path}",
+           "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    if os.geteuid() == 0: cmd.append("--allow-root")
+    with open(ARTIFACTS / "jupyterlab.log", "w") as log:
+        lab = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
+        pg = None
+        try:
+            _wait_http(f"http://127.0.0.1:{port}/api/status", lab)
+            pg = browser.new_page(viewport={"width": 1200, "height": 1000})
+            pg.goto(f"http://127.0.0.1:{port}/lab/tree/pad.ipynb", timeout=120_000)
+            pg.wait_for_selector(".jp-Notebook .jp-Cell .cm-content", timeout=120_000)
+            # the kernel must be connected and idle, or the run request is dropped
+            pg.wait_for_function("!!document.querySelector('#jp-main-statusbar')"
+                                 " && document.querySelector('#jp-main-statusbar').innerText.includes('Idle')", timeout=120_000)
+            for attempt in range(3):
+                pg.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
+                pg.keyboard.press("Control+Enter")          # run the cell, stay on it
+                try:
+                    pg.wait_for_selector(".hasy-symbolpad[data-ready='1']", timeout=60_000)
+                    break
+                except Exception:
+                    if attempt == 2: raise
+            stroke(pg, [(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
+            stroke(pg, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])
+            got = top5(pg)
+            assert "+" in got, got
+            candidate(pg, "+").click()
+            pg.wait_for_function("document.querySelector('.hsp-eq-source textarea').value.includes('+')", timeout=30_000)
+        finally:
+            if pg is not None:
+                pg.screenshot(path=str(ARTIFACTS / "symbolpad-jupyterlab.png"))
+                pg.close()
+            lab.terminate()
+            try: lab.wait(15)
+            except subprocess.TimeoutExpired: lab.kill(); lab.wait()

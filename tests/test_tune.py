@@ -139,3 +139,11 @@ def test_two_objectives_give_a_pareto_front(data, storage):
     assert front and best_trial(study) in front
     table = trials_table(study)
     assert list(table.columns[:4]) == ["number", "state", "accuracy", "params"] and len(table) == 2
+
+
+def test_a_trial_over_its_budget_keeps_its_last_epoch(data, storage):
+    study = tune(data, n_trials=1, space=TINY.replace(epochs=3), storage=storage, study_name="t", budget=0.01, **KW)
+    t = study.trials[0]
+    assert t.state.name == "COMPLETE" and t.user_attrs["epochs_run"] == 1
+    assert t.user_attrs["reason"] == "stopped after epoch 1: over the budget of 0.01 s"
+    assert t.value == t.intermediate_values[1]

@@ -118,7 +118,9 @@ function render({ model, el: root }) {
   function send(final) {
     seq += 1;
     const all = current ? strokes.concat([current]) : strokes;
-    model.set("strokes", all.map((s) => ({ points: s.points, width: s.width, erase: s.erase })));
+    // copy the points: the stroke being drawn keeps growing, and a model value that aliases it would compare
+    // equal to the next one, so Backbone would see no change and never send it
+    model.set("strokes", all.map((s) => ({ points: s.points.slice(), width: s.width, erase: s.erase })));
     model.set("seq", seq);
     model.save_changes();
     lastSentSeq = seq;
