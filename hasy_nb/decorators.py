@@ -35,8 +35,9 @@ def register_model(fn: Callable | None = None, *, name: str | None = None) -> Ca
     def deco(f: Callable) -> Callable:
         key = name or f.__name__
         old = MODEL_REGISTRY.get(key)
-        # re-running a notebook cell re-registers the same function: allowed; a different function under one name is not
-        if old is not None and (old.__module__, old.__qualname__) != (f.__module__, f.__qualname__):
+        # the same function defined again (a re-run notebook cell, or the notebook and its exported module) may
+        # replace itself; a different function under a taken name may not
+        if old is not None and old.__qualname__ != f.__qualname__:
             raise ValueError(f"model name {key!r} is already registered by {old.__module__}.{old.__qualname__}")
         MODEL_REGISTRY[key] = f
         return f

@@ -38,7 +38,7 @@ def test_cv_runs_then_resumes(fake_archive, tmp_path, monkeypatch):
         assert s["status"] == "ok" and 0 <= s["test_top1"] <= s["test_top5"] <= 1
         assert (d / "model.pt").exists() and (d / "confusion.npz").exists()
     assert "paper_2layer" in out and "TF-CNN" in out          # our row beside the paper's rows
-    row = next(line for line in out.splitlines() if line.strip().startswith("paper_2layer"))
+    row = next(line for line in out.splitlines() if "measured here" in line)
     assert " 2 " in row                                       # the number of folds in the row
 
     import hasy_nb.train
@@ -82,4 +82,4 @@ def test_evaluate_pretrained_real():
     assert top1 >= TOP1_MIN and top5 >= TOP5_MIN and merged >= top1
 
 
-TOP1_MIN, TOP5_MIN = 0.0, 0.0   # set from the measured values of the shipped model (see the report)
+TOP1_MIN, TOP5_MIN = 83.5, 98.5   # percent; measured for the shipped model: 83.87 and 98.73
