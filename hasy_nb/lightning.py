@@ -24,22 +24,9 @@ except ImportError:  # optional extra
     _LightningModule = nn.Module
 
 # %% auto #0
-__all__ = ['HasyArrays', 'array_loaders', 'HasyLightningModule']
+__all__ = ['array_loaders', 'HasyLightningModule']
 
 # %% ../nbs/05b_lightning.ipynb #f705003b
-class HasyArrays(torch.utils.data.Dataset):
-    "uint8 images (N,32,32) and labels; an item is `(to_input(image)[0], label)`."
-    def __init__(self, images: Any, labels: Any):
-        arr = np.asarray(images)
-        self.images = torch.from_numpy(arr if arr.flags.writeable else arr.copy())  # a read-only cache stays untouched
-        self.labels = torch.tensor(np.asarray(labels), dtype=torch.int64)
-        if self.images.dtype != torch.uint8 or self.images.ndim != 3 or len(self.images) != len(self.labels):
-            raise ValueError(f"HasyArrays: need uint8 (N,32,32) images and N labels, got {self.images.dtype} "
-                             f"{tuple(self.images.shape)} and {len(self.labels)} labels")
-    def __len__(self) -> int: return len(self.labels)
-    def __getitem__(self, i: int): return to_input(self.images[i])[0], self.labels[i]
-
-
 def array_loaders(data: Any, fold: int = 1, bs: int = 256, *, train_idx: Any = None, valid_idx: Any = None,
                   num_workers: int = 0, seed: int = 0) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
     "(train, valid) torch DataLoaders over `data`'s arrays: fold `fold`'s train/test split unless indices are given."
@@ -48,8 +35,7 @@ def array_loaders(data: Any, fold: int = 1, bs: int = 256, *, train_idx: Any = N
         train_idx = f_train if train_idx is None else train_idx
         valid_idx = f_test if valid_idx is None else valid_idx
     train_idx, valid_idx = np.asarray(train_idx, dtype=np.int64), np.asarray(valid_idx, dtype=np.int64)
-    tr = HasyArrays(data.images[train_idx], data.labels[train_idx])
-    va = HasyArrays(data.images[valid_idx], data.labels[valid_idx])
+    tr, va = data.dataset(train_idx), data.dataset(valid_idx)   # items go through to_input, as every model input
     g = torch.Generator().manual_seed(seed)
     return (torch.utils.data.DataLoader(tr, bs, shuffle=True, drop_last=len(tr) > bs, num_workers=num_workers, generator=g),
             torch.utils.data.DataLoader(va, bs * 2, shuffle=False, num_workers=num_workers))
