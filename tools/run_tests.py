@@ -107,14 +107,15 @@ def main() -> int:
         print("== torch_xla: skipped (--no-xla) ==")
     elif xla_nbs or (xla_test.exists() and args.only in ("*", "test_xla.py")):
         print("== torch_xla (PJRT_DEVICE=CPU) ==", flush=True)
-        code, out, secs = run(["bash", str(ROOT / "tools" / "xla_env.sh")], env=env)
-        if code != 0:
-            print(out[-4000:]); failed += 1; failures.append("xla environment")
+        # xla_env.sh reports on stderr and prints the environment's python on the last line of stdout
+        mk = subprocess.run(["bash", str(ROOT / "tools" / "xla_env.sh")], cwd=ROOT, env=env, stdout=subprocess.PIPE, text=True)
+        if mk.returncode != 0 or not mk.stdout.strip():
+            print(mk.stdout[-4000:]); failed += 1; failures.append("xla environment")
         else:
-            xla_py = Path(out.strip().splitlines()[-1])
+            xla_py = Path(mk.stdout.strip().splitlines()[-1])
             xenv = dict(env, PJRT_DEVICE="CPU", HASY_XLA_TESTS="1")
             for nb in xla_nbs:
-                name, code, nb_out, secs = nbdev_test(nb, xla_py.parent, ",".join(filter(None, ["xla", args.flags])), xenv)
+                name, code, nb_out, secs = nbdev_test(nb, xla_py.parent, " ".join(filter(None, ["xla", args.flags])), xenv)
                 print(f"{'PASS' if code == 0 else 'FAIL'} {name} [xla] ({secs:.0f} s)", flush=True)
                 if code == 0: passed += 1
                 else: failed += 1; failures.append(f"{name} [xla]"); print("\n".join(nb_out.splitlines()[-60:]))
