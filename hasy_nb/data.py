@@ -634,6 +634,16 @@ class HasyData:
         if k not in self._folds:
             raise HasyDataError(f"{self.source}: has no classification-task/fold-{k}/train.csv and test.csv")
         return tuple(a.astype(np.int64) for a in self._folds[k])
+    def split(self, fold: int = 1, train_idx=None, valid_idx=None) -> tuple[np.ndarray, np.ndarray]:
+        "(train_idx, valid_idx) as int64 arrays: the ones given, else official fold `fold`'s train / test rows."
+        if train_idx is None or valid_idx is None:
+            f_train, f_test = self.fold(fold)
+            train_idx = f_train if train_idx is None else train_idx
+            valid_idx = f_test if valid_idx is None else valid_idx
+        train_idx, valid_idx = np.asarray(train_idx, dtype=np.int64), np.asarray(valid_idx, dtype=np.int64)
+        if len(train_idx) == 0 or len(valid_idx) == 0:
+            raise ValueError(f"empty split: {len(train_idx)} train, {len(valid_idx)} valid images")
+        return train_idx, valid_idx
     def __repr__(self) -> str:
         return (f"HasyData({len(self):,} images, {self.n_classes} classes, folds {self.folds}, "
                 f"source={str(self.source)!r})")

@@ -71,13 +71,7 @@ class AugmentBatch:
 def hasy_dls(data: Any, fold: int = 1, bs: int = 256, valid_idx: Any = None, augment: bool | dict = False,
              device: Any = None, train_idx: Any = None, seed: int | None = None) -> DataLoaders:
     "fastai DataLoaders (train shuffled, valid in order) over `data`'s in-memory arrays for `fold` (or the given indices)."
-    if train_idx is None or valid_idx is None:
-        f_train, f_test = data.fold(fold)
-        train_idx = f_train if train_idx is None else train_idx
-        valid_idx = f_test if valid_idx is None else valid_idx
-    train_idx, valid_idx = np.asarray(train_idx, dtype=np.int64), np.asarray(valid_idx, dtype=np.int64)
-    if len(train_idx) == 0 or len(valid_idx) == 0:
-        raise ValueError(f"hasy_dls: empty split ({len(train_idx)} train, {len(valid_idx)} valid rows)")
+    train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     if device is None:
         device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
     aug = {} if augment is True else augment

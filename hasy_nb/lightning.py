@@ -30,11 +30,7 @@ __all__ = ['array_loaders', 'HasyLightningModule']
 def array_loaders(data: Any, fold: int = 1, bs: int = 256, *, train_idx: Any = None, valid_idx: Any = None,
                   num_workers: int = 0, seed: int = 0) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
     "(train, valid) torch DataLoaders over `data`'s arrays: fold `fold`'s train/test split unless indices are given."
-    if train_idx is None or valid_idx is None:
-        f_train, f_test = data.fold(fold)
-        train_idx = f_train if train_idx is None else train_idx
-        valid_idx = f_test if valid_idx is None else valid_idx
-    train_idx, valid_idx = np.asarray(train_idx, dtype=np.int64), np.asarray(valid_idx, dtype=np.int64)
+    train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     tr, va = data.dataset(train_idx), data.dataset(valid_idx)   # items go through to_input, as every model input
     g = torch.Generator().manual_seed(seed)
     return (torch.utils.data.DataLoader(tr, bs, shuffle=True, drop_last=len(tr) > bs, num_workers=num_workers, generator=g),

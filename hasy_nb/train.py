@@ -305,12 +305,7 @@ def _as_arrays(data, fold: int, train_idx, valid_idx) -> dict:
         data = load_hasy(data)
     for a in ("images", "labels"):
         if not hasattr(data, a): raise TypeError(f"data must be a HasyData (from load_hasy), got {type(data).__name__} without .{a}")
-    if train_idx is None or valid_idx is None:
-        tr, te = data.fold(fold)
-        train_idx = tr if train_idx is None else train_idx
-        valid_idx = te if valid_idx is None else valid_idx
-    train_idx, valid_idx = np.asarray(train_idx, dtype=np.int64), np.asarray(valid_idx, dtype=np.int64)
-    if len(train_idx) == 0 or len(valid_idx) == 0: raise ValueError(f"empty split: {len(train_idx)} train, {len(valid_idx)} valid images")
+    train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     n_classes = int(getattr(data, "n_classes", int(np.max(data.labels)) + 1))
     return dict(images=data.images, labels=data.labels, train_idx=train_idx, valid_idx=valid_idx, n_classes=n_classes)
 
