@@ -644,6 +644,21 @@ class HasyData:
         if len(train_idx) == 0 or len(valid_idx) == 0:
             raise ValueError(f"empty split: {len(train_idx)} train, {len(valid_idx)} valid images")
         return train_idx, valid_idx
+    def frequent_split(self, fold: int = 1, n_classes: int = 20, per_class: int | None = None,
+                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        "Fold `fold`'s (train_idx, test_idx) for the `n_classes` most frequent symbols; `per_class`: that many seeded training images each."
+        if not 1 <= n_classes <= self.n_classes: raise ValueError(f"n_classes must be 1..{self.n_classes}, got {n_classes}")
+        keep = np.argsort(-np.bincount(self.labels, minlength=self.n_classes), kind="stable")[:n_classes]
+        tr, te = self.fold(fold)
+        te = te[np.isin(self.labels[te], keep)]
+        if per_class is None: return tr[np.isin(self.labels[tr], keep)], te
+        rng, picked = np.random.default_rng(seed), []
+        for c in keep:
+            rows = tr[self.labels[tr] == c]
+            if len(rows) < per_class:
+                raise ValueError(f"per_class={per_class}: symbol {self.latex(c)!r} has only {len(rows)} training images in fold {fold}")
+            picked.append(rng.choice(rows, per_class, replace=False))
+        return np.sort(np.concatenate(picked)), te
     def __repr__(self) -> str:
         return (f"HasyData({len(self):,} images, {self.n_classes} classes, folds {self.folds}, "
                 f"source={str(self.source)!r})")

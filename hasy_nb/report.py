@@ -58,6 +58,7 @@ def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None =
     if "b" in mode:
         encoding = None
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.chmod(tmp, 0o644)                                     # mkstemp makes 0600; a report is for others to read too
     try:
         with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as f:
             yield f

@@ -84,11 +84,7 @@ def test_ddp_step_keeps_ranks_in_sync(tmp_path):
 def test_fit_two_processes_real_data(tmp_path):
     from hasy_nb.data import load_hasy
     data = load_hasy(ARCHIVE)
-    tr, te = data.fold(1)
-    keep = np.argsort(-np.bincount(data.labels, minlength=data.n_classes), kind="stable")[:10]  # 10 most frequent
-    rng = np.random.default_rng(0)
-    tr = np.sort(np.concatenate([rng.choice(tr[data.labels[tr] == c], 200, replace=False) for c in keep]))
-    te = te[np.isin(data.labels[te], keep)]
+    tr, te = data.frequent_split(1, n_classes=10, per_class=200, seed=0)  # the 10 most frequent symbols
     res = fit(SMALL, data, epochs=2, bs=64, lr=3e-3, device="cpu", processes=2, runs_dir=tmp_path, name="ddp",
               train_idx=tr, valid_idx=te, progress=False)
     assert isinstance(res, FitResult) and len(res.history) == 2

@@ -15,7 +15,6 @@ import pytest
 torch_xla = pytest.importorskip("torch_xla")
 os.environ.setdefault("PJRT_DEVICE", "CPU")
 
-import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 from hasy_nb.train import fit, get_device, xla_available  # noqa: E402
@@ -53,17 +52,12 @@ def test_optimizer_step_changes_weights():
 
 LAUNCH_SCRIPT = """
 import json, sys
-import numpy as np
 from hasy_nb.data import load_hasy
 from hasy_nb.train import fit
 if __name__ == "__main__":
     archive, runs = sys.argv[1], sys.argv[2]
     data = load_hasy(archive)
-    tr, te = data.fold(1)
-    keep = np.argsort(-np.bincount(data.labels, minlength=data.n_classes), kind="stable")[:20]  # 20 most frequent
-    rng = np.random.default_rng(0)
-    tr = np.sort(np.concatenate([rng.choice(tr[data.labels[tr] == c], 100, replace=False) for c in keep]))
-    te = te[np.isin(data.labels[te], keep)]
+    tr, te = data.frequent_split(1, n_classes=20, per_class=100, seed=0)  # the 20 most frequent symbols
     res = fit("%s", data, epochs=2, bs=128, lr=3e-3, device="xla", processes="all", runs_dir=runs, name="xla",
               train_idx=tr, valid_idx=te, progress=False)
     print("RESULT", json.dumps(dict(acc=res.valid_acc, history=res.history, report_dir=str(res.report_dir),
