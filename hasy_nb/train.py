@@ -226,7 +226,7 @@ def _train(model: nn.Module, arr: dict, cfg: dict, dist: _Dist, device: torch.de
         import torch_xla.distributed.parallel_loader as pl
         xm.set_rng_state(cfg["seed"] + dist.rank)
     raw = model.to(device)                                       # `raw`: the module; `model`: what we call (maybe DDP)
-    if not xla: raw = raw.to(memory_format=torch.channels_last)  # NHWC convolutions: faster on CPU and CUDA
+    if device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)   # NHWC convolutions: faster there
     if dist.kind == "ddp":
         from torch.nn.parallel import DistributedDataParallel as DDP
         model = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None)

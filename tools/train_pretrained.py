@@ -1,15 +1,17 @@
 """Train the model that ships with hasy_nb (`hasy_nb.load_pretrained()`), on fold 1's train split only.
 
     export HASY_ARCHIVE=../shared/data/HASYv2.tar.bz2
-    nice -n 10 .venv/bin/python tools/train_pretrained.py --epochs 8 --out results/pretrained --ship hasy_nb/assets
+    .venv/bin/python tools/train_pretrained.py --epochs 18 --schedule cosine --out results/pretrained --ship /tmp/ship18
+    .venv/bin/python tools/train_pretrained.py --init /tmp/ship18/pretrained.pt --epochs 2 --lr 1e-3 --lowres 0.25 \
+        --schedule cosine --out results/pretrained --ship hasy_nb/assets          # the shipped model (results/README.md)
 
 A self-contained loop (nanoGPT-style, one screen) on `hasy_nb.models.build` and `hasy_nb.report.ReportManager`.
 Its shuffling and augmentation live in this file (seeded), so the shipped weights can be reproduced exactly whatever
 version of the data module is installed; the arrays themselves are the dataset's (`hasy_nb.data.load_hasy`, or this
 script's own archive reader, or --npz: the same uint8 images, labels and fold-1 split). It differs from
 `hasy_nb.train.fit` in one way that matters for drawings by people: besides a random affine (rotation, scale, shift,
-shear) it randomly thickens the ink of part of each batch (a 2x2 or 3x3 max-pool dilation: a thicker pen), so the
-net does not only know HASY's pen. It writes the run's report folder (config, metrics.csv, env, curves, summary) under --out and, with
+shear) it randomly thickens the ink of part of each batch (a 2x2 or 3x3 max-pool dilation: a thicker pen) and, with
+--lowres, shows part of each batch as a symbol drawn at 16 px, so the net does not only know HASY's pen and size. It writes the run's report folder (config, metrics.csv, env, curves, summary) under --out and, with
 --ship, `pretrained.pt` (a state_dict, loadable with weights_only=True) and `pretrained.json` (spec, classes, metrics).
 """
 from __future__ import annotations
@@ -112,6 +114,16 @@ def thicken(x: torch.Tensor, p: float, generator: torch.Generator | None = None)
     return torch.where(u < p / 2, d3, torch.where(u < p, d2, x))
 
 
+def lowres(x: torch.Tensor, p: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    """A random fraction `p` of the batch seen as a symbol drawn at 16 px: every other pixel dropped, then scaled back
+    to 32 px with blocky pixels and binarised, which is what `preprocess` makes of a tiny drawing."""
+    if p <= 0: return x
+    u = torch.rand(x.shape[0], 1, 1, 1, generator=generator, device=x.device)
+    phase = int(torch.randint(0, 2, (1,), generator=generator))
+    small = F.interpolate(x[:, :, phase::2, phase::2], size=x.shape[-2:], mode="nearest")
+    return torch.where(u < p, (small > 0.5).to(x.dtype), x)
+
+
 @torch.no_grad()
 def evaluate_top(model: torch.nn.Module, batches) -> dict:
     "Loss, top-1 and top-5 accuracy over `batches`."
@@ -151,11 +163,16 @@ def ship_model(model, ship: Path, arr: dict, args, n_classes: int, n_train: int,
     torch.save(model.state_dict(), ship / "pretrained.pt")
     argv = [f"--epochs {epoch}"] + [f"--{k.replace('_', '-')} {v}" for k, v in vars(args).items()
                                     if k in ("bs", "lr", "wd", "label_smoothing", "thicken", "rotate", "scale", "shift",
-                                             "shear", "decay", "schedule", "seed", "threads")]
+                                             "shear", "lowres", "init", "decay", "schedule", "seed", "threads")
+                                    and v is not None]
     meta = dict(arch=ARCH, spec=model.spec, n_classes=n_classes, in_ch=1, size=32, latex=list(latex),
                 trained_on=f"HASYv2 fold-1 train split ({n_train:,} images)", epochs=epoch, run=run,
                 metrics=dict(fold1_test_top1=metrics["valid_acc"], fold1_test_top5=metrics["valid_top5"]),
                 command="python tools/train_pretrained.py " + " ".join(argv), params=params)
+    if args.init:                                         # fine-tuned: say from what (the .json beside the weights)
+        prev = Path(args.init).with_suffix(".json")
+        meta["fine_tuned_from"] = ({k: v for k, v in json.loads(prev.read_text()).items() if k != "latex"}
+                                   if prev.exists() else dict(weights=str(args.init)))
     (ship / "pretrained.json").write_text(json.dumps(meta, indent=1) + "\n")
     print(f"shipped epoch {epoch}: {ship / 'pretrained.pt'} ({(ship / 'pretrained.pt').stat().st_size / 1e6:.2f} MB)", flush=True)
 
@@ -168,6 +185,8 @@ def main(argv=None) -> int:
     ap.add_argument("--wd", type=float, default=0.05)
     ap.add_argument("--label-smoothing", type=float, default=0.1)
     ap.add_argument("--thicken", type=float, default=0.2, help="fraction of each batch whose ink is dilated")
+    ap.add_argument("--lowres", type=float, default=0.0, help="fraction of each batch seen as drawn at 16 px")
+    ap.add_argument("--init", default=None, help="start from these weights (a state_dict .pt): fine-tuning")
     ap.add_argument("--rotate", type=float, default=10.0, help="max rotation, degrees")
     ap.add_argument("--scale", type=float, default=0.1, help="max relative zoom in/out")
     ap.add_argument("--shift", type=float, default=0.06, help="max shift, fraction of the image size")
@@ -194,8 +213,10 @@ def main(argv=None) -> int:
     tr, te = np.asarray(arr["tr"], dtype=np.int64), np.asarray(arr["te"], dtype=np.int64)
     if a.max_train: tr = np.sort(np.random.default_rng(a.seed).choice(tr, a.max_train, replace=False))
     n_classes = int(arr["labels"].max()) + 1
-    images, labels = torch.from_numpy(np.ascontiguousarray(arr["images"])), torch.from_numpy(np.asarray(arr["labels"]))
-    model = build(a.spec, n_classes=n_classes).to(memory_format=torch.channels_last)   # NHWC: faster convs on CPU
+    images, labels = torch.from_numpy(np.array(arr["images"])), torch.from_numpy(np.asarray(arr["labels"]))
+    model = build(a.spec, n_classes=n_classes)
+    if a.init: model.load_state_dict(torch.load(a.init, map_location="cpu", weights_only=True))
+    model = model.to(memory_format=torch.channels_last)                                # NHWC: faster convs on CPU
     steps = len(tr) // a.bs
     opt = torch.optim.AdamW(model.parameters(), lr=a.lr, weight_decay=a.wd)
     factor = ((lambda i: cosine_factor(i, steps * a.epochs)) if a.schedule == "cosine"
@@ -214,7 +235,7 @@ def main(argv=None) -> int:
             model.train()
             tl = tn = 0.0
             for step, (x, y) in enumerate(batches(images, labels, tr, a.bs, True, a.seed, epoch, drop_last=True)):
-                x = thicken(affine(x, gen, a.rotate, a.scale, a.shift, a.shear), a.thicken, gen)
+                x = lowres(thicken(affine(x, gen, a.rotate, a.scale, a.shift, a.shear), a.thicken, gen), a.lowres, gen)
                 loss = F.cross_entropy(model(x), y, label_smoothing=a.label_smoothing)
                 opt.zero_grad(set_to_none=True); loss.backward(); opt.step(); sched.step()
                 tl += loss.item() * len(y); tn += len(y)
