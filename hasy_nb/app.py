@@ -14,6 +14,7 @@ import json
 import os
 import re
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -630,7 +631,9 @@ class AppServer:
         env = dict(os.environ)
         if run: env["HASY_NB_RUN"] = str(check_run_dir(run))
         else: env.pop("HASY_NB_RUN", None)
-        self.proc = subprocess.Popen(voila_command(self.port), env=env, stdout=log, stderr=subprocess.STDOUT)
+        # its own process group: stop() ends Voila and the kernels it started together, whatever signal reached us
+        self.proc = subprocess.Popen(voila_command(self.port), env=env, stdout=log, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
         deadline = time.time() + timeout
         while True:
             if self.proc.poll() is not None:
@@ -645,11 +648,16 @@ class AppServer:
                 time.sleep(0.3)
 
     def stop(self) -> None:
-        "Stop the server (terminate, then kill after 10 s)."
+        "Stop the server and its kernels (SIGTERM to the process group, SIGKILL after 5 s)."
         if self.proc.poll() is None:
-            self.proc.terminate()
-            try: self.proc.wait(10)
-            except subprocess.TimeoutExpired: self.proc.kill(); self.proc.wait()
+            self._signal(signal.SIGTERM)
+            try: self.proc.wait(5)
+            except subprocess.TimeoutExpired: self._signal(signal.SIGKILL); self.proc.wait()
+        else: self._signal(signal.SIGKILL)                   # Voila is gone: no kernel of it may stay behind
+
+    def _signal(self, sig: int) -> None:
+        try: os.killpg(self.proc.pid, sig)                   # the group's id is Voila's pid (start_new_session)
+        except (ProcessLookupError, PermissionError): pass
 
     def __enter__(self) -> "AppServer": return self
     def __exit__(self, *exc) -> None: self.stop()
