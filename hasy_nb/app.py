@@ -663,6 +663,7 @@ class AppServer:
     def __exit__(self, *exc) -> None: self.stop()
 
 def _app_cmd(args: argparse.Namespace) -> int:
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # Ctrl-C stops us even if the parent blocked SIGINT
     if args.run: check_run_dir(args.run)
     port = args.port or free_port()
     if args.dry_run:
