@@ -18,7 +18,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import numpy as np
 import torch
@@ -30,7 +30,7 @@ from .data import Batches, augment_batch, to_input
 
 # %% auto #0
 __all__ = ['xla_available', 'device_kind', 'get_device', 'FitResult', 'plot_curves', 'make_optimizer', 'save_checkpoint',
-           'load_checkpoint', 'shard_batches', 'fit', 'predict_logits', 'register_cli']
+           'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct', 'fit', 'predict_logits', 'register_cli']
 
 # %% ../nbs/04_train.ipynb #19356f15
 _TPU_HINTS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR", "XRT_TPU_CONFIG")
@@ -147,11 +147,13 @@ def load_checkpoint(path: str | Path) -> dict:
 # %% ../nbs/04_train.ipynb #8e2d3c16
 def _in_notebook() -> bool: return "ipykernel" in sys.modules
 
-def _free_port() -> int:
+def free_port() -> int:
+    "A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."
     with socket.socket() as s:
-        s.bind(("127.0.0.1", 0)); return s.getsockname()[1]
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
-class _Dist:
+class _DistContext:
     "The few collective operations the loop needs, for a single process, torch.distributed (DDP) or XLA cores."
     def __init__(self, kind: str | None, rank: int = 0, world: int = 1):
         self.kind, self.rank, self.world = kind, rank, world
@@ -187,6 +189,14 @@ def shard_batches(arr: dict, bs: int, seed: int, rank: int = 0, world: int = 1, 
                     device=device)                             # an exact split (no padding): metrics count each image once
     return train, valid
 
+# %% ../nbs/04_train.ipynb #14553eca
+def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> torch.Tensor:
+    "How many rows have their label among the k highest logits, for each k in `ks`: a long tensor, one count per k."
+    if not ks or min(ks) < 1: raise ValueError(f"topk_correct: ks must be positive integers, got {ks!r}")
+    kmax = min(max(ks), logits.shape[1])
+    hits = logits.topk(kmax, dim=1).indices == labels[:, None]      # (N, kmax): where each label sits, if at all
+    return torch.stack([hits[:, :min(k, kmax)].any(1).sum() for k in ks])
+
 # %% ../nbs/04_train.ipynb #f0845c7f
 def _autocast(device: torch.device):
     "bf16 autocast where the hardware has fast bf16 (TPU, recent CUDA GPUs); a no-op on CPU, MPS and the XLA CPU device."
@@ -211,13 +221,13 @@ def _evaluate(model: nn.Module, batches, device: torch.device, amp) -> torch.Ten
     for x, y in batches:
         with amp: logits = model(x)
         logits = logits.float()
-        hits = logits.topk(min(5, logits.shape[1]), dim=1).indices == y[:, None]
-        stats = stats + torch.stack([F.cross_entropy(logits, y, reduction="sum"), hits[:, 0].sum().float(),
-                                     hits.any(1).sum().float(), torch.tensor(float(y.shape[0]), device=device)])
+        top1, top5 = topk_correct(logits, y).float()
+        stats = stats + torch.stack([F.cross_entropy(logits, y, reduction="sum"), top1, top5,
+                                     torch.tensor(float(y.shape[0]), device=device)])
     return stats
 
 # %% ../nbs/04_train.ipynb #48f88af3
-def _train(model: nn.Module, arr: dict, cfg: dict, dist: _Dist, device: torch.device, rep=None) -> FitResult:
+def _train(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> FitResult:
     "The training loop itself, run by every process: one screen, nanoGPT-style."
     xla, main = device.type == "xla", dist.main
     torch.manual_seed(cfg["seed"])
@@ -317,7 +327,7 @@ def _compact(arr: dict) -> dict:
                 train_idx=np.searchsorted(used, arr["train_idx"]), valid_idx=np.searchsorted(used, arr["valid_idx"]),
                 n_classes=arr["n_classes"])
 
-def _run(model_or_spec, arr: dict, cfg: dict, dist: _Dist, device: torch.device, report=None) -> FitResult:
+def _run(model_or_spec, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, report=None) -> FitResult:
     "Build the model, open the report (main process only) and train."
     model = _make_model(model_or_spec, arr["n_classes"])
     if not dist.main or (report is None and cfg.get("runs_dir") is None):
@@ -355,7 +365,7 @@ def _ddp_worker(rank: int, world: int, port: int, model_or_spec, arr: dict, cfg:
     arr = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in arr.items()}
     tdist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
     try:
-        res = _run(model_or_spec, arr, cfg, _Dist("ddp", rank, world), torch.device(f"cuda:{rank}" if cuda else "cpu"))
+        res = _run(model_or_spec, arr, cfg, _DistContext("ddp", rank, world), torch.device(f"cuda:{rank}" if cuda else "cpu"))
         if rank == 0: _save_result(res, out)
     finally:
         tdist.destroy_process_group()
@@ -363,7 +373,7 @@ def _ddp_worker(rank: int, world: int, port: int, model_or_spec, arr: dict, cfg:
 def _xla_worker(index: int, model_or_spec, arr: dict, cfg: dict, out: str) -> None:
     "One XLA process (started by torch_xla.launch / xmp.spawn): train on this core's shard."
     import torch_xla.runtime as xr
-    res = _run(model_or_spec, arr, cfg, _Dist("xla", xr.global_ordinal(), xr.world_size()), _xla_device())
+    res = _run(model_or_spec, arr, cfg, _DistContext("xla", xr.global_ordinal(), xr.world_size()), _xla_device())
     if xr.global_ordinal() == 0: _save_result(res, out)
 
 # %% ../nbs/04_train.ipynb #376252d5
@@ -385,8 +395,8 @@ def fit(model_or_spec: nn.Module | str, data=None, fold: int = 1, *, epochs: int
         dev = get_device(device)
         if kind == "xla":
             import torch_xla.runtime as xr                     # inside torch_xla.launch this is one core of several
-            return _run(model_or_spec, arr, cfg, _Dist("xla", xr.global_ordinal(), xr.world_size()), dev, report)
-        return _run(model_or_spec, arr, cfg, _Dist(None), dev, report)
+            return _run(model_or_spec, arr, cfg, _DistContext("xla", xr.global_ordinal(), xr.world_size()), dev, report)
+        return _run(model_or_spec, arr, cfg, _DistContext(None), dev, report)
     if report is not None:
         raise ValueError(f"processes={processes!r}: the report is written by the main worker process, so pass "
                          "runs_dir= and name= instead of a ReportManager")
@@ -405,7 +415,7 @@ def fit(model_or_spec: nn.Module | str, data=None, fold: int = 1, *, epochs: int
                 raise ValueError(f"processes={world} but only {torch.cuda.device_count()} CUDA devices")
             if kind not in ("cpu", "cuda"): raise ValueError(f"processes={world} needs device cpu, cuda or xla, not {kind}")
             shared = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in _compact(arr).items()}
-            mp.spawn(this._ddp_worker, args=(world, _free_port(), model_or_spec, shared, dict(cfg, device_type=kind), out),
+            mp.spawn(this._ddp_worker, args=(world, free_port(), model_or_spec, shared, dict(cfg, device_type=kind), out),
                      nprocs=world, join=True, start_method="spawn")
         if not os.path.exists(out): raise RuntimeError("the worker processes finished without a result (rank 0 wrote none)")
         return _load_result(out, model)

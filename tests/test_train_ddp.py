@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hasy_nb.train import FitResult, _Dist, _free_port, _make_model, fit, make_optimizer, shard_batches
+from hasy_nb.train import FitResult, _DistContext, free_port, _make_model, fit, make_optimizer, shard_batches
 
 ARCHIVE = os.environ.get("HASY_ARCHIVE")
 needs_data = pytest.mark.skipif(not ARCHIVE or not Path(ARCHIVE).exists(), reason="set HASY_ARCHIVE to HASYv2.tar.bz2")
@@ -71,7 +71,7 @@ def _one_step_worker(rank: int, world: int, port: int, out: str) -> None:
 
 def test_ddp_step_keeps_ranks_in_sync(tmp_path):
     import torch.multiprocessing as mp
-    mp.spawn(_one_step_worker, args=(2, _free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_one_step_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert not set(r0["idx"]) & set(r1["idx"])  # each rank trained on different images
     changed = [not torch.equal(a, b) for a, b in zip(r0["before"], r0["after"])]
