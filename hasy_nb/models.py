@@ -15,17 +15,37 @@ import math
 import re
 import sys
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
 
-from .decorators import MODEL_REGISTRY, register_model
-
 # %% auto #0
-__all__ = ['SpecError', 'Layer', 'parse_spec', 'Residual', 'build', 'count_params', 'ArchTable', 'arch_table', 'list_models',
-           'create_model', 'describe_model', 'paper_2layer', 'paper_3layer', 'paper_4layer', 'tf_cnn', 'lenet5',
-           'vgg_small', 'resnet_small', 'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary',
-           'register_cli']
+__all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 'SpecError', 'Layer', 'parse_spec', 'Residual',
+           'build', 'count_params', 'ArchTable', 'arch_table', 'asset_path', 'load_weights', 'list_models',
+           'create_model', 'describe_model', 'paper_2layer', 'paper_3layer', 'paper_4layer', 'tf_cnn',
+           'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small', 'dilated', 'mobilenet_small', 'allconv', 'mlp',
+           'hasy_net', 'zoo_summary', 'register_cli']
+
+# %% ../nbs/03_models.ipynb #63833d0a
+MODEL_REGISTRY: dict[str, Callable] = {}
+MODEL_WEIGHTS: dict[str, str] = {}   # model name -> its weights file in hasy_nb/assets
+
+def register_model(fn: Callable | None = None, *, name: str | None = None, weights: str | None = None) -> Callable:
+    "Add a model builder to `MODEL_REGISTRY` under `name` (default: the function's name), with optional shipped `weights`."
+    def deco(f: Callable) -> Callable:
+        key = name or f.__name__
+        old = MODEL_REGISTRY.get(key)
+        # the same function defined again (a re-run notebook cell, or the notebook and its exported module) may
+        # replace itself; a different function under a taken name may not
+        if old is not None and old.__qualname__ != f.__qualname__:
+            raise ValueError(f"model name {key!r} is already registered by {old.__module__}.{old.__qualname__}")
+        MODEL_REGISTRY[key] = f
+        if weights: MODEL_WEIGHTS[key] = weights
+        return f
+    return deco(fn) if fn is not None else deco
 
 # %% ../nbs/03_models.ipynb #538cbaba
 class SpecError(ValueError):
@@ -445,20 +465,56 @@ def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] 
     title = f"{label}  input {tuple(input_size)}"
     return ArchTable(rows, totals, title)
 
-# %% ../nbs/03_models.ipynb #e3a3fd2f
+# %% ../nbs/03_models.ipynb #1d553677
+def asset_path(name: str) -> Path:
+    "Path of a file shipped in `hasy_nb/assets` (package data: weights, symbol tables, the pad's script)."
+    path = Path(str(resources.files("hasy_nb") / "assets" / name))
+    if not path.exists():
+        raise FileNotFoundError(f"hasy_nb asset {name!r} is missing (looked at {path}); reinstall hasy_nb")
+    return path
+
+def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
+    "Load the `state_dict` at `path` into `model` (`weights_only`: loading cannot run code); one clear line if it does not fit."
+    path = Path(path)
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no weights file {path}") from None
+    except Exception as e:
+        raise ValueError(f"{path} is not a PyTorch state_dict that hasy_nb can load safely ({type(e).__name__})") from None
+    if not isinstance(state, dict):
+        raise ValueError(f"{path} holds a {type(state).__name__}, not a state_dict")
+    own = model.state_dict()
+    missing = [k for k in own if k not in state]
+    unexpected = [k for k in state if k not in own]
+    shapes = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
+    if missing or unexpected or shapes:
+        first = (missing or unexpected or shapes)[0]
+        raise ValueError(f"{path} does not fit the architecture: {len(missing)} missing, {len(unexpected)} unexpected, "
+                         f"{len(shapes)} wrongly shaped tensors (first: {first})")
+    model.load_state_dict(state)
+    return model
+
+# %% ../nbs/03_models.ipynb #02a3f03a
 def list_models(pattern: str = "*") -> list[str]:
     "Sorted names of the registered models matching the shell-style `pattern` (e.g. `'paper_*'`)."
     return sorted(n for n in MODEL_REGISTRY if fnmatch.fnmatchcase(n, pattern))
 
-def create_model(name: str, n_classes: int = 369, **kw) -> nn.Module:
-    "Build the registered model `name` with `n_classes` outputs; `kw` go to its builder (e.g. `in_ch`, `width`)."
-    if name not in MODEL_REGISTRY:
-        close = difflib.get_close_matches(name, list(MODEL_REGISTRY), n=3)
-        raise KeyError(f"unknown model {name!r}" + (f"; did you mean {', '.join(close)}?" if close else "")
-                       + f" (known: {', '.join(list_models())})")
+def _unknown(name: str) -> KeyError:
+    close = difflib.get_close_matches(name, list(MODEL_REGISTRY), n=3)
+    hint = f"; did you mean {', '.join(close)}?" if close else ""
+    return KeyError(f"unknown model {name!r}{hint} (known: {', '.join(list_models())})")
+
+def create_model(name: str, n_classes: int = 369, pretrained: bool = False, **kw) -> nn.Module:
+    "Build the registered model `name` with `n_classes` outputs (`pretrained`: with its shipped weights, eval mode)."
+    if name not in MODEL_REGISTRY: raise _unknown(name)
+    if pretrained and name not in MODEL_WEIGHTS:
+        raise ValueError(f"model {name!r} has no shipped weights (pretrained: {', '.join(sorted(MODEL_WEIGHTS))})")
     model = MODEL_REGISTRY[name](n_classes=n_classes, **kw)
     model.arch_name = name
     if not isinstance(getattr(model, "spec", None), str): model.spec = ""
+    if pretrained:
+        load_weights(model, asset_path(MODEL_WEIGHTS[name])).eval()
     return model
 
 def describe_model(name: str) -> str:
@@ -485,6 +541,15 @@ def paper_4layer(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
 def tf_cnn(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
     "The paper's TF-CNN (TensorFlow tutorial net): two conv blocks, fc1024 tanh, dropout 0.5 (4,592,369 params)."
     return build("conv32k3 relu maxpool2 conv64k3 relu maxpool2 fc1024 tanh drop0.5", n_classes, in_ch)
+
+# %% ../nbs/03_models.ipynb #4e1848a1
+HASY_V1_SPEC = ("conv16k3 bn relu maxpool2 conv32k3 bn relu conv32k3 bn relu maxpool2 "
+                "conv64k3 bn relu conv64k3 bn relu maxpool2 conv128k3 bn relu conv128k3 bn relu maxpool2 drop0.2 fc")
+
+@register_model(weights="pretrained.pt")
+def hasy_pretrained_v1(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
+    "The shipped model's architecture: VGG-style, 7 conv-BN-ReLU in 4 blocks, flatten head (481,137 params)."
+    return build(HASY_V1_SPEC, n_classes, in_ch)
 
 # %% ../nbs/03_models.ipynb #b7cfa611
 @register_model
