@@ -714,76 +714,148 @@ def to_input(images) -> "torch.Tensor":
     if x.ndim != 3: raise ValueError(f"to_input: expected (32,32) or (B,32,32), got shape {tuple(x.shape)}")
     return 1.0 - x[:, None].float() / 255.0
 
-# %% ../nbs/00_data.ipynb #4b74c883
-def augment_batch(x: "torch.Tensor", *, generator: "torch.Generator | None" = None, max_rotate: float = 10.0,
-                  max_scale: float = 0.1, max_shift: float = 0.1, max_shear: float = 0.0) -> "torch.Tensor":
-    "A random affine warp per image (rotate in degrees, scale, shift as a fraction of the side, shear), whole batch at once."
+# %% ../nbs/00_data.ipynb #600a54bc
+def _uniform(x: "torch.Tensor", generator: "torch.Generator | None", lim: float) -> "torch.Tensor":
+    "One number per image of `x`, uniform in [-lim, lim], drawn on the generator's device and moved to x's."
+    import torch
+    dev = generator.device if generator is not None else x.device
+    u = torch.rand(x.shape[0], generator=generator, device=dev)
+    return ((u * 2 - 1) * lim).to(x.device, torch.float32)
+
+def _affine(x: "torch.Tensor", generator, max_rotate: float, max_scale: float, max_shift: float,
+            max_shear: float) -> "torch.Tensor":
+    "A random affine warp per image (rotate in degrees, scale, shift as a fraction of the side, shear)."
     import torch
     import torch.nn.functional as F
-    B = x.shape[0]
-    def u(lim):   # uniform in [-lim, lim], drawn on the generator's device, then moved to x's device
-        dev = generator.device if generator is not None else x.device
-        return ((torch.rand(B, generator=generator, device=dev) * 2 - 1) * lim).to(x.device, torch.float32)
-    ang, scale = u(max_rotate) * (torch.pi / 180), 1 + u(max_scale)
-    shear, tx, ty = u(max_shear), u(2 * max_shift), u(2 * max_shift)   # the grid spans [-1, 1]: a shift of f*side is 2f
+    ang = _uniform(x, generator, max_rotate) * (torch.pi / 180)
+    scale = 1 + _uniform(x, generator, max_scale)
+    shear = _uniform(x, generator, max_shear)
+    tx = _uniform(x, generator, 2 * max_shift)   # the grid spans [-1, 1]: a shift of f*side is 2f
+    ty = _uniform(x, generator, 2 * max_shift)
     cos, sin = torch.cos(ang) / scale, torch.sin(ang) / scale
     theta = torch.stack([torch.stack([cos, -sin + shear, tx], 1), torch.stack([sin, cos, ty], 1)], 1)
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
 
-# %% ../nbs/00_data.ipynb #ede4bcec
+# %% ../nbs/00_data.ipynb #af014da8
+def _chosen(x: "torch.Tensor", generator) -> "torch.Tensor":
+    "One uniform [0, 1) number per image, shaped (B, 1, 1, 1) to pick images of the batch."
+    import torch
+    dev = generator.device if generator is not None else x.device
+    return torch.rand(x.shape[0], 1, 1, 1, generator=generator, device=dev).to(x.device)
+
+def _thicken(x: "torch.Tensor", p: float, generator) -> "torch.Tensor":
+    "Dilate the ink (ink = 1.0) of a random fraction `p` of the batch: half with a 2x2, half with a 3x3 max-pool."
+    import torch
+    import torch.nn.functional as F
+    u = _chosen(x, generator)
+    d3 = F.max_pool2d(x, 3, stride=1, padding=1)
+    d2 = F.max_pool2d(F.pad(x, (0, 1, 0, 1)), 2, stride=1)
+    return torch.where(u < p / 2, d3, torch.where(u < p, d2, x))
+
+def _lowres(x: "torch.Tensor", p: float, generator) -> "torch.Tensor":
+    "A random fraction `p` of the batch as if drawn at 16 px: every other pixel, blown up blockily, binarised."
+    import torch
+    import torch.nn.functional as F
+    u = _chosen(x, generator)
+    dev = generator.device if generator is not None else x.device
+    phase = int(torch.randint(0, 2, (1,), generator=generator, device=dev))
+    small = F.interpolate(x[:, :, phase::2, phase::2], size=x.shape[-2:], mode="nearest")
+    return torch.where(u < p, (small > 0.5).to(x.dtype), x)
+
+# %% ../nbs/00_data.ipynb #a4139ff8
+def augment_batch(x: "torch.Tensor", *, generator: "torch.Generator | None" = None, max_rotate: float = 10.0,
+                  max_scale: float = 0.1, max_shift: float = 0.1, max_shear: float = 0.0,
+                  thicken: float = 0.0, lowres: float = 0.0) -> "torch.Tensor":
+    "Random affine warp per image, then thicker ink for a fraction `thicken`, 16-px look for a fraction `lowres`."
+    for name, p in (("thicken", thicken), ("lowres", lowres)):
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"augment_batch: {name} must be a probability in [0, 1], got {p!r}")
+    x = _affine(x, generator, max_rotate, max_scale, max_shift, max_shear)
+    if thicken > 0:
+        x = _thicken(x, thicken, generator)
+    if lowres > 0:
+        x = _lowres(x, lowres, generator)
+    return x
+
+# %% ../nbs/00_data.ipynb #ac6983b6
+def _owned_tensor(a, idx) -> "torch.Tensor":
+    "numpy (maybe a read-only cache map) or tensor, rows `idx` (default: all) -> a tensor we own."
+    import torch
+    if isinstance(a, torch.Tensor):
+        return a[torch.as_tensor(np.asarray(idx), dtype=torch.long)] if idx is not None else a
+    a = np.asarray(a)
+    a = a[np.asarray(idx)] if idx is not None else a
+    return torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else np.ascontiguousarray(a).copy())
+
 class Batches:
-    "Shuffled (x float (B,1,32,32), y int64) batches on `device`; images live once there as uint8, no per-image Python work."
+    "Shuffled (x float (B,1,32,32), y int64) batches on `device`; images live once there as uint8."
     def __init__(self, data_or_images, labels=None, idx=None, *, bs: int = 256, shuffle: bool = True,
-                 drop_last: bool = False, device="cpu", augment: bool = False, seed: int | None = None,
+                 drop_last: bool = False, device="cpu", augment: bool | dict = False, seed: int | None = None,
                  rank: int = 0, world_size: int = 1):
         import torch
-        if isinstance(data_or_images, HasyData): images, labels = data_or_images.images, data_or_images.labels
-        else: images = data_or_images
-        if labels is None: raise ValueError("Batches: labels are required when passing images")
-        if not 0 <= rank < world_size: raise ValueError(f"Batches: rank {rank} is outside world_size {world_size}")
-        def tensor(a):   # numpy (maybe a read-only cache map) or tensor -> a tensor we own, selected by idx
-            if isinstance(a, torch.Tensor): return a[torch.as_tensor(np.asarray(idx), dtype=torch.long)] if idx is not None else a
-            a = np.asarray(a)
-            a = a[np.asarray(idx)] if idx is not None else a
-            return torch.from_numpy(a if a.flags.writeable and a.flags.c_contiguous else np.ascontiguousarray(a).copy())
-        self.x, self.y = tensor(images).to(device), tensor(labels).long().to(device)
-        if self.x.dtype != torch.uint8 or self.x.ndim != 3: raise TypeError(f"Batches: images must be uint8 (N,32,32), got {self.x.dtype} {tuple(self.x.shape)}")
-        if len(self.x) != len(self.y): raise ValueError(f"Batches: {len(self.x)} images but {len(self.y)} labels")
-        self.bs, self.shuffle, self.drop_last, self.device, self.augment = bs, shuffle, drop_last, torch.device(device), augment
-        self.seed = int(seed) if seed is not None else (0 if world_size > 1 else int(torch.randint(0, 2**31 - 1, ()).item()))
-        self.rank, self.world_size, self.epoch = rank, world_size, 0
+        images = data_or_images
+        if isinstance(data_or_images, HasyData):
+            images, labels = data_or_images.images, data_or_images.labels
+        if labels is None:
+            raise ValueError("Batches: labels are required when passing images")
+        if not 0 <= rank < world_size:
+            raise ValueError(f"Batches: rank {rank} is outside world_size {world_size}")
+        if isinstance(bs, bool) or not isinstance(bs, int) or bs < 1:
+            raise ValueError(f"Batches: bs must be a positive integer, got {bs!r}")
+        self.x = _owned_tensor(images, idx).to(device)
+        self.y = _owned_tensor(labels, idx).long().to(device)
+        if self.x.dtype != torch.uint8 or self.x.ndim != 3:
+            raise TypeError(f"Batches: images must be uint8 (N,32,32), got {self.x.dtype} {tuple(self.x.shape)}")
+        if len(self.x) != len(self.y):
+            raise ValueError(f"Batches: {len(self.x)} images but {len(self.y)} labels")
+        self.bs, self.shuffle, self.drop_last, self.device = bs, shuffle, drop_last, torch.device(device)
+        self.augment = augment      # True: augment_batch's defaults; a dict: its options (thicken=, lowres=, ...)
+        self.augment_options = dict(augment) if isinstance(augment, dict) else {}
+        if seed is None:            # ranks must agree on the shuffle, so a multi-process run needs a seed
+            seed = 0 if world_size > 1 else int(torch.randint(0, 2**31 - 1, ()).item())
+        self.seed, self.rank, self.world_size, self.epoch = int(seed), rank, world_size, 0
 
-    def set_epoch(self, epoch: int) -> None:
-        "Use the shuffle of `epoch` (the same on every rank), like DistributedSampler.set_epoch."
-        self.epoch = int(epoch)
+# %% ../nbs/00_data.ipynb #7e8047f5
+@patch
+def set_epoch(self: Batches, epoch: int) -> None:
+    "Use the shuffle of `epoch` (the same on every rank), like DistributedSampler.set_epoch."
+    self.epoch = int(epoch)
 
-    def order(self) -> "torch.Tensor":
-        "This rank's indices for the current epoch (shuffled with seed+epoch; padded like DistributedSampler to split evenly)."
-        import torch
-        n = len(self.y)
-        if self.shuffle: perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
-        else: perm = torch.arange(n)
-        if self.world_size > 1:
-            per = -(-n // self.world_size)
-            if per * self.world_size > n: perm = torch.cat([perm, perm[:per * self.world_size - n]])
-            perm = perm[self.rank::self.world_size]
-        return perm
+@patch
+def order(self: Batches) -> "torch.Tensor":
+    "This rank's indices for the epoch (shuffled with seed+epoch; padded like DistributedSampler to split evenly)."
+    import torch
+    n = len(self.y)
+    perm = torch.arange(n)
+    if self.shuffle:
+        perm = torch.randperm(n, generator=torch.Generator().manual_seed(self.seed + self.epoch))
+    if self.world_size > 1:
+        per = -(-n // self.world_size)
+        if per * self.world_size > n:
+            perm = torch.cat([perm, perm[:per * self.world_size - n]])
+        perm = perm[self.rank::self.world_size]
+    return perm
 
-    def __len__(self) -> int:
-        n = -(-len(self.y) // self.world_size)
-        return n // self.bs if self.drop_last else -(-n // self.bs)
+@patch
+def __len__(self: Batches) -> int:
+    n = -(-len(self.y) // self.world_size)
+    return n // self.bs if self.drop_last else -(-n // self.bs)
 
-    def __iter__(self):
-        import torch
-        order = self.order().to(self.device)
-        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 101 + self.rank) if self.augment else None
-        for b in range(len(self)):
-            ids = order[b * self.bs:(b + 1) * self.bs]
-            x = 1.0 - self.x[ids].unsqueeze(1).float() / 255.0   # the same as to_input, on the device
-            if self.augment: x = augment_batch(x, generator=gen)
-            yield x, self.y[ids]
-        self.epoch += 1   # the next pass shuffles differently unless set_epoch is called
+@patch
+def __iter__(self: Batches):
+    import torch
+    order = self.order().to(self.device)
+    gen = None
+    if self.augment:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.epoch * 101 + self.rank)
+    for b in range(len(self)):
+        ids = order[b * self.bs:(b + 1) * self.bs]
+        x = 1.0 - self.x[ids].unsqueeze(1).float() / 255.0   # the same as to_input, on the device
+        if self.augment:
+            x = augment_batch(x, generator=gen, **self.augment_options)
+        yield x, self.y[ids]
+    self.epoch += 1   # the next pass shuffles differently unless set_epoch is called
 
 # %% ../nbs/00_data.ipynb #d0922589
 _DATASET_CLASS = None
