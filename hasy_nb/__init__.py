@@ -3,12 +3,12 @@ __version__ = "0.1.0"
 
 
 def load_pretrained(*args, **kwargs):
-    "The pretrained model shipped with the package, ready to use (see `hasy_nb.evaluate.load_pretrained`)."
-    from .evaluate import load_pretrained as _load_pretrained  # imported on use: `import hasy_nb` stays light
+    "The pretrained model shipped with the package, ready to use (see `hasy_nb.infer.load_pretrained`)."
+    from .infer import load_pretrained as _load_pretrained  # imported on use: `import hasy_nb` stays light
     return _load_pretrained(*args, **kwargs)
 
 
 def predict(image, k: int = 5, **kwargs):
-    "Top-`k` `[(latex, probability), ...]` for a drawing (see `hasy_nb.evaluate.predict`)."
-    from .evaluate import predict as _predict
+    "Top-`k` `[(latex, probability), ...]` for a drawing (see `hasy_nb.infer.predict`)."
+    from .infer import predict as _predict
     return _predict(image, k=k, **kwargs)

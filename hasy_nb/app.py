@@ -37,22 +37,17 @@ import traitlets
 from PIL import Image, ImageDraw
 from torch import nn
 
+from .infer import Guesser, check_strokes, pad_input, rasterize, strokes_to_image
+from .models import asset_path
+from .train import free_port
+
 # %% auto #0
-__all__ = ['LINE_PX', 'DOT_PX', 'DOT_EXTENT', 'EMPTY_HINT', 'INK_HINT', 'MAX_INK', 'asset_path', 'SymbolInfo', 'latex_table',
-           'hasy_labels', 'symbol_info', 'render_symbol', 'build_symbol_images', 'symbol_image', 'rasterize',
-           'strokes_to_image', 'image_to_strokes', 'load_run', 'freeze_for_inference', 'Guesser', 'pad_input',
-           'candidate', 'show_candidates', 'CopyButton', 'packages_for', 'EquationBuilder', 'in_colab',
-           'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'free_port', 'check_run_dir', 'voila_command', 'AppServer',
-           'register_cli']
+__all__ = ['EMPTY_HINT', 'INK_HINT', 'MAX_INK', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info', 'render_symbol',
+           'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton', 'packages_for',
+           'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'check_run_dir',
+           'voila_command', 'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #3d7663a2
-def asset_path(name: str) -> Path:
-    "Path of a file shipped in `hasy_nb/assets` (package data)."
-    p = Path(str(resources.files("hasy_nb") / "assets" / name))
-    if not p.exists():
-        raise FileNotFoundError(f"hasy_nb asset {name!r} is missing (looked at {p}); reinstall hasy_nb")
-    return p
-
 @dataclass(frozen=True)
 class SymbolInfo:
     "What a person needs to use a LaTeX command: its package, math/text/both mode, and a drawable look-alike."
@@ -118,219 +113,6 @@ def symbol_image(latex: str) -> str | None:
         try: _RENDERED[latex] = render_symbol(latex)
         except ValueError: _RENDERED[latex] = None
     return img or _RENDERED.get(latex)
-
-# %% ../nbs/11_app.ipynb #6c63d7c5
-LINE_PX = 2.0      # HASY strokes are 2 px wide at 32x32
-DOT_PX = 5.0       # a lone dot stays a ~5 px blob in HASY
-DOT_EXTENT = 0.06  # ink smaller than this (fraction of the pad) is a dot
-_SS = 8            # supersampling factor for drawing
-
-def _check_strokes(strokes: Sequence) -> list[tuple[np.ndarray, float, bool]]:
-    "Validate strokes -> [(points (n,2) float array, width, erase)]."
-    if strokes is None: return []
-    out = []
-    for i, s in enumerate(strokes):
-        if isinstance(s, dict):
-            pts, width, erase = s.get("points"), s.get("width", 0.04), bool(s.get("erase", False))
-        else:
-            pts, width, erase = s, 0.04, False
-        a = np.asarray(pts, dtype=np.float64)
-        if a.size == 0: continue
-        if a.ndim != 2 or a.shape[1] != 2:
-            raise ValueError(f"stroke {i}: points must be a list of [x, y] pairs, got shape {a.shape}")
-        if not np.isfinite(a).all(): raise ValueError(f"stroke {i}: points contain NaN or infinity")
-        if not (isinstance(width, (int, float)) and width > 0): raise ValueError(f"stroke {i}: width must be > 0, got {width!r}")
-        out.append((a, float(width), erase))
-    return out
-
-def _draw(strokes: list, size: int, scale: float, offset: np.ndarray, line_px: float | None, ss: int = _SS) -> np.ndarray:
-    "Draw strokes at `size*ss`, return the ink fraction per output pixel (size, size) float."
-    N = size * ss
-    im = Image.new("L", (N, N), 0)
-    d = ImageDraw.Draw(im)
-    for pts, width, erase in strokes:
-        w = (width * scale if (erase or line_px is None) else line_px) * ss
-        xy = (pts * scale + offset) * ss
-        colour = 0 if erase else 255
-        r = w / 2
-        if len(xy) > 1:
-            d.line(xy.ravel().tolist(), fill=colour, width=max(1, int(round(w))))
-        for x, y in xy.tolist():   # round joints and caps (and dots); cheaper than PIL's joint="curve"
-            d.ellipse([x - r, y - r, x + r, y + r], fill=colour)
-    a = np.asarray(im, dtype=np.float32) / 255
-    return a.reshape(size, ss, size, ss).mean((1, 3))
-
-def _binary(ink: np.ndarray) -> np.ndarray:
-    return np.where(ink >= 0.5, 0, 255).astype(np.uint8)
-
-def _is_dot(S: list) -> bool:
-    "Is all the pen ink (checked strokes) within a dot's extent?"
-    pen = [p for p, _, erase in S if not erase]
-    if not pen: return False
-    pts = np.concatenate(pen)
-    return float((pts.max(0) - pts.min(0)).max()) < DOT_EXTENT
-
-def rasterize(strokes: Sequence, size: int = 32) -> np.ndarray:
-    "The pad's own grid: strokes at their real pen width on a `size` x `size` uint8 image (255 background, 0 ink)."
-    return _binary(_draw(_check_strokes(strokes), size, size, np.zeros(2), None, ss=4))
-
-def strokes_to_image(strokes: Sequence, size: int = 32, line_px: float = LINE_PX) -> np.ndarray:
-    "Strokes -> a HASY-looking uint8 image: ink box fitted to `size` (aspect kept, centred), `line_px` lines, eraser applied."
-    S = _check_strokes(strokes)
-    pen = [p for p, _, erase in S if not erase]
-    if not pen: return np.full((size, size), 255, np.uint8)
-    pts = np.concatenate(pen)
-    lo, hi = pts.min(0), pts.max(0)
-    side = float((hi - lo).max())
-    if _is_dot(S):   # a dot: a small blob in the middle, as in HASY
-        dot = [(np.array([[size / 2, size / 2]]), DOT_PX, False)]
-        return _binary(_draw(dot, size, 1.0, np.zeros(2), DOT_PX))
-    scale = (size - line_px) / side
-    offset = size / 2 - (lo + hi) / 2 * scale
-    return _binary(_draw(S, size, scale, offset, line_px))
-
-# %% ../nbs/11_app.ipynb #943f0f77
-def _thin(ink: np.ndarray) -> np.ndarray:
-    "Zhang-Suen thinning of a boolean image (vectorised numpy)."
-    img = np.pad(ink.astype(np.uint8), 1)
-    while True:
-        changed = False
-        for step in range(2):
-            p = img
-            n = [np.roll(np.roll(p, dy, 0), dx, 1) for dy, dx in
-                 ((1, 0), (1, -1), (0, -1), (-1, -1), (-1, 0), (-1, 1), (0, 1), (1, 1))]
-            # neighbours P2..P9 clockwise from north: P2 = pixel above = roll by +1 on axis 0
-            P2, P3, P4, P5, P6, P7, P8, P9 = n
-            B = sum(n)
-            seq = [P2, P3, P4, P5, P6, P7, P8, P9, P2]
-            A = sum(((seq[i] == 0) & (seq[i + 1] == 1)).astype(np.uint8) for i in range(8))
-            if step == 0: c = (P2 * P4 * P6 == 0) & (P4 * P6 * P8 == 0)
-            else: c = (P2 * P4 * P8 == 0) & (P2 * P6 * P8 == 0)
-            rm = (p == 1) & (B >= 2) & (B <= 6) & (A == 1) & c
-            if rm.any():
-                img = p * (~rm); changed = True
-        if not changed: return img[1:-1, 1:-1].astype(bool)
-
-def image_to_strokes(image: np.ndarray, width: float = 1 / 32) -> list[dict]:
-    "Redraw an ink image (uint8, 0 = ink) as strokes: its skeleton's pixels joined to their neighbours."
-    a = np.asarray(image)
-    if a.ndim != 2: raise ValueError(f"image_to_strokes: expected a 2-d image, got shape {a.shape}")
-    sk = _thin(a < 128)
-    h, w = sk.shape
-    centre = lambda y, x: [round((x + 0.5) / w, 4), round((y + 0.5) / h, 4)]
-    strokes = []
-    for y, x in zip(*np.nonzero(sk)):
-        linked = False
-        for dy, dx in ((0, 1), (1, -1), (1, 0), (1, 1)):
-            yy, xx = y + dy, x + dx
-            if 0 <= yy < h and 0 <= xx < w and sk[yy, xx]:
-                strokes.append({"points": [centre(y, x), centre(yy, xx)], "width": width, "erase": False}); linked = True
-        if not linked and not sk[max(0, y - 1):y + 2, max(0, x - 1):x + 2].sum() > 1:
-            strokes.append({"points": [centre(y, x)], "width": width, "erase": False})
-    return strokes
-
-# %% ../nbs/11_app.ipynb #188397f6
-def load_run(run_dir: str | os.PathLike) -> nn.Module:
-    "The trained model of a `hasy-nb train` run folder (config.json names the arch/spec; model.pt holds the weights)."
-    from hasy_nb.models import build
-    from hasy_nb.report import ReportManager
-    d = Path(run_dir)
-    cfg_path = d / "config.json"
-    if not cfg_path.exists():
-        raise FileNotFoundError(f"{d} is not a run folder from `hasy-nb train`: no config.json")
-    cfg = json.loads(cfg_path.read_text(encoding="utf-8"))
-    from hasy_nb.decorators import MODEL_REGISTRY
-    arch = cfg.get("arch") if cfg.get("arch") in MODEL_REGISTRY else cfg.get("spec")   # a zoo name, else its spec
-    if not arch: raise ValueError(f"{cfg_path} names no architecture (neither a registered 'arch' nor a 'spec')")
-    model = build(arch, n_classes=int(cfg.get("n_classes", 369)))
-    state = ReportManager.load_state(d)
-    try: model.load_state_dict(state)
-    except RuntimeError as e:
-        raise ValueError(f"{d / 'model.pt'} does not fit the architecture {arch!r} from config.json: {e}") from None
-    return model.eval()
-
-def _model_from(model: nn.Module | str | os.PathLike | None) -> nn.Module:
-    if model is None:
-        from hasy_nb.evaluate import load_pretrained
-        return load_pretrained()
-    if isinstance(model, nn.Module): return model
-    if isinstance(model, (str, os.PathLike)): return load_run(model)
-    raise TypeError(f"model must be None (pretrained), an nn.Module or a run folder, not {type(model).__name__}")
-
-def freeze_for_inference(model: nn.Module, size: int = 32) -> nn.Module:
-    "A TorchScript copy of `model` traced on one (1,1,size,size) input and frozen (BatchNorm folded into convs)."
-    import copy
-    import warnings
-    x = torch.zeros(1, 1, size, size)
-    with warnings.catch_warnings(), torch.inference_mode():
-        warnings.simplefilter("ignore")           # TorchScript's deprecation and tracer notes
-        frozen = torch.jit.freeze(torch.jit.trace(copy.deepcopy(model).eval(), x))
-        probe = torch.rand(4, 1, size, size)
-        err = (frozen(probe) - model.eval()(probe)).abs().max().item()
-    if err > 1e-3: raise RuntimeError(f"the frozen model differs from {type(model).__name__} by {err:.2g}")
-    return frozen
-
-class Guesser:
-    "A model ready for live guessing: image -> preprocess -> model -> top-k `[(latex, prob)]`."
-    def __init__(self, model: nn.Module | str | os.PathLike | None = None, labels: Sequence[str] | None = None,
-                 threads: int | None = 1, freeze: bool = True):
-        self.model = _model_from(model).eval()
-        self.labels = list(labels or getattr(self.model, "classes", None) or hasy_labels())
-        self.threads = threads
-        self.fast, self.freeze_error = self.model, None
-        if freeze:
-            try: self.fast = freeze_for_inference(self.model)
-            except Exception as e:   # some models cannot be traced: keep the eager one and say why
-                self.freeze_error = f"{type(e).__name__}: {e}"
-                warnings.warn(f"Guesser: running {type(self.model).__name__} eagerly, tracing failed: {self.freeze_error}")
-        with torch.inference_mode():
-            n_out = self.fast(torch.zeros(1, 1, 32, 32)).shape[-1]   # also the warm-up call
-        if n_out != len(self.labels):
-            raise ValueError(f"the model has {n_out} outputs but there are {len(self.labels)} labels")
-
-    @contextmanager
-    def _threads(self) -> Iterator[None]:
-        "Run the body on `threads` CPU threads and under `inference_mode`; restore the thread count after."
-        old = torch.get_num_threads()
-        if self.threads and self.threads != old: torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode(): yield
-        finally:
-            if self.threads and self.threads != old: torch.set_num_threads(old)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        "The model's logits for a batch `x`, under `inference_mode`, on `threads` CPU threads."
-        with self._threads(): return self.fast(x)
-
-    def input(self, image: np.ndarray) -> np.ndarray:
-        "The 32x32 uint8 image the model sees (the dataset's preprocessing)."
-        from hasy_nb.evaluate import preprocess
-        return preprocess(image)
-
-    def probs(self, image: np.ndarray, preprocess: bool = True) -> torch.Tensor:
-        "Class probabilities (n_classes,) for one image (any size, preprocessed; or, with `preprocess=False`, a model input)."
-        from hasy_nb.data import to_input
-        x = self.input(image) if preprocess else image
-        with self._threads():       # the whole tensor side on one thread: no pool wake-ups between ops
-            return torch.softmax(self.fast(to_input(x)).float(), dim=-1)[0]
-
-    def __call__(self, image: np.ndarray, k: int = 5, preprocess: bool = True) -> list[tuple[str, float]]:
-        "Top-`k` `[(latex, probability)]` for one image (`preprocess=False`: `image` is already the 32x32 model input)."
-        p = self.probs(image, preprocess)
-        with self._threads():
-            vals, idx = p.topk(min(k, len(self.labels)))
-            vals, idx = vals.tolist(), idx.tolist()
-        return [(self.labels[i], float(v)) for v, i in zip(vals, idx)]
-
-# %% ../nbs/11_app.ipynb #776b8a9d
-def pad_input(strokes: Sequence, guesser: "Guesser | None" = None) -> np.ndarray:
-    "The 32x32 model input for strokes: `strokes_to_image`, then the dataset's `preprocess` (a lone dot stays a dot)."
-    img = strokes_to_image(strokes)
-    S = _check_strokes(strokes)
-    if not (img < 128).any() or _is_dot(S): return img
-    if guesser is not None: return guesser.input(img)
-    from hasy_nb.evaluate import preprocess
-    return preprocess(img)
 
 # %% ../nbs/11_app.ipynb #3b24c9fa
 def _png_uri(img: np.ndarray) -> str:
@@ -537,7 +319,7 @@ class SymbolPad(W.VBox):
 
     @strokes.setter
     def strokes(self, value: list[dict]) -> None:
-        _check_strokes(value)
+        check_strokes(value)
         with self.board.hold_trait_notifications():   # one update, as when the browser sends strokes + seq
             self.board.strokes = list(value)
             self.board.seq += 1
@@ -557,7 +339,7 @@ class SymbolPad(W.VBox):
         t0 = time.perf_counter()
         self.error = None
         try:
-            S = _check_strokes(strokes)
+            S = check_strokes(strokes)
             cover = (rasterize(strokes) < 128).mean() if S else 0.0
             img = strokes_to_image(strokes)
             if (img < 128).sum() == 0:
@@ -565,7 +347,7 @@ class SymbolPad(W.VBox):
             elif cover > MAX_INK:
                 guesses, hint, self.image = [], INK_HINT.format(cover), img
             else:
-                self.image = img if _is_dot(S) else self.guesser.input(img)       # = pad_input(strokes)
+                self.image = pad_input(strokes, self.guesser)
                 guesses = [candidate(l, p) for l, p in self.guesser(self.image, k=self.k, preprocess=False)]
                 hint = ""
         except Exception as e:   # show it on the pad (a widget callback's exception would only reach the log)
@@ -602,12 +384,6 @@ class SymbolPad(W.VBox):
         self.strokes = self.strokes[:-1]
 
 # %% ../nbs/11_app.ipynb #aa37d853
-def free_port() -> int:
-    "A free TCP port on 127.0.0.1."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
 def check_run_dir(run: str | os.PathLike) -> Path:
     "A run folder usable by the pad (config.json and model.pt), or a clear error."
     d = Path(run).expanduser().resolve()

@@ -14,7 +14,6 @@ import sys
 import time
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, Sequence
 
@@ -22,12 +21,15 @@ import numpy as np
 import torch
 from torch import nn
 
+from .infer import load_pretrained, load_run, predict_logits, preprocess
+from .models import asset_path
+from .train import topk_correct
+
 # %% auto #0
-__all__ = ['PAPER_RESULTS', 'PAPER_NOTES', 'PAPER_ARCHS', 'PEN_TESTS', 'parse_confusable', 'confusable_groups',
-           'confusable_matrix', 'per_class_accuracy', 'most_confused', 'worst_classes', 'plot_per_class',
-           'plot_confusion', 'EvalResult', 'scores', 'evaluate', 'parse_folds', 'CVResult', 'cv_table',
-           'cross_validate', 'load_cv', 'preprocess', 'redraw', 'pretrained_info', 'load_pretrained', 'fuse_conv_bn',
-           'predict', 'inference_latency', 'pen_robustness', 'load_run_model', 'register_cli']
+__all__ = ['PAPER_RESULTS', 'PAPER_NOTES', 'PAPER_ARCHS', 'parse_confusable', 'confusable_groups', 'confusable_matrix',
+           'per_class_accuracy', 'most_confused', 'worst_classes', 'plot_per_class', 'plot_confusion', 'EvalResult',
+           'scores', 'evaluate', 'parse_folds', 'CVResult', 'cv_table', 'cross_validate', 'load_cv', 'pen_robustness',
+           'register_cli']
 
 # %% ../nbs/07_evaluate.ipynb #87eb8d45
 PAPER_RESULTS: dict[str, dict[str, float]] = {
@@ -44,10 +46,6 @@ PAPER_ARCHS: dict[str, str] = {"tf_cnn": "TF-CNN", "paper_4layer": "4-layer CNN"
                                "paper_2layer": "2-layer CNN"}   # zoo name -> the paper's row it reproduces
 
 # %% ../nbs/07_evaluate.ipynb #51a87292
-def _asset(name: str) -> Path:
-    "Path of a file shipped in `hasy_nb/assets`."
-    return Path(str(resources.files("hasy_nb") / "assets" / name))
-
 def parse_confusable(text: str) -> list[list[str]]:
     "Groups of LaTeX names from the text of confusable-classes.yml: one `- [a, 'b', ...]` per line; other lines skipped."
     groups = []
@@ -64,7 +62,7 @@ def parse_confusable(text: str) -> list[list[str]]:
 
 def confusable_groups(path: str | Path | None = None) -> list[list[str]]:
     "The 53 groups of symbols the dataset's author lists as confusable (default: the copy shipped with hasy_nb)."
-    p = Path(path) if path is not None else _asset("confusable-classes.yml")
+    p = Path(path) if path is not None else asset_path("confusable-classes.yml")
     if not p.exists(): raise FileNotFoundError(f"confusable_groups: no file {p}")
     return parse_confusable(p.read_text(encoding="utf-8"))
 
@@ -172,20 +170,25 @@ class EvalResult:
         return (f"**{self.n:,} images**: top-1 {self.top1:.2%}, top-3 {self.top3:.2%}, top-5 {self.top5:.2%}, "
                 f"merged-class {self.merged:.2%}")
 
+def _rank_scores(topk: np.ndarray, n_classes: int) -> torch.Tensor:
+    "Scores (N, n_classes) that rank each row's classes as `topk` lists them, best first: what `topk_correct` reads."
+    out = torch.zeros(len(topk), n_classes)
+    ranks = torch.arange(topk.shape[1], 0, -1, dtype=torch.float32).expand(len(topk), -1)
+    return out.scatter_(1, torch.from_numpy(topk), ranks)
+
 def scores(labels: np.ndarray, topk: np.ndarray, names: Sequence[str], ok: np.ndarray) -> EvalResult:
     "An `EvalResult` from true labels and top-k predictions (best first)."
     labels, topk = np.asarray(labels, dtype=np.int64), np.asarray(topk, dtype=np.int64)
     if len(labels) == 0: raise ValueError("evaluate: no images (idx is empty)")
-    C, hits = len(names), topk == labels[:, None]
+    C = len(names)
     conf = np.bincount(labels * C + topk[:, 0], minlength=C * C).reshape(C, C)
-    return EvalResult(labels, topk, list(names), ok, conf, n=len(labels), top1=float(hits[:, 0].mean()),
-                      top3=float(hits[:, :3].any(1).mean()), top5=float(hits[:, :5].any(1).mean()),
+    top1, top3, top5 = (topk_correct(_rank_scores(topk, C), torch.from_numpy(labels), (1, 3, 5)) / len(labels)).tolist()
+    return EvalResult(labels, topk, list(names), ok, conf, n=len(labels), top1=top1, top3=top3, top5=top5,
                       merged=float(ok[labels, topk[:, 0]].mean()))
 
 def evaluate(model: nn.Module, data, idx, *, bs: int = 1024, device: str | torch.device = "cpu",
              groups: list[list[str]] | None = None) -> EvalResult:
     "Score `model` on the images `data[idx]`: top-1/3/5, per class, confusion matrix, merged-class accuracy."
-    from hasy_nb.train import predict_logits
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) == 0: raise ValueError("evaluate: idx is empty")
     logits = predict_logits(model, data.images[idx], bs=bs, device=device)
@@ -330,139 +333,10 @@ def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
     return [CVResult(n, json.loads(s), [_fold_record(f[k], False) for k in sorted(f)], names)
             for (n, s), f in sorted(groups.items())]
 
-# %% ../nbs/07_evaluate.ipynb #adc2bb9e
-def _to_grey(image) -> np.ndarray:
-    "A PIL image (any mode; transparency onto white) or a 2-D uint8 array as a 2-D uint8 array."
-    from PIL import Image
-    if isinstance(image, Image.Image):
-        if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-            rgba = image.convert("RGBA")
-            image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
-        return np.asarray(image.convert("L"), dtype=np.uint8)
-    if isinstance(image, torch.Tensor): image = image.detach().cpu().numpy()
-    arr = np.asarray(image)
-    if arr.ndim != 2: raise ValueError(f"preprocess: expected a 2-D (height, width) grey image, got shape {arr.shape}")
-    if arr.dtype == bool or arr.dtype != np.uint8:
-        raise TypeError(f"preprocess: expected uint8 grey values (255 = background), got dtype {arr.dtype}")
-    return arr
-
-def preprocess(image, *, ink_threshold: float = 0.15, size: int = 32) -> np.ndarray:
-    "HASY's preprocessing for any drawing (dark ink on light ground): crop to the ink, longer side to 32 px, centre; uint8 (32,32)."
-    from PIL import Image
-    dark = 255.0 - _to_grey(image).astype(np.float32)
-    peak = float(dark.max()) if dark.size else 0.0
-    if peak < 32: raise ValueError(f"preprocess: the image ({dark.shape[1]}x{dark.shape[0]}) has no ink: no pixel is darker "
-                                   f"than 224 (expected dark strokes on a light background)")
-    mask = dark >= 0.5 * peak
-    rows, cols = np.flatnonzero(mask.any(1)), np.flatnonzero(mask.any(0))
-    crop = dark[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] / peak
-    h, w = crop.shape
-    nh, nw = max(1, round(h * size / max(h, w))), max(1, round(w * size / max(h, w)))
-    small = Image.fromarray(crop.astype(np.float32), mode="F").resize((nw, nh), Image.Resampling.BOX)
-    small = np.asarray(small, dtype=np.float32)
-    ink = small >= ink_threshold * small.max()
-    out = np.full((size, size), 255, dtype=np.uint8)
-    top, left = (size - nh + 1) // 2, (size - nw + 1) // 2          # an odd margin: the extra pixel on top / left, as HASY
-    out[top:top + nh, left:left + nw][ink] = 0
-    return out
-
-# %% ../nbs/07_evaluate.ipynb #8b08809a
-def redraw(img: np.ndarray, *, scale: int = 8, pen: int = 0, canvas: int | None = None, at: tuple[int, int] | None = None) -> np.ndarray:
-    "Re-draw a HASY image `scale` times larger with smooth edges; `pen` > 0 thickens, < 0 thins the strokes (in canvas pixels)."
-    import torch.nn.functional as F
-    x = 1 - torch.tensor(np.asarray(img), dtype=torch.float32)[None, None] / 255
-    x = F.interpolate(x, scale_factor=scale, mode="bilinear", align_corners=False)
-    x = (x > 0.5).float()
-    if pen > 0: x = F.max_pool2d(x, 2 * pen + 1, stride=1, padding=pen)
-    if pen < 0: x = -F.max_pool2d(-x, 2 * -pen + 1, stride=1, padding=-pen)
-    out = (255 - 255 * x[0, 0]).to(torch.uint8).numpy()
-    if canvas is None: return out
-    c = np.full((canvas, canvas), 255, np.uint8)
-    y0, x0 = at or ((canvas - out.shape[0]) // 2, (canvas - out.shape[1]) // 2)
-    c[y0:y0 + out.shape[0], x0:x0 + out.shape[1]] = out[:canvas - y0, :canvas - x0]
-    return c
-
-PEN_TESTS = {"as in HASY": lambda a: a,
-             "big, thin pen": lambda a: redraw(a, scale=8, pen=-3),
-             "big, felt pen": lambda a: redraw(a, scale=8, pen=6),
-             "tiny (16 px)": lambda a: redraw(a, scale=1, canvas=120, at=(5, 5))[::2, ::2],
-             "in a corner": lambda a: redraw(a, scale=4, canvas=400, at=(260, 10))}
-
-# %% ../nbs/07_evaluate.ipynb #a9510b1f
-def pretrained_info(path: str | Path | None = None) -> dict:
-    "The metadata of the shipped model (or of `path`'s .pt, read from the .json beside it): spec, classes, metrics."
-    pt = Path(path) if path is not None else _asset("pretrained.pt")
-    meta = pt.with_suffix(".json")
-    if not meta.exists(): raise FileNotFoundError(f"load_pretrained: no {meta.name} beside {pt} (it holds the spec and classes)")
-    return json.loads(meta.read_text(encoding="utf-8"))
-
-def load_pretrained(path: str | Path | None = None) -> nn.Module:
-    "The shipped pretrained model (or the one at `path`), in eval mode; `.classes` holds its classes' LaTeX."
-    from hasy_nb.models import build
-    pt = Path(path) if path is not None else _asset("pretrained.pt")
-    if not pt.exists(): raise FileNotFoundError(f"load_pretrained: no weights at {pt}")
-    meta = pretrained_info(pt)
-    model = build(meta["spec"], n_classes=int(meta["n_classes"]), in_ch=int(meta.get("in_ch", 1)))
-    try: model.load_state_dict(torch.load(pt, map_location="cpu", weights_only=True))
-    except RuntimeError as e: raise RuntimeError(f"load_pretrained: {pt} does not fit the spec in {pt.with_suffix('.json').name}: {e}") from None
-    model.arch_name, model.classes = meta.get("arch"), list(meta["latex"])
-    return model.eval()
-
-def fuse_conv_bn(model: nn.Sequential) -> nn.Sequential:
-    "An inference copy of a `Sequential`: each Conv2d + BatchNorm2d pair folded into one Conv2d, dropout removed."
-    from torch.nn.utils.fusion import fuse_conv_bn_eval
-    import copy
-    mods, out, i = list(copy.deepcopy(model).eval()), [], 0
-    while i < len(mods):
-        if isinstance(mods[i], nn.Conv2d) and i + 1 < len(mods) and isinstance(mods[i + 1], nn.BatchNorm2d):
-            out.append(fuse_conv_bn_eval(mods[i], mods[i + 1])); i += 2
-        else:
-            if not isinstance(mods[i], nn.Dropout): out.append(mods[i])
-            i += 1
-    fused = nn.Sequential(*out).eval()
-    for a in ("spec", "arch_name", "classes"):
-        if hasattr(model, a): setattr(fused, a, getattr(model, a))
-    return fused
-
-@lru_cache(maxsize=1)
-def _shared_pretrained() -> nn.Module:
-    "One loaded copy of the shipped model (BatchNorm folded into the convolutions), for `predict` without a model."
-    return fuse_conv_bn(load_pretrained())
-
-def predict(image, k: int = 5, model: nn.Module | None = None) -> list[tuple[str, float]]:
-    "The top-`k` classes of a drawing (PIL image or 2-D uint8 array, any size, dark on light) as [(latex, probability)]."
-    from hasy_nb.data import to_input
-    model = _shared_pretrained() if model is None else model
-    classes = getattr(model, "classes", None) or _shared_pretrained().classes
-    x = to_input(preprocess(image))
-    param = next(model.parameters(), None)
-    if param is not None: x = x.to(param.device)
-    was_training = model.training
-    model.eval()
-    with torch.inference_mode():
-        p = torch.softmax(model(x).float(), dim=1)[0]
-    model.train(was_training)
-    top = p.topk(min(k, len(p)))
-    return [(classes[int(i)], float(v)) for v, i in zip(top.values.cpu(), top.indices.cpu())]
-
-# %% ../nbs/07_evaluate.ipynb #a06a1d3f
-def inference_latency(model: nn.Module, n: int = 300, warmup: int = 30) -> dict:
-    "Median and 90th percentile wall time (ms) of a forward pass on one 32x32 image, eval mode, inference_mode."
-    model = model.eval()
-    x = torch.zeros(1, 1, 32, 32)
-    times = []
-    with torch.inference_mode():
-        for i in range(warmup + n):
-            t = time.perf_counter(); model(x)
-            if i >= warmup: times.append((time.perf_counter() - t) * 1e3)
-    return dict(median_ms=float(np.median(times)), p90_ms=float(np.percentile(times, 90)), n=n,
-                threads=torch.get_num_threads())
-
 # %% ../nbs/07_evaluate.ipynb #fa487555
 def pen_robustness(model: nn.Module, data, idx, tests: dict, k: int = 5) -> "pandas.DataFrame":
     "Top-1 and top-`k` accuracy on the images `idx` re-drawn by each function in `tests`, through `preprocess` (as `predict`)."
     import pandas as pd
-    from hasy_nb.train import predict_logits
     idx = np.asarray(idx, dtype=np.int64)
     y, rows = data.labels[idx], []
     for name, f in tests.items():
@@ -473,20 +347,6 @@ def pen_robustness(model: nn.Module, data, idx, tests: dict, k: int = 5) -> "pan
     return pd.DataFrame(rows)
 
 # %% ../nbs/07_evaluate.ipynb #cda0697e
-def load_run_model(run_dir: str | Path) -> nn.Module:
-    "The trained model of a run folder (config.json's arch or spec + model.pt), in eval mode."
-    from hasy_nb.decorators import MODEL_REGISTRY
-    from hasy_nb.models import build, create_model
-    d = Path(run_dir)
-    cfg = json.loads((d / "config.json").read_text()) if (d / "config.json").exists() else {}
-    if not (d / "model.pt").exists(): raise FileNotFoundError(f"{d}: no model.pt (is it a finished run folder?)")
-    n, arch, spec = int(cfg.get("n_classes", 369)), cfg.get("arch"), cfg.get("spec")
-    if arch in MODEL_REGISTRY: model = create_model(arch, n_classes=n)
-    elif spec: model = build(spec, n_classes=n)
-    else: raise ValueError(f"{d / 'config.json'}: neither a registered arch nor a spec to rebuild the model from")
-    model.load_state_dict(torch.load(d / "model.pt", map_location="cpu", weights_only=True))
-    return model.eval()
-
 def _print_eval(res: EvalResult, title: str, n: int) -> None:
     print(f"{title}\n  {res.n:,} test images: top-1 {res.top1:.2%}  top-3 {res.top3:.2%}  top-5 {res.top5:.2%}  "
           f"merged {res.merged:.2%}")
@@ -511,7 +371,7 @@ def _cli_evaluate(args) -> int:
     if args.run_dir == "pretrained": model, fold, title = load_pretrained(), args.fold or 1, "the shipped pretrained model"
     elif (target / "model.pt").exists():
         cfg = json.loads((target / "config.json").read_text()) if (target / "config.json").exists() else {}
-        model, fold, title = load_run_model(target), args.fold or int(cfg.get("fold", 1)), str(target)
+        model, fold, title = load_run(target), args.fold or int(cfg.get("fold", 1)), str(target)
     elif target.is_dir():
         cvs = load_cv(target)
         if not cvs: raise FileNotFoundError(f"{target}: no model.pt and no finished cross-validation folds in it")

@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image, ImageDraw
 
-from hasy_nb.evaluate import load_pretrained, predict, preprocess, pretrained_info
+from hasy_nb.infer import load_pretrained, predict, preprocess, pretrained_info
 
 
 def ink_box(img: np.ndarray) -> tuple[int, int, int, int]:
@@ -69,7 +69,7 @@ def test_shipped_model():
     model = load_pretrained()
     assert not model.training and len(model.classes) == info["n_classes"] == 369
     assert sum(p.numel() for p in model.parameters()) == info["params"]
-    from hasy_nb.evaluate import _asset
+    from hasy_nb.models import asset_path as _asset
     assert _asset("pretrained.pt").stat().st_size <= 5_000_000
     torch.load(_asset("pretrained.pt"), weights_only=True)        # a plain state_dict: no code runs on load
     out = predict(drawing(), k=7)
@@ -89,7 +89,7 @@ def test_predict_real_test_images():
     hits = sum(data.latex(int(data.labels[i])) in [c for c, _ in predict(data.images[i], k=5)] for i in idx)
     assert hits / len(idx) >= 0.95
     # the same images drawn 6x larger with a felt pen in a corner of a big canvas
-    from hasy_nb.evaluate import redraw
+    from hasy_nb.infer import redraw
     hits = sum(data.latex(int(data.labels[i])) in [c for c, _ in predict(redraw(data.images[i], scale=6, pen=4, canvas=400, at=(200, 10)), k=5)]
                for i in idx[:150])
     assert hits / 150 >= 0.85
