@@ -37,12 +37,12 @@ import traitlets
 from PIL import Image, ImageDraw
 from torch import nn
 
-from .infer import Guesser, check_strokes, pad_input, rasterize, strokes_to_image
+from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image
 from .models import asset_path
 from .train import free_port
 
 # %% auto #0
-__all__ = ['EMPTY_HINT', 'INK_HINT', 'MAX_INK', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info', 'render_symbol',
+__all__ = ['EMPTY_HINT', 'INK_HINT', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info', 'render_symbol',
            'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton', 'packages_for',
            'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'check_run_dir',
            'voila_command', 'AppServer', 'register_cli']
@@ -273,7 +273,6 @@ def enable_colab_widgets() -> bool:
 
 EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation."
 INK_HINT = "The pad is {:.0%} ink: symbols are thin strokes. Clear it or use the eraser."
-MAX_INK = 0.5    # more of the pad's grid inked than this is not a symbol
 
 class PadBoard(anywidget.AnyWidget):
     "The drawing board of `SymbolPad` (browser side: `assets/symbolpad.js`)."
