@@ -18,7 +18,7 @@ from . import __version__
 __all__ = ['COMMAND_MODULES', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb #9580351c
-COMMAND_MODULES = ("data", "models", "train", "evaluate", "tune", "app")
+COMMAND_MODULES = ("data", "models", "recipes", "evaluate", "study", "tune", "export", "app")
 
 def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
     "The `hasy-nb` argument parser, with the sub-commands that each chapter module in `modules` registers."
