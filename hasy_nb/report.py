@@ -30,53 +30,12 @@ from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from .decorators import collect_timings, get_rank
+from .cache import atomic_open, atomic_write_text
+from .decorators import collect_timings, get_rank, on_main_process
 
 # %% auto #0
-__all__ = ['atomic_open', 'atomic_write_text', 'to_jsonable', 'env_info', 'best_metrics', 'final_metrics', 'ReportManager',
-           'read_run']
-
-# %% ../nbs/02_report.ipynb #d4e98bf4
-def _fsync_dir(d: Path) -> None:
-    "Flush a directory entry to disk (best effort: not possible on every OS)."
-    try:
-        fd = os.open(d, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-@contextlib.contextmanager
-def atomic_open(path: str | os.PathLike, mode: str = "w", encoding: str | None = "utf-8") -> Iterator[Any]:
-    "Open a temp file beside `path` for writing; on success fsync it and `os.replace` it onto `path`."
-    path = Path(path)
-    if "b" in mode:
-        encoding = None
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.chmod(tmp, 0o644)                                     # mkstemp makes 0600; a report is for others to read too
-    try:
-        with os.fdopen(fd, mode, encoding=encoding, newline="" if "b" not in mode else None) as f:
-            yield f
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
-    _fsync_dir(path.parent)
-
-
-def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
-    "Write `text` to `path` atomically (temp file in the same folder, fsync, rename)."
-    with atomic_open(path, "w") as f:
-        f.write(text)
-    return Path(path)
+__all__ = ['to_jsonable', 'env_info', 'best_metrics', 'final_metrics', 'plot_curves', 'ReportManager', 'read_run', 'load_state',
+           'find_runs', 'compare_runs']
 
 # %% ../nbs/02_report.ipynb #f473158c
 def to_jsonable(x: Any) -> Any:
@@ -221,7 +180,7 @@ def final_metrics(history: list[dict]) -> dict:
     return final
 
 # %% ../nbs/02_report.ipynb #b6d1f078
-def _plot_curves(history: list[dict]):
+def plot_curves(history: list[dict]):
     "Figure with loss curves (left) and accuracy curves (right) against epoch; None if there is nothing to plot."
     from matplotlib.figure import Figure
     from matplotlib.ticker import MaxNLocator
@@ -281,6 +240,7 @@ class ReportManager:
         return f"ReportManager({str(self.dir or self.runs_dir)!r}, active={self.active})"
 
     # -- life cycle -------------------------------------------------------------------------------
+    @on_main_process
     def _make_dir(self) -> Path:
         self.runs_dir.mkdir(parents=True, exist_ok=True)
         base = f"{self.started:%Y%m%d-%H%M%S}-{_safe_name(self.name)}"
@@ -298,8 +258,6 @@ class ReportManager:
         self.started, self._t0 = _now(), time.perf_counter()
         self._timings_cm = collect_timings()
         self._timings = self._timings_cm.__enter__()
-        if not self.active:
-            return self
         self.dir = self._make_dir()
         self._write_json("config.json", self.config)
         self._write_json("env.json", env_info())
@@ -322,7 +280,7 @@ class ReportManager:
             return None
         if self._history and any("epoch" in r for r in self._history) and "curves.png" not in self.figures:
             with contextlib.suppress(Exception):  # a plotting problem must not hide the run's own result
-                fig = _plot_curves(self._history)
+                fig = plot_curves(self._history)
                 if fig is not None:
                     self.save_figure(fig, "curves.png")
         self._write_summary(status, exc)
@@ -339,6 +297,7 @@ class ReportManager:
         return False  # re-raise whatever happened inside the `with`
 
     # -- writing ----------------------------------------------------------------------------------
+    @on_main_process
     def _write_json(self, name: str, obj: Any) -> None:
         atomic_write_text(self.dir / name, _dumps(obj))
 
@@ -366,11 +325,14 @@ class ReportManager:
         "Append one row (e.g. one epoch) to the history and rewrite metrics.csv atomically."
         row = {str(k): _scalar(v) for k, v in metrics.items()}
         self._history.append(row)
-        if not self.active:
-            return
+        self._columns += [k for k in row if k not in self._columns]
+        self._write_metrics()
+
+    @on_main_process
+    def _write_metrics(self) -> None:
+        "Rewrite metrics.csv atomically from the history (main process only)."
         if self.dir is None:
             raise RuntimeError("ReportManager.log_metrics: use it in a `with` block (or call .start()) first")
-        self._columns += [k for k in row if k not in self._columns]
         with atomic_open(self.dir / "metrics.csv") as f:
             w = csv.DictWriter(f, fieldnames=self._columns, lineterminator="\n")
             w.writeheader()
@@ -501,16 +463,18 @@ def read_run(run_dir: str | os.PathLike) -> dict:
             "env": _read_json(d / "env.json"), "metrics": metrics}
 
 
-def _load_state(run_dir: str | os.PathLike, name: str = "model.pt") -> dict:
+def load_state(run_dir: str | os.PathLike, name: str = "model.pt") -> dict:
     "Load the state_dict saved by `save_model` from a run folder (weights_only=True, onto the CPU)."
     import torch
     path = Path(run_dir) / name
     if not path.exists():
-        raise FileNotFoundError(f"ReportManager.load_state: no {name} in {run_dir}")
+        raise FileNotFoundError(f"load_state: no {name} in {run_dir}")
     return torch.load(path, map_location="cpu", weights_only=True)
 
-ReportManager.load_state = staticmethod(_load_state)
-ReportManager.read_run = staticmethod(read_run)
+def find_runs(runs_dir: str | os.PathLike, status: str | None = None) -> list[dict]:
+    "Every run folder below `runs_dir` (any depth), read with `read_run`, in folder order; `status`: only those."
+    runs = [read_run(p.parent) for p in sorted(Path(runs_dir).rglob("summary.json"))]
+    return [r for r in runs if status is None or r["summary"].get("status") == status]
 
 # %% ../nbs/02_report.ipynb #d19fbcd1
 _ACC_KEYS = {"valid": ("valid_acc", "val_acc", "accuracy"), "test": ("test_acc",)}
@@ -523,13 +487,13 @@ def _pick(d: dict, *keys: str) -> Any:
     return None
 
 
-def _compare(runs_dir: str | os.PathLike) -> "pandas.DataFrame":
+def compare_runs(runs_dir: str | os.PathLike) -> "pandas.DataFrame":
     "One row per run folder under `runs_dir` (name, arch, params, fold, epochs, best/final accuracies, time, status)."
     import pandas as pd
     runs_dir = Path(runs_dir)
     rows = []
-    for sp in sorted(runs_dir.rglob("summary.json")):
-        r = read_run(sp.parent)
+    for r in find_runs(runs_dir):
+        sp = r["dir"] / "summary.json"
         cfg, s, hist = r["config"], r["summary"], r["metrics"]
         row = {"name": s.get("name", sp.parent.name),
                "arch": _pick(s, "arch") or _pick(cfg, "arch", "model", "spec"),
@@ -553,5 +517,3 @@ def _compare(runs_dir: str | os.PathLike) -> "pandas.DataFrame":
         df = df.sort_values(["best_valid_acc", "best_test_acc", "started"], ascending=[False, False, True],
                             na_position="last", kind="stable").reset_index(drop=True)
     return df
-
-ReportManager.compare = staticmethod(_compare)
