@@ -264,7 +264,7 @@ export function mountPad(root, opts) {
   ink.addEventListener("pointerdown", (ev) => {
     if ((ev.button !== 0 && ev.button !== 5) || current) return;
     ev.preventDefault();
-    if (ink.setPointerCapture) ink.setPointerCapture(ev.pointerId);
+    try { ink.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic event has no pointer to capture */ }
     const erase = tool === "eraser" || ev.button === 5;          // a pen's eraser end
     current = { points: [pos(ev)], width: erase ? eraserWidth : penWidth, erase };
     redraw(); guess();
@@ -331,13 +331,14 @@ export function mountPad(root, opts) {
     get strokes() { return strokes; },
     set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? penWidth, erase: !!s.erase }))); },
     guesses: () => Array.from(guessBox.querySelectorAll(".hsp-cand")).map((e) => e.dataset.latex),
-    guessMs, undo, redo, equation, guess,
+    guessMs, undo, redo, equation, guess, model,
     clear: () => commit([]),
   };
 }
 
 /** The equation panel: rendered (KaTeX), editable source, undo, clear, copy, the needed \usepackage lines. */
 function mountEquation(parent, symbols, katex, root) {
+  let tex = katex;
   const box = el("div", "hsp-equation");
   const rendered = el("div", "hsp-eq-rendered");
   const source = el("textarea", "hsp-eq-source");
@@ -359,8 +360,8 @@ function mountEquation(parent, symbols, katex, root) {
   function refresh() {
     const src = source.value;
     if (!src.trim()) rendered.replaceChildren(el("i", "hsp-muted", "empty"));
-    else if (katex) {
-      try { katex.render(src, rendered, { displayMode: true, throwOnError: true }); rendered.classList.remove("hsp-eq-error"); }
+    else if (tex) {
+      try { tex.render(src, rendered, { displayMode: true, throwOnError: true }); rendered.classList.remove("hsp-eq-error"); }
       catch (e) { rendered.replaceChildren(el("code", "", src)); rendered.title = String(e.message || e); rendered.classList.add("hsp-eq-error"); }
     } else rendered.replaceChildren(el("code", "", src));
     const lines = packages();
@@ -392,6 +393,7 @@ function mountEquation(parent, symbols, katex, root) {
     },
     get latex() { return source.value; },
     packages,
+    setKatex(k) { tex = k; refresh(); },
   };
 }
 
@@ -400,12 +402,26 @@ export function documentFor(latex, packages) {
   return ["\\documentclass{article}", ...packages, "\\begin{document}"].join("\n") + `\n\\[ ${latex} \\]\n\\end{document}\n`;
 }
 
-/** The static page: load the model and symbols next to this script, then mount the pad into `root`. */
+/** Load a classic script (KaTeX) after the pad is up; resolves when it ran. */
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src; s.onload = resolve; s.onerror = () => reject(new Error("cannot load " + src));
+    document.head.append(s);
+  });
+}
+
+/** The static page: load the model and symbols next to this script, mount the pad into `root`, then KaTeX. */
 export async function startStaticPad(root, base = "./") {
-  const t0 = performance.now();
-  const [model, symbols] = await Promise.all([loadModel(base), fetch(base + "symbols.json").then((r) => r.json())]);
+  const t = { module: performance.now() };
+  const [model, symbols] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
+    fetch(base + "symbols.json").then((r) => r.json()).then((s) => { t.symbols = performance.now(); return s; })]);
   const pad = mountPad(root, { model, symbols });
-  root.dataset.readyMs = String(performance.now());       // since the page started loading (performance.timeOrigin)
-  root.dataset.loadMs = String(performance.now() - t0);
+  if (typeof window !== "undefined") window.hasyPad = pad;
+  t.ready = performance.now();
+  root.dataset.readyMs = String(t.ready);       // since the page started loading (performance.timeOrigin)
+  root.dataset.timing = JSON.stringify(t);
+  // the equation's typesetting is not needed for the first guess: KaTeX loads after the pad is ready
+  loadScript(base + "katex/katex.min.js").then(() => { pad.equation.setKatex(window.katex); root.dataset.katex = "1"; });
   return pad;
 }
