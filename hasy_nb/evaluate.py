@@ -23,6 +23,8 @@ from torch import nn
 
 from .infer import load_pretrained, load_run, predict_logits, preprocess
 from .models import asset_path
+from .report import read_run
+from .recipes import fold_number, nonempty, nonneg_int, positive_float, positive_int, prob
 from .train import topk_correct
 
 # %% auto #0
@@ -182,18 +184,22 @@ def scores(labels: np.ndarray, topk: np.ndarray, names: Sequence[str], ok: np.nd
     if len(labels) == 0: raise ValueError("evaluate: no images (idx is empty)")
     C = len(names)
     conf = np.bincount(labels * C + topk[:, 0], minlength=C * C).reshape(C, C)
-    top1, top3, top5 = (topk_correct(_rank_scores(topk, C), torch.from_numpy(labels), (1, 3, 5)) / len(labels)).tolist()
+    hits = topk_correct(_rank_scores(topk, C), torch.from_numpy(labels), (1, 3, 5))
+    top1, top3, top5 = (hits.double() / len(labels)).tolist()
     return EvalResult(labels, topk, list(names), ok, conf, n=len(labels), top1=top1, top3=top3, top5=top5,
                       merged=float(ok[labels, topk[:, 0]].mean()))
 
 def evaluate(model: nn.Module, data, idx, *, bs: int = 1024, device: str | torch.device = "cpu",
-             groups: list[list[str]] | None = None) -> EvalResult:
-    "Score `model` on the images `data[idx]`: top-1/3/5, per class, confusion matrix, merged-class accuracy."
+             groups: list[list[str]] | None = None, classes: Sequence[int] | None = None) -> EvalResult:
+    "Score `model` on `data[idx]`: top-1/3/5, per class, confusions, merged-class; `classes`: only those compete."
     idx = np.asarray(idx, dtype=np.int64)
     if len(idx) == 0: raise ValueError("evaluate: idx is empty")
     logits = predict_logits(model, data.images[idx], bs=bs, device=device)
     if logits.shape[1] != data.n_classes:
         raise ValueError(f"evaluate: the model has {logits.shape[1]} outputs but the data has {data.n_classes} classes")
+    if classes is not None:   # a model trained on some classes competes among those only
+        others = np.setdiff1d(np.arange(logits.shape[1]), np.asarray(classes, dtype=np.int64))
+        logits[:, torch.from_numpy(others)] = float("-inf")
     topk = logits.topk(min(5, logits.shape[1]), dim=1).indices.numpy()
     names = [data.latex(i) for i in range(data.n_classes)]
     return scores(data.labels[idx], topk, names, confusable_matrix(data, groups))
@@ -210,16 +216,9 @@ def _cv_settings(arch, fit_kwargs: dict) -> dict:
     return _jsonable(dict(arch=arch_id, **{k: v for k, v in sorted(fit_kwargs.items()) if k not in skip}))
 
 def _cv_runs(runs_dir: str | Path) -> list[dict]:
-    "Every finished (status ok) cross-validation fold under `runs_dir`: its config, summary and folder."
-    out = []
-    for cfg_path in sorted(Path(runs_dir).glob("*/config.json")):
-        try:
-            cfg = json.loads(cfg_path.read_text())
-            summ = json.loads((cfg_path.parent / "summary.json").read_text())
-        except (OSError, ValueError): continue                    # a folder being written, or not ours
-        if "cv_name" in cfg and summ.get("status") == "ok" and "test_top1" in summ:
-            out.append(dict(dir=cfg_path.parent, config=cfg, summary=summ))
-    return out
+    "Every finished (status ok) cross-validation fold directly under `runs_dir`, read with the run reader."
+    runs = [read_run(p.parent) for p in sorted(Path(runs_dir).glob("*/summary.json"))]
+    return [r for r in runs if "cv_name" in r["config"] and r["summary"].get("status") == "ok" and "test_top1" in r["summary"]]
 
 def parse_folds(text: str | Iterable[int]) -> list[int]:
     "Folds from '1-10', '1,3,5', '2' or an iterable of ints; each in 1..10."
@@ -354,6 +353,11 @@ def _print_eval(res: EvalResult, title: str, n: int) -> None:
     for r in res.most_confused(n).to_dict("records"):
         print(f"    {r['true']:>22} -> {r['predicted']:<22} {r['count']:>4}{'  (confusable)' if r.get('confusable') else ''}")
 
+def _folds_arg(text: str) -> list[int]:
+    "argparse type: folds as `parse_folds` reads them."
+    try: return parse_folds(text)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
 def _cli_cv(args) -> int:
     "`hasy-nb cv`: run or continue the 10-fold protocol for one architecture; print the table."
     from hasy_nb.data import load_hasy
@@ -368,10 +372,12 @@ def _cli_evaluate(args) -> int:
     "`hasy-nb evaluate`: score a run folder's (or the shipped) model on a fold's test split, or tabulate a CV folder."
     from hasy_nb.data import load_hasy
     target = Path(args.run_dir)
+    classes = None
     if args.run_dir == "pretrained": model, fold, title = load_pretrained(), args.fold or 1, "the shipped pretrained model"
     elif (target / "model.pt").exists():
-        cfg = json.loads((target / "config.json").read_text()) if (target / "config.json").exists() else {}
-        model, fold, title = load_run(target), args.fold or int(cfg.get("fold", 1)), str(target)
+        model = load_run(target)
+        fold, title = args.fold or int(read_run(target)["config"].get("fold", 1)), str(target)
+        classes = getattr(model, "class_ids", None)
     elif target.is_dir():
         cvs = load_cv(target)
         if not cvs: raise FileNotFoundError(f"{target}: no model.pt and no finished cross-validation folds in it")
@@ -380,19 +386,22 @@ def _cli_evaluate(args) -> int:
     else: raise FileNotFoundError(f"no run folder {target}")
     data = load_hasy(args.data)
     _, test = data.fold(fold)
-    _print_eval(evaluate(model, data, test, device=args.device), f"{title}, fold {fold}", args.top)
+    if classes is not None:
+        test = test[np.isin(data.labels[test], classes)]
+        title += f" (on the {len(classes)} classes it was trained on)"
+    _print_eval(evaluate(model, data, test, device=args.device, classes=classes), f"{title}, fold {fold}", args.top)
     return 0
 
 def register_cli(subparsers) -> None:
     "Add `hasy-nb cv` and `hasy-nb evaluate`."
     p = subparsers.add_parser("cv", help="10-fold cross-validation as in the paper (resumable)",
                               description="Train and test ARCH on each fold; folds finished before are skipped.")
-    p.add_argument("--arch", required=True, help="zoo model name or layer spec")
-    p.add_argument("--folds", default="1-10", help="e.g. 1-10, 1,3,5 (default 1-10)")
-    p.add_argument("--epochs", type=int, default=5)
-    p.add_argument("--bs", type=int, default=256)
-    p.add_argument("--lr", type=float, default=3e-3)
-    p.add_argument("--label-smoothing", type=float, default=0.0)
+    p.add_argument("--arch", required=True, type=nonempty, help="zoo model name or layer spec")
+    p.add_argument("--folds", default="1-10", type=_folds_arg, help="e.g. 1-10, 1,3,5 (default 1-10)")
+    p.add_argument("--epochs", type=positive_int, default=5)
+    p.add_argument("--bs", type=positive_int, default=256)
+    p.add_argument("--lr", type=positive_float, default=3e-3)
+    p.add_argument("--label-smoothing", type=prob, default=0.0)
     p.add_argument("--augment", action="store_true", help="random affine augmentation while training")
     p.add_argument("--device", default="auto")
     p.add_argument("--runs-dir", default="runs/cv", help="where the fold folders go (default runs/cv)")
@@ -402,8 +411,8 @@ def register_cli(subparsers) -> None:
     e = subparsers.add_parser("evaluate", help="score a trained run (or 'pretrained') on its fold's test split",
                               description="RUN_DIR: a run folder with model.pt, a folder of cross-validation runs, or 'pretrained'.")
     e.add_argument("run_dir", metavar="RUN_DIR")
-    e.add_argument("--fold", type=int, default=None, help="test split of this fold (default: the run's own fold; 1 for pretrained)")
-    e.add_argument("--top", type=int, default=10, help="how many most-confused pairs to list")
+    e.add_argument("--fold", type=fold_number, default=None, help="test split of this fold (default: the run's own fold; 1 for pretrained)")
+    e.add_argument("--top", type=nonneg_int, default=10, help="how many most-confused pairs to list")
     e.add_argument("--device", default="cpu")
     e.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
     e.set_defaults(func=_cli_evaluate)

@@ -20,7 +20,11 @@ import numpy as np
 import torch
 from fastprogress.fastprogress import progress_bar
 
+from fastcore.basics import patch
+
 from .data import HasyData, load_hasy
+from .infer import inference_latency
+from .recipes import fold_number, nonempty, nonneg_int, positive_float, positive_int
 from .models import build, count_params
 from .report import ReportManager
 from .train import FitResult, fit
@@ -34,9 +38,10 @@ def _need_optuna() -> None:
     if optuna is None: raise ImportError("hasy_nb.tune needs Optuna: pip install 'hasy_nb[tune]'")
 
 # %% auto #0
-__all__ = ['Dist', 'ARCH_PARAMS', 'TRAIN_PARAMS', 'OBJECTIVES', 'IntRange', 'FloatRange', 'Choice', 'SearchSpace',
-           'default_space', 'block_widths', 'space_to_spec', 'check_space', 'select_classes', 'carve_split',
-           'measure_latency', 'default_runs_dir', 'tune', 'trials_table', 'best_trial', 'retrain_best', 'register_cli']
+__all__ = ['Dist', 'ARCH_PARAMS', 'TRAIN_PARAMS', 'OBJECTIVES', 'DIALECTS', 'IntRange', 'FloatRange', 'Choice', 'SearchSpace',
+           'default_space', 'block_widths', 'space_to_spec', 'check_space', 'select_classes', 'class_split',
+           'carve_split', 'check_storage', 'default_runs_dir', 'open_study', 'TrialRunner', 'tune', 'trials_table',
+           'best_trial', 'retrain_best', 'register_cli']
 
 # %% ../nbs/09_tune.ipynb #5a248f14
 @dataclass(frozen=True)
@@ -255,25 +260,28 @@ def check_space(space: SearchSpace, n_classes: int = 369, max_params: int = 50_0
 
 # %% ../nbs/09_tune.ipynb #601e56db
 def select_classes(data: HasyData, fold: int = 1, classes: int | Sequence[int] | None = None) -> np.ndarray | None:
-    "Class indices a study works on: None (all), the `classes` given, or (an int n) the n classes with most training images in the fold."
+    "Class indices a study works on: None (all), the `classes` given, or (an int n) `HasyData.frequent_split`'s n classes."
     if classes is None: return None
-    if _is_int(classes):
-        if not 1 <= classes <= data.n_classes: raise ValueError(f"classes={classes}: must be between 1 and {data.n_classes}")
-        counts = np.bincount(np.asarray(data.labels)[data.fold(fold)[0]], minlength=data.n_classes)
-        return np.sort(np.argsort(-counts, kind="stable")[:classes]).astype(np.int64)
+    if _is_int(classes): return np.unique(data.labels[data.frequent_split(fold, classes)[0]]).astype(np.int64)
     out = np.unique(np.asarray(list(classes), dtype=np.int64))
     if len(out) == 0 or out.min() < 0 or out.max() >= data.n_classes:
         raise ValueError(f"classes={list(classes)}: need class indices in 0..{data.n_classes - 1}")
     return out
 
+def class_split(data: HasyData, fold: int = 1, classes: int | Sequence[int] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    "Fold `fold`'s (train_idx, test_idx) on the `classes` of `select_classes` only (all classes for None)."
+    train_idx, test_idx = (np.asarray(a, dtype=np.int64) for a in data.fold(fold))
+    keep = select_classes(data, fold, classes)
+    if keep is None: return train_idx, test_idx
+    labels = np.asarray(data.labels)
+    return train_idx[np.isin(labels[train_idx], keep)], test_idx[np.isin(labels[test_idx], keep)]
+
 def carve_split(data: HasyData, fold: int = 1, *, classes: int | Sequence[int] | None = None, subset: int | float | None = None,
                 valid_frac: float = 0.1, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     "(train_idx, valid_idx) carved out of the fold's TRAINING part only: stratified by class, optionally on a class/size subset, fixed seed."
     if not 0 < valid_frac < 1: raise ValueError(f"valid_frac={valid_frac}: must be between 0 and 1")
-    pool = np.asarray(data.fold(fold)[0], dtype=np.int64)
+    pool = class_split(data, fold, classes)[0]
     labels = np.asarray(data.labels)
-    keep = select_classes(data, fold, classes)
-    if keep is not None: pool = pool[np.isin(labels[pool], keep)]
     if subset is None: frac = 1.0
     elif _is_num(subset) and not _is_int(subset) and 0 < subset <= 1: frac = float(subset)
     elif _is_int(subset) and subset >= 2: frac = min(1.0, subset / len(pool))
@@ -284,33 +292,37 @@ def carve_split(data: HasyData, fold: int = 1, *, classes: int | Sequence[int] |
         idx = rng.permutation(pool[labels[pool] == c])
         take = min(len(idx), max(2, round(len(idx) * frac)))
         n_valid = min(take - 1, max(1, round(take * valid_frac))) if take >= 2 else 0
-        valid.append(idx[:n_valid]); train.append(idx[n_valid:take])
+        valid.append(idx[:n_valid])
+        train.append(idx[n_valid:take])
     return np.sort(np.concatenate(train)), np.sort(np.concatenate(valid))
-
-# %% ../nbs/09_tune.ipynb #ca1dc46b
-def measure_latency(model: torch.nn.Module, n: int = 30, warmup: int = 5, threads: int = 1) -> float:
-    "Median milliseconds for one 32x32 image through `model` on the CPU (eval mode, `threads` torch threads)."
-    model = model.cpu().eval()
-    x, old, times = torch.zeros(1, 1, 32, 32), torch.get_num_threads(), []
-    torch.set_num_threads(threads)
-    try:
-        with torch.inference_mode():
-            for i in range(warmup + n):
-                t = time.perf_counter(); model(x)
-                if i >= warmup: times.append(time.perf_counter() - t)
-    finally: torch.set_num_threads(old)
-    return 1000 * float(np.median(times))
 
 # %% ../nbs/09_tune.ipynb #6bdae435
 OBJECTIVES = dict(accuracy="maximize", params="minimize", latency="minimize")
+DIALECTS = ("sqlite", "postgresql", "mysql", "oracle", "mssql")   # databases SQLAlchemy (under Optuna) can talk to
 
 class _OutOfBudget(Exception):
     "Raised between epochs when a trial has used its time budget (the trial keeps its last accuracy)."
 
 def _sqlite_file(storage: str | None) -> Path | None:
-    "The database file of a `sqlite:///path` URL (relative paths: from the working directory)."
-    if storage and storage.startswith("sqlite:///") and ":memory:" not in storage: return Path(storage[len("sqlite:///"):])
-    return None
+    "The database file of a `sqlite:///path` URL (relative paths: from the working directory); None for memory."
+    if not storage or not storage.startswith("sqlite:///"): return None
+    path = storage[len("sqlite:///"):]
+    return Path(path) if path and ":memory:" not in path else None
+
+def check_storage(storage: str) -> str:
+    "`storage` if it is a database URL that keeps a study for good; otherwise one line that says what is wrong."
+    dialect = storage.split("://", 1)[0].split("+")[0] if "://" in storage else ""
+    if dialect not in DIALECTS:
+        raise ValueError(f"--storage {storage!r}: not a database URL Optuna can use (e.g. sqlite:///runs/optuna.db, "
+                         f"postgresql://user:pw@host/db)")
+    db = _sqlite_file(storage)
+    if dialect == "sqlite" and db is None:
+        raise ValueError(f"--storage {storage!r} keeps the study in memory, where it is lost when the search ends: "
+                         f"give a file, e.g. sqlite:///runs/optuna.db")
+    if db is not None and db.is_file() and db.stat().st_size > 0:
+        with open(db, "rb") as f: head = f.read(16)
+        if head != b"SQLite format 3\x00": raise ValueError(f"--storage {storage!r}: {db} is not a SQLite database")
+    return storage
 
 def default_runs_dir(storage: str | None, study_name: str) -> Path:
     "Where trial report folders go: `<folder of the SQLite file>/tune/<study_name>` (else `runs/tune/<study_name>`)."
@@ -326,6 +338,104 @@ def _summary_line(t: "optuna.trial.FrozenTrial", objectives: Sequence[str]) -> s
     secs = t.duration.total_seconds() if t.duration else float("nan")
     return f"trial {t.number:3d} {t.state.name.lower():8s} {vals} ({secs:.1f} s) {t.user_attrs.get('spec', '')} {why}".rstrip()
 
+# %% ../nbs/09_tune.ipynb #12c6c48f
+def _check_objectives(objectives: Sequence[str], pruner) -> tuple[str, ...]:
+    "The objectives as a tuple, or one clear error (accuracy first; at most one more; no pruning with two)."
+    objectives = tuple(objectives)
+    if not objectives or objectives[0] != "accuracy" or len(objectives) > 2 or any(o not in OBJECTIVES for o in objectives):
+        raise ValueError(f"objectives={objectives}: use ('accuracy',), ('accuracy', 'params') or ('accuracy', 'latency')")
+    if len(objectives) > 1 and pruner is not None:
+        raise ValueError("pruning works with one objective only (Optuna's Trial.report does not support multi-objective studies)")
+    return objectives
+
+def open_study(storage: str | None, study_name: str, objectives: Sequence[str], settings: dict) -> "optuna.Study":
+    "The study `study_name` in `storage` (new, or continued when its objectives and settings match); `None`: in memory."
+    db = _sqlite_file(check_storage(storage) if storage is not None else None)
+    if db is not None: db.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
+                                    directions=[OBJECTIVES[o] for o in objectives])
+    except Exception as e:
+        raise ValueError(f"--storage {storage!r}: Optuna could not open it ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+    if [d.name.lower() for d in study.directions] != [OBJECTIVES[o] for o in objectives]:
+        raise ValueError(f"study {study_name!r} in {storage} optimises {len(study.directions)} objective(s) "
+                         f"{[d.name.lower() for d in study.directions]}, not {list(objectives)}: use another study name")
+    now, old = json.loads(json.dumps(settings)), study.user_attrs.get("settings")
+    if old is not None and old != now:
+        diff = {k: (old.get(k), v) for k, v in now.items() if old.get(k) != v}
+        raise ValueError(f"study {study_name!r} in {storage} was run with other settings {diff} (stored, now): "
+                         "its accuracies would not be comparable; use another study name")
+    if old is None: study.set_user_attr("settings", settings)
+    return study
+
+# %% ../nbs/09_tune.ipynb #d1d8bdd8
+class TrialRunner:
+    "One Optuna trial: its values -> a spec -> `fit` on the carved split in its own report folder, pruned between epochs."
+    def __init__(self, data: HasyData, fold: int, space: SearchSpace, settings: dict, split: tuple, *, study_name: str,
+                 runs_dir: Path, objectives: Sequence[str], budget: float | None, device: str, seed: int):
+        self.data, self.fold, self.space, self.settings, self.split = data, fold, space, settings, split
+        self.study_name, self.runs_dir, self.objectives = study_name, runs_dir, tuple(objectives)
+        self.budget, self.device, self.seed = budget, device, seed
+        self.multi = len(self.objectives) > 1
+
+    def __call__(self, trial: "optuna.Trial"):
+        "The objective Optuna calls: the trial's value(s); a failing trial keeps its reason beside it."
+        params = self.space.suggest(trial)
+        spec = space_to_spec(params)
+        trial.set_user_attr("spec", spec)
+        trial.set_user_attr("params", params)
+        try:
+            return self.train(trial, params, spec)
+        except optuna.TrialPruned:
+            raise
+        except Exception as e:  # recorded as FAIL by Optuna (catch=...), with the reason beside it
+            if "reason" not in trial.user_attrs: trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
+            raise
+
+# %% ../nbs/09_tune.ipynb #bdb4307c
+@patch
+def train(self: TrialRunner, trial: "optuna.Trial", params: dict, spec: str):
+    "Train the trial's model in its own report folder; its final validation accuracy (and second objective)."
+    model = build(spec, n_classes=self.data.n_classes)
+    trial.set_user_attr("n_params", count_params(model))
+    if "latency" in self.objectives:
+        trial.set_user_attr("latency_ms", inference_latency(model, n=30, warmup=5, threads=1)["median_ms"])
+    self.t0, self.last = time.perf_counter(), {}
+    config = dict(study=self.study_name, trial=trial.number, spec=spec, params=params, **self.settings)
+    pruned = None
+    with ReportManager(self.runs_dir, f"trial{trial.number:04d}", config=config) as report:
+        trial.set_user_attr("run_dir", str(report.dir))
+        try:
+            fit(model, self.data, self.fold, **_fit_kwargs(params), device=self.device, report=report,
+                train_idx=self.split[0], valid_idx=self.split[1], seed=self.seed, progress=False,
+                on_epoch_end=lambda epoch, m: self.epoch_end(trial, params, epoch, m))
+        except optuna.TrialPruned as e: pruned = e
+        except _OutOfBudget: pass
+        report.set_summary(optuna_state="pruned" if pruned else "complete", reason=trial.user_attrs.get("reason"),
+                           epochs_run=self.last.get("epoch", 0))
+    trial.set_user_attr("epochs_run", self.last.get("epoch", 0))
+    if pruned is not None: raise pruned
+    extra = {"params": trial.user_attrs["n_params"], "latency": trial.user_attrs.get("latency_ms")}
+    return self.last["acc"] if not self.multi else (self.last["acc"], extra[self.objectives[1]])
+
+@patch
+def epoch_end(self: TrialRunner, trial: "optuna.Trial", params: dict, epoch: int, m: dict) -> None:
+    "After each epoch: stop a diverged trial, report to the pruner, stop at the time budget."
+    loss, acc = m.get("train_loss", float("nan")), m.get("valid_acc", float("nan"))
+    if not (math.isfinite(loss) and math.isfinite(acc)):
+        trial.set_user_attr("reason", f"train loss became {loss} at epoch {epoch}")
+        raise optuna.TrialPruned(f"train loss became {loss} at epoch {epoch}")
+    self.last.update(epoch=epoch, acc=acc)
+    if not self.multi:
+        trial.report(acc, epoch)
+        if trial.should_prune():
+            trial.set_user_attr("reason", f"pruned at epoch {epoch}: valid accuracy {acc:.4f}")
+            raise optuna.TrialPruned(f"pruned at epoch {epoch}: valid accuracy {acc:.4f}")
+    over = self.budget is not None and time.perf_counter() - self.t0 > self.budget
+    if over and epoch < params["epochs"]:
+        trial.set_user_attr("reason", f"stopped after epoch {epoch}: over the budget of {self.budget:g} s")
+        raise _OutOfBudget()
+
 # %% ../nbs/09_tune.ipynb #a838fa23
 def tune(data: HasyData | str | Path | None = None, fold: int = 1, n_trials: int | None = 20, space: SearchSpace | None = None,
          storage: str | None = "sqlite:///runs/optuna.db", study_name: str = "hasy", timeout: float | None = None,
@@ -336,104 +446,37 @@ def tune(data: HasyData | str | Path | None = None, fold: int = 1, n_trials: int
          catch: tuple = (Exception,)) -> "optuna.Study":
     "Search architectures and training settings with Optuna; each trial trains with `fit` on a split of the fold's training part."
     _need_optuna()
-    objectives = tuple(objectives)
-    if not objectives or objectives[0] != "accuracy" or len(objectives) > 2 or any(o not in OBJECTIVES for o in objectives):
-        raise ValueError(f"objectives={objectives}: use ('accuracy',), ('accuracy', 'params') or ('accuracy', 'latency')")
-    multi = len(objectives) > 1
-    if multi and pruner is not None:
-        raise ValueError("pruning works with one objective only (Optuna's Trial.report does not support multi-objective studies)")
+    # 1. everything that can be wrong is found before the first trial
+    objectives = _check_objectives(objectives, pruner)
     if n_trials is None and timeout is None: raise ValueError("give n_trials or timeout (or both), or the study never ends")
     if n_trials is not None and n_trials < 1: raise ValueError(f"n_trials={n_trials}: must be >= 1")
     if budget is not None and budget <= 0: raise ValueError(f"budget={budget}: seconds per trial, must be > 0")
+    if storage is not None: check_storage(storage)
     if data is None or isinstance(data, (str, Path)): data = load_hasy(data)
     space = default_space() if space is None else space
     if not isinstance(space, SearchSpace): raise TypeError(f"space must be a SearchSpace (see default_space()), not {type(space).__name__}")
-    # 1. everything that can be wrong is found before the first trial
     check_space(space, n_classes=data.n_classes)
-    train_idx, valid_idx = carve_split(data, fold, classes=classes, subset=subset, valid_frac=valid_frac, seed=seed)
+    split = carve_split(data, fold, classes=classes, subset=subset, valid_frac=valid_frac, seed=seed)
     keep = select_classes(data, fold, classes)
     settings = dict(fold=int(fold), classes=None if keep is None else keep.tolist(), subset=subset, valid_frac=valid_frac,
-                    seed=int(seed), objectives=list(objectives), n_train=int(len(train_idx)), n_valid=int(len(valid_idx)))
+                    seed=int(seed), objectives=list(objectives), n_train=int(len(split[0])), n_valid=int(len(split[1])))
     # 2. the study: new, or the one already in `storage` under `study_name`
-    db = _sqlite_file(storage)
-    if db is not None: db.parent.mkdir(parents=True, exist_ok=True)
-    study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
-                                directions=[OBJECTIVES[o] for o in objectives])
-    want = [optuna.study.StudyDirection.MAXIMIZE if OBJECTIVES[o] == "maximize" else optuna.study.StudyDirection.MINIMIZE
-            for o in objectives]
-    if list(study.directions) != want:
-        raise ValueError(f"study {study_name!r} in {storage} optimises {len(study.directions)} objective(s) "
-                         f"{[d.name.lower() for d in study.directions]}, not {list(objectives)}: use another study name")
-    old = study.user_attrs.get("settings")
-    if old is not None and old != json.loads(json.dumps(settings)):
-        diff = {k: (old.get(k), v) for k, v in json.loads(json.dumps(settings)).items() if old.get(k) != v}
-        raise ValueError(f"study {study_name!r} in {storage} was run with other settings {diff} (stored, now): "
-                         "its accuracies would not be comparable; use another study name")
+    study = open_study(storage, study_name, objectives, settings)
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir(storage, study_name)
-    if old is None: study.set_user_attr("settings", settings)
     study.set_user_attr("space", space.to_dict())
     study.set_user_attr("runs_dir", str(runs_dir))
     study.sampler = sampler or optuna.samplers.TPESampler(seed=seed + len(study.trials))  # a resumed study draws new points
-    study.pruner = optuna.pruners.NopPruner() if multi else (pruner or optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1))
-
-    def objective(trial: "optuna.Trial"):
-        params = space.suggest(trial)
-        spec = space_to_spec(params)
-        trial.set_user_attr("spec", spec); trial.set_user_attr("params", params)
-        try: return _run_trial(trial, params, spec)
-        except optuna.TrialPruned: raise
-        except Exception as e:  # recorded as FAIL by Optuna (catch=...), with the reason beside it
-            if "reason" not in trial.user_attrs: trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
-            raise
-
-    def _run_trial(trial, params, spec):
-        model = build(spec, n_classes=data.n_classes)
-        trial.set_user_attr("n_params", count_params(model))
-        if "latency" in objectives: trial.set_user_attr("latency_ms", measure_latency(model))
-        t0, last = time.perf_counter(), {}
-
-        def on_epoch_end(epoch: int, m: dict) -> None:
-            loss, acc = m.get("train_loss", float("nan")), m.get("valid_acc", float("nan"))
-            if not (math.isfinite(loss) and math.isfinite(acc)):
-                trial.set_user_attr("reason", f"train loss became {loss} at epoch {epoch}")
-                raise optuna.TrialPruned(f"train loss became {loss} at epoch {epoch}")
-            last.update(epoch=epoch, acc=acc)
-            if not multi:
-                trial.report(acc, epoch)
-                if trial.should_prune():
-                    trial.set_user_attr("reason", f"pruned at epoch {epoch}: valid accuracy {acc:.4f}")
-                    raise optuna.TrialPruned(f"pruned at epoch {epoch}: valid accuracy {acc:.4f}")
-            if budget is not None and epoch < params["epochs"] and time.perf_counter() - t0 > budget:
-                trial.set_user_attr("reason", f"stopped after epoch {epoch}: over the budget of {budget:g} s")
-                raise _OutOfBudget()
-
-        config = dict(study=study_name, trial=trial.number, spec=spec, params=params, **settings)
-        pruned = None
-        with ReportManager(runs_dir, f"trial{trial.number:04d}", config=config) as rm:
-            trial.set_user_attr("run_dir", str(rm.dir))
-            try:
-                fit(model, data, fold, **_fit_kwargs(params), device=device, report=rm, train_idx=train_idx,
-                    valid_idx=valid_idx, seed=seed, progress=False, on_epoch_end=on_epoch_end)
-            except optuna.TrialPruned as e: pruned = e
-            except _OutOfBudget: pass
-            rm.set_summary(optuna_state="pruned" if pruned else "complete", reason=trial.user_attrs.get("reason"),
-                           epochs_run=last.get("epoch", 0))
-        trial.set_user_attr("epochs_run", last.get("epoch", 0))
-        if pruned is not None: raise pruned
-        acc = last["acc"]
-        extra = {"params": trial.user_attrs["n_params"], "latency": trial.user_attrs.get("latency_ms")}
-        return acc if not multi else (acc, extra[objectives[1]])
-
-    def log(study, t):
-        if verbose: print(_summary_line(t, objectives))
-
+    default_pruner = optuna.pruners.MedianPruner(n_startup_trials=4, n_warmup_steps=1)
+    study.pruner = optuna.pruners.NopPruner() if len(objectives) > 1 else (pruner or default_pruner)
+    runner = TrialRunner(data, fold, space, settings, split, study_name=study_name, runs_dir=runs_dir,
+                         objectives=objectives, budget=budget, device=device, seed=seed)
     # 3. the trials, one at a time (a progress bar over them; `timeout` is checked before each)
+    log = lambda study, t: print(_summary_line(t, objectives)) if verbose else None
     start = time.perf_counter()
     steps = range(n_trials) if n_trials is not None else itertools.count()
-    bar = progress_bar(steps, total=n_trials) if progress and n_trials is not None else steps
-    for _ in bar:
+    for _ in progress_bar(steps, total=n_trials) if progress and n_trials is not None else steps:
         if timeout is not None and time.perf_counter() - start >= timeout: break
-        study.optimize(objective, n_trials=1, catch=catch, callbacks=[log])
+        study.optimize(runner, n_trials=1, catch=catch, callbacks=[log])
     return study
 
 # %% ../nbs/09_tune.ipynb #8cb0cdc2
@@ -467,11 +510,7 @@ def retrain_best(study: "optuna.Study", data: HasyData | str | Path | None = Non
     if data is None or isinstance(data, (str, Path)): data = load_hasy(data)
     settings = study.user_attrs.get("settings", {})
     fold = settings.get("fold", 1) if fold is None else fold
-    train_idx, test_idx = (np.asarray(a, dtype=np.int64) for a in data.fold(fold))
-    if settings.get("classes") is not None:  # a study on some classes: retrain and test on those classes only
-        labels = np.asarray(data.labels)
-        train_idx = train_idx[np.isin(labels[train_idx], settings["classes"])]
-        test_idx = test_idx[np.isin(labels[test_idx], settings["classes"])]
+    train_idx, test_idx = class_split(data, fold, settings.get("classes"))   # a study on some classes: those only
     kw = dict(_fit_kwargs(t.user_attrs["params"]), train_idx=train_idx, valid_idx=test_idx,
               name=f"{study.study_name}-best-trial{t.number:04d}")
     runs_dir = runs_dir if runs_dir is not None else study.user_attrs.get("runs_dir")
@@ -489,6 +528,11 @@ def _parse_fix(items: Sequence[str]) -> dict:
         try: out[k.strip()] = json.loads(v)
         except json.JSONDecodeError: out[k.strip()] = v
     return out
+
+def _storage_arg(text: str) -> str:
+    "argparse type: a storage URL that `check_storage` accepts."
+    try: return check_storage(text)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e).replace(f"--storage {text!r}", repr(text), 1)) from None
 
 def _cli_tune(args: argparse.Namespace) -> int:
     "`hasy-nb tune`: run (or continue) a study, print one line per trial and the best one."
@@ -511,18 +555,18 @@ def register_cli(subparsers) -> None:
     p = subparsers.add_parser("tune", help="search architectures and training settings with Optuna",
                               description="Run or continue an Optuna study (resumable: same --storage and --study continue it; "
                                           "several workers may share one --storage URL).")
-    p.add_argument("--trials", type=int, default=20, help="new trials to run in this call (default 20)")
-    p.add_argument("--timeout", type=float, default=None, help="stop starting new trials after S seconds")
-    p.add_argument("--storage", default="sqlite:///runs/optuna.db",
+    p.add_argument("--trials", type=positive_int, default=20, help="new trials to run in this call (default 20)")
+    p.add_argument("--timeout", type=positive_float, default=None, help="stop starting new trials after S seconds")
+    p.add_argument("--storage", default="sqlite:///runs/optuna.db", type=_storage_arg,
                    help="Optuna RDB URL (default sqlite:///runs/optuna.db; e.g. postgresql://user:pw@host/db for a cluster)")
-    p.add_argument("--study", default="hasy", help="study name (default hasy)")
-    p.add_argument("--fold", type=int, default=1, help="HASYv2 fold 1..10 (trials validate inside its training part)")
+    p.add_argument("--study", default="hasy", type=nonempty, help="study name (default hasy)")
+    p.add_argument("--fold", type=fold_number, default=1, help="HASYv2 fold 1..10 (trials validate inside its training part)")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE, else the download)")
-    p.add_argument("--classes", type=int, default=None, help="search on the N classes with most images (default all)")
-    p.add_argument("--subset", type=int, default=20_000, help="images per trial, train + valid (default 20000; 0 = all)")
-    p.add_argument("--budget", type=float, default=None, help="seconds per trial; a trial stops after the epoch that passes it")
+    p.add_argument("--classes", type=positive_int, default=None, help="search on the N classes with most images (default all)")
+    p.add_argument("--subset", type=nonneg_int, default=20_000, help="images per trial, train + valid (default 20000; 0 = all)")
+    p.add_argument("--budget", type=positive_float, default=None, help="seconds per trial; a trial stops after the epoch that passes it")
     p.add_argument("--objective", choices=("params", "latency"), default=None, help="a second objective: a Pareto front")
     p.add_argument("--fix", action="append", default=[], metavar="KEY=VALUE", help="fix a parameter, e.g. --fix epochs=2")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps or xla")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split, the training and the sampler")
+    p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the split, the training and the sampler")
     p.set_defaults(func=_cli_tune)

@@ -59,14 +59,42 @@ def test_cv_runs_then_resumes(fake_archive, tmp_path, monkeypatch):
     code, out4, err = run("evaluate", one, "--data", fake_archive)
     assert code == 0, err
     m = re.search(r"top-1 ([\d.]+)%", out4)
-    assert m and 0 <= float(m.group(1)) <= 100
+    from hasy_nb.data import load_hasy
+    from hasy_nb.evaluate import evaluate
+    from hasy_nb.infer import load_run
+    data = load_hasy(fake_archive)
+    fold = json.loads((one / "config.json").read_text())["fold"]
+    expected = evaluate(load_run(one), data, data.fold(fold)[1]).top1
+    assert m and float(m.group(1)) == pytest.approx(100 * expected, abs=0.005)   # the printed score is evaluate's
 
 
-def test_evaluate_errors():
+def test_evaluate_errors(fake_archive, tmp_path, capsys):
     code, _, err = run("evaluate", "/no/such/run")
     assert code == 1 and "no run folder" in err
-    code, _, err = run("cv", "--arch", "tf_cnn", "--folds", "0-3", "--data", "/no/such/archive")
-    assert code == 1
+    # a bad fold range is refused where the flag is parsed, with a real archive and before any folder is made
+    for bad in (["cv", "--folds", "0-3"], ["cv", "--epochs", "0"], ["cv", "--bs", "-5"], ["cv", "--arch", ""]):
+        argv = bad if "--arch" in bad else bad + ["--arch", "tf_cnn"]
+        with pytest.raises(SystemExit) as e:
+            main([str(a) for a in argv + ["--data", fake_archive, "--runs-dir", tmp_path / "cv"]])
+        assert e.value.code == 2
+        assert bad[1] in capsys.readouterr().err
+    assert not (tmp_path / "cv").exists()
+    with pytest.raises(SystemExit):
+        main(["evaluate", "pretrained", "--fold", "0"])
+    assert "a fold from 1 to 10, got '0'" in capsys.readouterr().err
+
+
+def test_evaluate_bad_run_files(tmp_path):
+    "A broken config.json or a model.pt that is not a state_dict: one line that names the file."
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text('{"arch": "tf_cnn", "fold": 1')
+    (run_dir / "model.pt").write_bytes(os.urandom(3000))
+    code, out, err = run("evaluate", run_dir)
+    assert code == 1 and "config.json is not valid JSON" in err and len(err.strip().splitlines()) == 1
+    (run_dir / "config.json").write_text('{"arch": "tf_cnn", "fold": 1}')
+    code, out, err = run("evaluate", run_dir)
+    assert code == 1 and "model.pt is not a PyTorch state_dict" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(not os.environ.get("HASY_ARCHIVE"), reason="needs the real HASYv2 archive (HASY_ARCHIVE)")
@@ -77,9 +105,9 @@ def test_evaluate_pretrained_real():
     assert m, out
     n, top1, top3, top5, merged = int(m[1].replace(",", "")), *map(float, m.groups()[1:])
     assert n == 16992
-    from hasy_nb.evaluate import pretrained_info
+    from hasy_nb.infer import pretrained_info
     assert abs(top1 - 100 * pretrained_info()["metrics"]["fold1_test_top1"]) < 0.01
     assert top1 >= TOP1_MIN and top5 >= TOP5_MIN and merged >= top1
 
 
-TOP1_MIN, TOP5_MIN = 83.5, 98.5   # percent; measured for the shipped model: 83.87 and 98.73
+TOP1_MIN, TOP5_MIN = 85.0, 98.5   # percent: the goals; measured for the shipped model: 85.08 and 99.18
