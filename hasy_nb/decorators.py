@@ -1,4 +1,4 @@
-"""Three small decorators the library really uses: timings for run reports, retries for downloads, and main-process-only writes.
+"""Three decorators the library uses: timings for run reports, retries for downloads, main-process-only writes.
 
 Docs: https://hasy-nb.github.io/hasy_nb/decorators.html.md"""
 

@@ -1,0 +1,114 @@
+"""Issue 14 item 7: the cache leaks no disk. A killed writer's temporary file is removed by the next load; the
+cache of an archive that changed is removed when its new cache is written; with a cache folder that cannot be
+written, load_hasy loads anyway and warns once, before decoding (it used to decode, then fail)."""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from hasy_nb.data import _hasy_arrays, load_hasy, make_fake_hasy
+
+WRITER = """
+import sys, time
+from hasy_nb.cache import atomic_open
+with atomic_open(sys.argv[1], "wb") as f:
+    f.write(b"x" * 1_000_000)
+    f.flush()
+    print("writing", flush=True)
+    time.sleep(120)
+"""
+
+
+@pytest.fixture()
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("HASY_NB_HOME", str(tmp_path / "home"))
+    return tmp_path / "home"
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGTERM])
+def test_killed_writer_leaves_nothing_after_next_load(tmp_path, home, sig):
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    cache = _hasy_arrays.cache_path(archive)
+    cache.parent.mkdir(parents=True)
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(cache)], stdout=subprocess.PIPE, text=True)
+    assert child.stdout.readline().strip() == "writing"
+    child.send_signal(sig)
+    child.wait(timeout=30)
+    legacy = cache.with_name(cache.name + ".k3j4h5.tmp")      # the temporary name hasy_nb used before this fix
+    legacy.write_bytes(b"half a cache")
+    left = sorted(cache.parent.glob("*.tmp"))
+    assert len(left) == 2
+    old = time.time() - 60                                   # older than the grace for a writer still starting up
+    for p in left:
+        os.utime(p, (old, old))
+    data = load_hasy(archive)
+    assert len(data) == 20
+    assert sorted(p.name for p in cache.parent.iterdir()) == [cache.name]
+
+
+def test_live_writer_is_left_alone(tmp_path, home):
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    cache = _hasy_arrays.cache_path(archive)
+    cache.parent.mkdir(parents=True)
+    child = subprocess.Popen([sys.executable, "-c", WRITER, str(tmp_path / "home" / "cache" / "other.bin")],
+                             stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "writing"
+        tmp = next(cache.parent.glob(".other.bin.*.tmp"))
+        os.utime(tmp, (time.time() - 60, time.time() - 60))
+        load_hasy(archive)
+        assert tmp.exists()                                  # still locked by a live process: not ours to remove
+    finally:
+        child.kill()
+        child.wait()
+
+
+def test_changed_archive_replaces_its_old_cache(tmp_path, home):
+    archive = make_fake_hasy(tmp_path / "a", n_classes=2, per_class=10, seed=0)
+    other = make_fake_hasy(tmp_path / "b", n_classes=3, per_class=10)
+    first = load_hasy(archive).cache_path
+    load_hasy(other)
+    make_fake_hasy(tmp_path / "a", n_classes=2, per_class=10, seed=1)   # the same path, new content
+    second = load_hasy(archive)
+    assert second.cache_path != first and second.cache_path.exists()
+    assert not first.exists()
+    names = sorted(p.name for p in (home / "cache").iterdir())
+    assert names == sorted([second.cache_path.name, _hasy_arrays.cache_path(other).name])
+
+
+def test_unwritable_cache_loads_and_warns_once(tmp_path, monkeypatch, caplog):
+    blocker = tmp_path / "home"
+    blocker.write_text("a file where the cache folder should be")   # mkdir fails, for root too
+    monkeypatch.setenv("HASY_NB_HOME", str(blocker))
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    reference = load_hasy(archive, cache=False)
+    with caplog.at_level(logging.WARNING, logger="hasy_nb"):
+        a = load_hasy(archive)
+        b = load_hasy(archive)
+    np.testing.assert_array_equal(a.images, reference.images)
+    np.testing.assert_array_equal(b.labels, reference.labels)
+    assert a.cache_path is None
+    warnings = [r.getMessage() for r in caplog.records if "not writable" in r.getMessage()]
+    assert len(warnings) == 1 and str(blocker / "cache") in warnings[0]
+
+
+def test_unwritable_cache_is_found_before_decoding(tmp_path, monkeypatch):
+    "No decode-then-fail: the folder is probed first, so the decode runs once and nothing raises afterwards."
+    import hasy_nb.data as data
+    blocker = tmp_path / "home"
+    blocker.write_text("not a folder")
+    monkeypatch.setenv("HASY_NB_HOME", str(blocker))
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    calls = []
+    real = data._read_archive
+    monkeypatch.setattr(data, "_read_archive", lambda p: calls.append(p) or real(p))
+    assert len(load_hasy(archive)) == 20
+    assert calls == [archive]
