@@ -1,0 +1,427 @@
+// The symbol pad in the browser: draw, the net (hasynet.js) guesses on every pointer move, click a guess to add
+// its LaTeX to the equation (rendered with KaTeX when it is on the page), search symbols by name, copy commands,
+// see the \usepackage lines. Used by the static site (index.html) and by the SymbolPad widget.
+import { padInput, logits, softmax, loadModel } from "./hasynet.js";
+
+export const EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation.";
+export const INK_HINT = "The pad is {}% ink: symbols are thin strokes. Clear it or use the eraser.";
+const GRID = 32;
+const PAGE = 5;          // guesses shown at first; "show more" adds this many again and again... up to MORE_MAX
+const MORE = 15;
+const SEARCH_MAX = 40;
+
+function el(tag, cls, text) {
+  const e = document.createElement(tag);
+  if (cls) e.className = cls;
+  if (text !== undefined) e.textContent = text;
+  return e;
+}
+
+async function copyText(text) {
+  try { await navigator.clipboard.writeText(text); return true; }
+  catch (e) {   // no clipboard permission (http, an iframe): the old way
+    const a = document.createElement("textarea");
+    a.value = text; document.body.append(a); a.select();
+    const ok = document.execCommand("copy"); a.remove(); return ok;
+  }
+}
+
+/** The \usepackage lines a LaTeX source needs: from the HASY commands in it (symbols.json), plus amsmath for \text. */
+export function packagesFor(source, symbols) {
+  const found = [];
+  for (const s of symbols) {
+    if (!s.latex.startsWith("\\") || !s.usepackage) continue;
+    const esc = s.latex.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    const m = new RegExp(esc + (/[A-Za-z]$/.test(s.latex) ? "(?![A-Za-z])" : "")).exec(source);
+    if (m) found.push([m.index, s.usepackage]);
+  }
+  found.sort((a, b) => a[0] - b[0]);
+  const lines = /\\text(?![A-Za-z])/.test(source) ? ["\\usepackage{amsmath}"] : [];
+  for (const [, u] of found) if (!lines.includes(u)) lines.push(u);
+  return lines;
+}
+
+/** Symbols whose command contains the query (case-insensitive; "alpha", "arrow", "\\sum"), best matches first. */
+export function searchSymbols(query, symbols, max = SEARCH_MAX) {
+  const q = query.trim().toLowerCase().replace(/^\\/, "");
+  if (!q) return [];
+  const scored = [];
+  for (const s of symbols) {
+    const name = s.latex.toLowerCase().replace(/^\\/, "");
+    const at = name.indexOf(q);
+    if (at < 0) continue;
+    scored.push([(name === q ? 0 : at === 0 ? 1 : 2) * 1000 + name.length, s]);
+  }
+  scored.sort((a, b) => a[0] - b[0]);
+  return scored.slice(0, max).map((x) => x[1]);
+}
+
+/**
+ * Mount a pad into `root`. opts: {model, symbols (array of {latex, usepackage, mode, img}), size (px),
+ * onPick(latex) (default: add to the page's equation), equation: true to show the equation panel,
+ * katex (the KaTeX object, default window.katex)}.
+ */
+export function mountPad(root, opts) {
+  const { model } = opts;
+  const symbols = opts.symbols;
+  const bySym = new Map(symbols.map((s) => [s.latex, s]));
+  const size = opts.size || 320;
+  const katex = opts.katex || (typeof window !== "undefined" ? window.katex : undefined);
+  root.classList.add("hasy-symbolpad");
+  root.dataset.engine = model.kind;
+  const wrap = el("div", "hsp-wrap");
+  const left = el("div", "hsp-left");
+  const right = el("div", "hsp-right");
+  wrap.append(left, right);
+  root.append(wrap);
+
+  // ---- toolbar and board ----------------------------------------------------------------------
+  const bar = el("div", "hsp-toolbar");
+  const btn = (cls, text, title) => { const b = el("button", "hsp-btn " + cls, text); b.type = "button"; b.title = title; return b; };
+  const penBtn = btn("hsp-pen", "✎ Pen", "draw (P)");
+  const eraserBtn = btn("hsp-eraser", "⌫ Eraser", "rub out (E)");
+  const undoBtn = btn("hsp-undo", "↶ Undo", "undo the last stroke (Ctrl-Z)");
+  const redoBtn = btn("hsp-redo", "↷ Redo", "redo (Ctrl-Shift-Z)");
+  const clearBtn = btn("hsp-clear", "✕ Clear", "wipe the drawing");
+  bar.append(penBtn, eraserBtn, undoBtn, redoBtn, clearBtn);
+  const board = el("div", "hsp-board");
+  board.style.width = board.style.height = size + "px";
+  const grid = el("canvas", "hsp-grid");
+  const ink = el("canvas", "hsp-ink");
+  board.append(grid, ink);
+  const preview = el("div", "hsp-preview");
+  const seen = el("canvas", "hsp-preview-img");
+  seen.width = seen.height = GRID;
+  seen.title = "what the net sees (32x32)";
+  preview.append(el("span", "hsp-caption", "the net sees"), seen);
+  left.append(bar, board, preview);
+
+  const guessTitle = el("div", "hsp-title", "Guesses");
+  const guessBox = el("div", "hsp-guesses");
+  const moreBtn = btn("hsp-more", "Show more", "show more guesses");
+  const search = el("input", "hsp-search");
+  search.type = "search";
+  search.placeholder = "find a symbol by name: alpha, arrow, sum…";
+  search.setAttribute("aria-label", "find a symbol by name or command");
+  const found = el("div", "hsp-found");
+  right.append(guessTitle, guessBox, moreBtn, el("div", "hsp-title", "Search"), search, found);
+
+  const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
+  for (const c of [grid, ink]) {
+    c.width = c.height = Math.round(size * dpr);
+    c.style.width = c.style.height = size + "px";
+  }
+  const g = grid.getContext("2d"), ctx = ink.getContext("2d");
+  g.scale(dpr, dpr); ctx.scale(dpr, dpr);
+  const css = (name, fallback) => getComputedStyle(root).getPropertyValue(name).trim() || fallback;
+  function drawGrid() {
+    g.clearRect(0, 0, size, size);
+    g.fillStyle = css("--hsp-board", "#fff");
+    g.fillRect(0, 0, size, size);
+    for (let i = 0; i <= GRID; i++) {
+      const p = (i * size) / GRID;
+      g.strokeStyle = i % 8 === 0 ? css("--hsp-grid-major", "#c9d3e0") : css("--hsp-grid", "#eef1f5");
+      g.lineWidth = 1;
+      g.beginPath(); g.moveTo(p, 0); g.lineTo(p, size); g.stroke();
+      g.beginPath(); g.moveTo(0, p); g.lineTo(size, p); g.stroke();
+    }
+  }
+  drawGrid();
+
+  // ---- state: strokes, undo/redo history -------------------------------------------------------
+  let strokes = [];
+  let current = null;
+  let tool = "pen";
+  const undone = [];                 // strokes lists to redo
+  const history = [];                // strokes lists to undo to
+  let probs = null, shown = PAGE;
+  const guessMs = [];                // compute + DOM time of each guess refresh
+  const penWidth = opts.penWidth || 0.035, eraserWidth = opts.eraserWidth || 0.12;
+
+  function drawStroke(s) {
+    const pts = s.points;
+    ctx.save();
+    ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
+    ctx.strokeStyle = ctx.fillStyle = css("--hsp-ink", "#111");
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.lineWidth = Math.max(1, s.width * size);
+    ctx.beginPath();
+    if (pts.length === 1) {
+      ctx.arc(pts[0][0] * size, pts[0][1] * size, ctx.lineWidth / 2, 0, 2 * Math.PI);
+      ctx.fill();
+    } else {
+      ctx.moveTo(pts[0][0] * size, pts[0][1] * size);
+      for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * size, pts[i][1] * size);
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+  function redraw() {
+    ctx.clearRect(0, 0, size, size);
+    for (const s of strokes) drawStroke(s);
+    if (current) drawStroke(current);
+  }
+  function commit(next) {            // a new drawing state that undo can go back from
+    history.push(strokes);
+    strokes = next;
+    undone.length = 0;
+    redraw(); guess();
+  }
+  function undo() { if (!history.length) return; undone.push(strokes); strokes = history.pop(); redraw(); guess(); }
+  function redo() { if (!undone.length) return; history.push(strokes); strokes = undone.pop(); redraw(); guess(); }
+
+  // ---- guesses -----------------------------------------------------------------------------------
+  function candidate(latex, prob, rank, cls) {
+    const s = bySym.get(latex) || { latex, usepackage: "", mode: "math", img: "" };
+    const row = el("div", cls);
+    row.dataset.latex = latex;
+    if (rank) row.dataset.rank = String(rank);
+    const pick = el("button", "hsp-cand-pick");
+    pick.type = "button";
+    pick.title = "add " + latex + " to the equation";
+    const pic = el("span", "hsp-cand-pic");
+    if (s.img) { const im = el("img"); im.src = s.img; im.alt = latex; pic.append(im); } else pic.textContent = latex;
+    const info = el("span", "hsp-cand-info");
+    info.append(el("code", "hsp-cand-latex", latex));
+    const meta = el("span", "hsp-cand-meta");
+    meta.append(el("span", "hsp-mode hsp-mode-" + s.mode, s.mode), el("span", "hsp-pkg", s.usepackage || "no package"));
+    info.append(meta);
+    pick.append(pic, info);
+    if (prob !== null) {
+      const pr = el("span", "hsp-cand-prob");
+      const fill = el("span", "hsp-probbar");
+      fill.style.width = Math.round(100 * prob) + "%";
+      pr.append(fill, el("span", "hsp-probtext", (100 * prob).toFixed(1) + "%"));
+      pick.append(pr);
+    }
+    pick.addEventListener("click", () => choose(latex));
+    const copy = el("button", "hsp-copy", "Copy");
+    copy.type = "button";
+    copy.title = "copy " + latex;
+    copy.addEventListener("click", async () => {
+      await copyText(latex);
+      root.dataset.copied = latex;
+      copy.textContent = "Copied";
+      setTimeout(() => { copy.textContent = "Copy"; }, 1200);
+    });
+    row.append(pick, copy);
+    return row;
+  }
+  function showGuesses() {
+    const rows = [];
+    if (probs) {
+      const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, shown);
+      order.forEach((i, r) => rows.push(candidate(model.labels[i], probs[i], r + 1, "hsp-cand")));
+    }
+    guessBox.replaceChildren(...rows);
+    moreBtn.hidden = !probs || shown >= model.labels.length;
+  }
+  function hint(text) {
+    probs = null;
+    guessBox.replaceChildren(el("div", "hsp-hint", text));
+    moreBtn.hidden = true;
+  }
+  function showSeen(image) {
+    const c = seen.getContext("2d"), im = c.createImageData(GRID, GRID);
+    for (let i = 0; i < GRID * GRID; i++) { im.data.set([image[i], image[i], image[i], 255], 4 * i); }
+    c.putImageData(im, 0, 0);
+  }
+  function guess() {
+    const t0 = performance.now();
+    const all = current ? strokes.concat([current]) : strokes;
+    const r = padInput(all, model.pad);
+    showSeen(r.image);
+    if (r.empty) hint(opts.emptyHint || EMPTY_HINT);
+    else if (r.tooMuchInk) hint(INK_HINT.replace("{}", Math.round(100 * r.cover)));
+    else {
+      probs = softmax(logits(model, r.image));
+      shown = PAGE;
+      showGuesses();
+    }
+    const ms = performance.now() - t0;
+    guessMs.push(Math.round(ms * 1000) / 1000);
+    if (guessMs.length > 2000) guessMs.shift();
+    root.dataset.guesses = String(Number(root.dataset.guesses || 0) + 1);
+    root.dataset.lastGuessMs = String(ms);
+    if (opts.onGuess) opts.onGuess(ms);
+  }
+  moreBtn.addEventListener("click", () => { shown += MORE; showGuesses(); });
+
+  // ---- search ------------------------------------------------------------------------------------
+  search.addEventListener("input", () => {
+    const hits = searchSymbols(search.value, symbols);
+    found.replaceChildren(...hits.map((s) => candidate(s.latex, null, 0, "hsp-cand hsp-hit")));
+    if (search.value.trim() && !hits.length) found.replaceChildren(el("div", "hsp-hint", "no symbol matches " + JSON.stringify(search.value)));
+  });
+
+  // ---- pointer input (mouse, touch, pen) ---------------------------------------------------------
+  function pos(ev) {
+    const r = ink.getBoundingClientRect();
+    const x = Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width));
+    const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
+    return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
+  }
+  ink.addEventListener("pointerdown", (ev) => {
+    if ((ev.button !== 0 && ev.button !== 5) || current) return;
+    ev.preventDefault();
+    try { ink.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic event has no pointer to capture */ }
+    const erase = tool === "eraser" || ev.button === 5;          // a pen's eraser end
+    current = { points: [pos(ev)], width: erase ? eraserWidth : penWidth, erase };
+    redraw(); guess();
+  });
+  ink.addEventListener("pointermove", (ev) => {
+    if (!current) return;
+    ev.preventDefault();
+    const p = pos(ev), last = current.points[current.points.length - 1];
+    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.002) return;
+    current.points.push(p);
+    redraw(); guess();
+  });
+  function end(ev) {
+    if (!current) return;
+    if (ev && ev.preventDefault) ev.preventDefault();
+    const s = current;
+    current = null;
+    commit(strokes.concat([s]));
+  }
+  ink.addEventListener("pointerup", end);
+  ink.addEventListener("pointercancel", end);
+  ink.addEventListener("lostpointercapture", end);
+
+  function setTool(t) {
+    tool = t;
+    penBtn.classList.toggle("hsp-active", t === "pen");
+    eraserBtn.classList.toggle("hsp-active", t === "eraser");
+    board.classList.toggle("hsp-erasing", t === "eraser");
+  }
+  setTool("pen");
+  penBtn.addEventListener("click", () => setTool("pen"));
+  eraserBtn.addEventListener("click", () => setTool("eraser"));
+  undoBtn.addEventListener("click", undo);
+  redoBtn.addEventListener("click", redo);
+  clearBtn.addEventListener("click", () => { if (strokes.length) commit([]); });
+  const keyTarget = opts.keyTarget || (typeof document !== "undefined" ? document : null);
+  if (keyTarget) keyTarget.addEventListener("keydown", (ev) => {
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;   // their own undo
+    const k = ev.key.toLowerCase();
+    if ((ev.ctrlKey || ev.metaKey) && k === "z") { ev.preventDefault(); if (ev.shiftKey) redo(); else undo(); }
+    else if ((ev.ctrlKey || ev.metaKey) && k === "y") { ev.preventDefault(); redo(); }
+    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "e") setTool("eraser");
+    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "p") setTool("pen");
+  });
+  if (typeof window !== "undefined" && window.matchMedia) {   // the theme may change while the page is open
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { drawGrid(); redraw(); });
+  }
+
+  // ---- the equation --------------------------------------------------------------------------------
+  let equation = null;
+  if (opts.equation !== false) {
+    equation = mountEquation(right, symbols, katex, root);
+  }
+  function choose(latex) {
+    root.dataset.picked = latex;
+    if (opts.onPick) opts.onPick(latex);
+    else if (equation) equation.append(latex);
+  }
+
+  hint(opts.emptyHint || EMPTY_HINT);
+  root.dataset.ready = "1";
+  return {
+    get strokes() { return strokes; },
+    set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? penWidth, erase: !!s.erase }))); },
+    guesses: () => Array.from(guessBox.querySelectorAll(".hsp-cand")).map((e) => e.dataset.latex),
+    guessMs, undo, redo, equation, guess, model,
+    clear: () => commit([]),
+  };
+}
+
+/** The equation panel: rendered (KaTeX), editable source, undo, clear, copy, the needed \usepackage lines. */
+function mountEquation(parent, symbols, katex, root) {
+  let tex = katex;
+  const box = el("div", "hsp-equation");
+  const rendered = el("div", "hsp-eq-rendered");
+  const source = el("textarea", "hsp-eq-source");
+  source.placeholder = "click a guess to add its LaTeX here, or type";
+  source.rows = 2;
+  source.spellcheck = false;
+  const tools = el("div", "hsp-toolbar");
+  const b = (cls, text) => { const x = el("button", "hsp-btn " + cls, text); x.type = "button"; return x; };
+  const undoB = b("hsp-eq-undo", "↶ Undo"), clearB = b("hsp-eq-clear", "✕ Clear"), copyB = b("hsp-eq-copy", "Copy LaTeX");
+  const copyDoc = b("hsp-eq-copy-doc", "Copy document");
+  tools.append(undoB, clearB, copyB, copyDoc);
+  const pk = el("div", "hsp-eq-packages");
+  box.append(el("div", "hsp-title", "Equation"), rendered, source, tools, pk);
+  parent.append(box);
+  const past = [];
+  let last = "";
+  const bySym = new Map(symbols.map((s) => [s.latex, s]));
+  function packages() { return packagesFor(source.value, symbols); }
+  function refresh() {
+    const src = source.value;
+    if (!src.trim()) rendered.replaceChildren(el("i", "hsp-muted", "empty"));
+    else if (tex) {
+      try { tex.render(src, rendered, { displayMode: true, throwOnError: true }); rendered.classList.remove("hsp-eq-error"); }
+      catch (e) { rendered.replaceChildren(el("code", "", src)); rendered.title = String(e.message || e); rendered.classList.add("hsp-eq-error"); }
+    } else rendered.replaceChildren(el("code", "", src));
+    const lines = packages();
+    pk.replaceChildren();
+    if (lines.length) {
+      const pre = el("pre", "hsp-eq-preamble", lines.join("\n"));
+      const c = b("hsp-copy hsp-copy-preamble", "Copy");
+      c.addEventListener("click", () => copyText(lines.join("\n")));
+      pk.append(el("b", "", "Preamble"), pre, c);
+    } else pk.append(el("span", "hsp-muted", "no extra packages needed"));
+    last = src;
+    root.dataset.equation = src;
+  }
+  function set(v) { past.push(last); source.value = v; refresh(); }
+  source.addEventListener("input", () => { past.push(last); refresh(); });
+  undoB.addEventListener("click", () => { if (past.length) { source.value = past.pop(); refresh(); } });
+  clearB.addEventListener("click", () => { if (source.value) set(""); });
+  copyB.addEventListener("click", () => copyText(source.value).then(() => { root.dataset.copied = source.value; }));
+  copyDoc.addEventListener("click", () => copyText(documentFor(source.value, packages())));
+  refresh();
+  return {
+    append(latex) {
+      const s = bySym.get(latex);
+      const piece = s && s.mode === "text" ? `\\text{${latex}}` : latex;
+      const cur = source.value;
+      const sep = cur && /\\[A-Za-z]+$/.test(cur) && /^[A-Za-z]/.test(piece) ? " " : "";
+      set(cur + sep + piece);
+      return source.value;
+    },
+    get latex() { return source.value; },
+    packages,
+    setKatex(k) { tex = k; refresh(); },
+  };
+}
+
+/** A minimal LaTeX document with the packages and the equation (as EquationBuilder.document in Python). */
+export function documentFor(latex, packages) {
+  return ["\\documentclass{article}", ...packages, "\\begin{document}"].join("\n") + `\n\\[ ${latex} \\]\n\\end{document}\n`;
+}
+
+/** Load a classic script (KaTeX) after the pad is up; resolves when it ran. */
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement("script");
+    s.src = src; s.onload = resolve; s.onerror = () => reject(new Error("cannot load " + src));
+    document.head.append(s);
+  });
+}
+
+/** The static page: load the model and symbols next to this script, mount the pad into `root`, then KaTeX. */
+export async function startStaticPad(root, base = "./") {
+  const t = { module: performance.now() };
+  const [model, symbols] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
+    fetch(base + "symbols.json").then((r) => r.json()).then((s) => { t.symbols = performance.now(); return s; })]);
+  const pad = mountPad(root, { model, symbols });
+  if (typeof window !== "undefined") window.hasyPad = pad;
+  t.ready = performance.now();
+  root.dataset.readyMs = String(t.ready);       // since the page started loading (performance.timeOrigin)
+  root.dataset.timing = JSON.stringify(t);
+  // the equation's typesetting is not needed for the first guess: KaTeX loads after the pad is ready
+  loadScript(base + "katex/katex.min.js").then(() => { pad.equation.setKatex(window.katex); root.dataset.katex = "1"; });
+  return pad;
+}
