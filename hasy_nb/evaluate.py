@@ -110,6 +110,7 @@ def worst_classes(confusion: np.ndarray, names: Sequence[str], n: int = 10):
                               mostly_predicted_as=names[int(c[i].argmax())] if c[i].sum() else "")
                          for i in order])
 
+# %% ../nbs/07_evaluate.ipynb #66043b30
 def plot_per_class(confusion: np.ndarray, names: Sequence[str], n_label: int = 8, title: str = "Accuracy per class"):
     "All classes' accuracy, sorted, with the `n_label` worst named: is the error spread out or a few classes?"
     import matplotlib.pyplot as plt
@@ -278,6 +279,7 @@ class CVResult:
     def plot_per_class(self, **kw): return plot_per_class(self.confusion(), self.names, title=f"{self.name}: accuracy per class, all folds", **kw)
     def plot_confusion(self, n: int = 12): return plot_confusion(self.confusion(), self.names, n, title=f"{self.name}: worst classes, all folds")
 
+# %% ../nbs/07_evaluate.ipynb #e310d980
 def cv_table(results: Sequence[CVResult], paper: bool = True):
     "One row per cross-validation (accuracies in %, with its number of folds), then the paper's rows."
     import pandas as pd
@@ -323,6 +325,7 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
                            f"({time.perf_counter() - t0:.0f} s)")
     return CVResult(name, settings, records, names)
 
+# %% ../nbs/07_evaluate.ipynb #57e08f89
 def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
     "Every cross-validation found under `runs_dir` (finished folds only; the newest run of a repeated fold)."
     groups: dict = {}
@@ -368,6 +371,7 @@ def _cli_cv(args) -> int:
     print(res.table().to_string(index=False, na_rep=""))
     return 0
 
+# %% ../nbs/07_evaluate.ipynb #fa8a6692
 def _cli_evaluate(args) -> int:
     "`hasy-nb evaluate`: score a run folder's (or the shipped) model on a fold's test split, or tabulate a CV folder."
     from hasy_nb.data import load_hasy
@@ -392,6 +396,7 @@ def _cli_evaluate(args) -> int:
     _print_eval(evaluate(model, data, test, device=args.device, classes=classes), f"{title}, fold {fold}", args.top)
     return 0
 
+# %% ../nbs/07_evaluate.ipynb #f34aafe7
 def register_cli(subparsers) -> None:
     "Add `hasy-nb cv` and `hasy-nb evaluate`."
     p = subparsers.add_parser("cv", help="10-fold cross-validation as in the paper (resumable)",

@@ -1,4 +1,4 @@
-"""A one-line language for CNN architectures, a zoo of named variants, and `arch_table`: every layer's shape, receptive field, parameters and compute before you train.
+"""`build` turns a spec (chapter [spec](03_spec.ipynb)) into a PyTorch module; a registry names architectures (the paper's CNNs, classic and modern variants, the shipped model) as timm does; `arch_table` shows shapes, receptive fields, parameters and compute per layer.
 
 Docs: https://hasy-nb.github.io/hasy_nb/models.html.md"""
 
@@ -22,14 +22,15 @@ from typing import Callable
 import torch
 from torch import nn
 
-# %% auto #0
-__all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 'SpecError', 'Layer', 'parse_spec', 'Residual',
-           'build', 'count_params', 'ArchTable', 'arch_table', 'asset_path', 'load_weights', 'list_models',
-           'create_model', 'describe_model', 'paper_2layer', 'paper_3layer', 'paper_4layer', 'tf_cnn',
-           'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small', 'dilated', 'mobilenet_small', 'allconv', 'mlp',
-           'hasy_net', 'zoo_summary', 'register_cli']
+from .spec import Layer, SpecError, _parse, _split_tokens, parse_spec
 
-# %% ../nbs/03_models.ipynb #63833d0a
+# %% auto #0
+__all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 'Residual', 'build', 'count_params', 'ArchTable',
+           'arch_table', 'asset_path', 'load_weights', 'list_models', 'create_model', 'describe_model', 'paper_2layer',
+           'paper_3layer', 'paper_4layer', 'tf_cnn', 'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small',
+           'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary', 'register_cli']
+
+# %% ../nbs/03_models.ipynb #3feba310
 MODEL_REGISTRY: dict[str, Callable] = {}
 MODEL_WEIGHTS: dict[str, str] = {}   # model name -> its weights file in hasy_nb/assets
 
@@ -46,153 +47,6 @@ def register_model(fn: Callable | None = None, *, name: str | None = None, weigh
         if weights: MODEL_WEIGHTS[key] = weights
         return f
     return deco(fn) if fn is not None else deco
-
-# %% ../nbs/03_models.ipynb #538cbaba
-class SpecError(ValueError):
-    "A spec that cannot be parsed or built; the message names the token, its position and the shape there."
-
-@dataclass
-class Layer:
-    "One parsed token: its `kind`, its arguments, its text and its position (`'3'`, or `'3.2'` inside a `res`)."
-    kind: str
-    args: dict
-    text: str
-    pos: str
-    body: list | None = None   # the parsed body of `res[...]`
-
-    def __repr__(self) -> str:
-        args = ",".join(f"{k}={v}" for k, v in self.args.items())
-        body = f" body={self.body}" if self.body is not None else ""
-        return f"{self.kind}({args}){body}"
-
-@dataclass(frozen=True)
-class _Kind:
-    "The grammar of one keyword: usage line, the leading number and option letters of the compact form, types, defaults."
-    usage: str
-    lead: str | None = None          # name of the number right after the keyword (`conv32`: c), if any
-    options: str = ""                # option letters of the compact form, in any order (`k3 s2 p1 d2 g4`)
-    positional: tuple = ()           # argument names of the call form, in order
-    types: dict = field(default_factory=dict)
-    defaults: dict = field(default_factory=dict)
-
-_CONV = dict(types=dict(c=int, k=int, s=int, p="pad", d=int, g=int), defaults=dict(k=3, s=1, p="same", d=1, g=1))
-_POOL = dict(lead="k", options="sp", positional=("k", "s", "p"), types=dict(k=int, s=int, p=int), defaults=dict(k=2, s=None, p=0))
-_ADAPT = dict(lead="size", positional=("size",), types=dict(size=int))
-_DROP = dict(lead="p", positional=("p",), types=dict(p="prob"), defaults=dict(p=0.5))
-_FC = dict(lead="n", positional=("n",), types=dict(n=int), defaults=dict(n=None))
-
-_KINDS: dict[str, _Kind] = {
-    "conv": _Kind("conv<C>[k<K>][s<S>][p<P>|psame|pvalid][d<D>][g<G>], e.g. conv32k3 or conv(64,k=5,s=2)",
-                  "c", "kspdg", ("c", "k", "s", "p", "d", "g"), **_CONV),
-    "dwconv": _Kind("dwconv[k<K>][s<S>][p<P>|psame|pvalid][d<D>], e.g. dwconv or dwconv(k=3,s=2)", None, "kspd",
-                    ("k", "s", "p", "d"), types=dict(k=int, s=int, p="pad", d=int), defaults=dict(k=3, s=1, p="same", d=1)),
-    **{a: _Kind(a) for a in ("bn", "relu", "gelu", "elu", "tanh", "silu", "sigmoid", "flatten", "gap", "gmp")},
-    "lrelu": _Kind("lrelu[<slope>], e.g. lrelu0.1", "slope", "", ("slope",), dict(slope=float), dict(slope=0.01)),
-    "maxpool": _Kind("maxpool[<K>][s<S>][p<P>], e.g. maxpool2 or maxpool(3,s=2,p=1)", **_POOL),
-    "avgpool": _Kind("avgpool[<K>][s<S>][p<P>], e.g. avgpool2", **_POOL),
-    "aavg": _Kind("aavg<N> (adaptive average pooling to NxN), e.g. aavg4", **_ADAPT),
-    "amax": _Kind("amax<N> (adaptive max pooling to NxN), e.g. amax4", **_ADAPT),
-    "drop": _Kind("drop[<P>] with 0 <= P < 1, e.g. drop0.5", **_DROP),
-    "drop2d": _Kind("drop2d[<P>] with 0 <= P < 1, e.g. drop2d0.1", **_DROP),
-    "fc": _Kind("fc[<N>] (bare fc: the n_classes classifier), e.g. fc1024 or linear(1024)", **_FC),
-    "linear": _Kind("linear[<N>] (bare: the n_classes classifier), e.g. linear(1024)", **_FC),
-    "res": _Kind("res<C>[s<S>] or res[<spec>], e.g. res64s2, res(64,s=2) or res[conv64 bn relu conv64 bn]",
-                 "c", "s", ("c", "s"), dict(c=int, s=int), dict(s=1)),
-}
-_KEYWORDS = sorted(_KINDS, key=len, reverse=True)   # longest first: `dwconv` before `conv`, `drop2d` before `drop`
-
-# %% ../nbs/03_models.ipynb #42c57d1c
-def _split_tokens(text: str) -> list[str]:
-    "Split `text` at whitespace and `-` outside brackets."
-    tokens, cur, stack = [], "", []
-    for i, ch in enumerate(text):
-        if ch in "([": stack.append(ch)
-        elif ch in ")]":
-            if not stack or "([".index(stack[-1]) != ")]".index(ch):
-                raise SpecError(f"unbalanced {ch!r} at column {i + 1} of spec {text!r}")
-            stack.pop()
-        if not stack and (ch.isspace() or ch == "-") and ch not in ")]":
-            if cur: tokens.append(cur)
-            cur = ""
-        else: cur += ch
-    if stack: raise SpecError(f"unclosed {stack[-1]!r} in spec {text!r}")
-    if cur: tokens.append(cur)
-    return tokens
-
-def _value(raw: str, typ, key: str, tok: str, pos: str):
-    "Convert one raw argument string `raw` of token `tok` to `typ`, with range checks."
-    raw = raw.strip()
-    where = f"token {pos} {tok!r}"
-    if typ == "pad" and raw in ("same", "valid"): return raw
-    if typ in (int, "pad"):
-        if not re.fullmatch(r"\d+", raw): raise SpecError(f"{where}: malformed number {raw!r} for {key} (expected a whole number)")
-        v = int(raw)
-        if typ is int and v < 1: raise SpecError(f"{where}: {key} must be >= 1, got {v}")
-        return v
-    if not re.fullmatch(r"\d+(\.\d*)?|\.\d+", raw): raise SpecError(f"{where}: malformed number {raw!r} for {key}")
-    v = float(raw)
-    if typ == "prob" and not 0 <= v < 1: raise SpecError(f"{where}: dropout probability must be in [0, 1), got {v}")
-    return v
-
-def _call_args(inner: str, kind: _Kind, tok: str, pos: str) -> dict:
-    "Raw arguments of the call form `kw(a, b, key=value)`."
-    raw, parts = {}, [p.strip() for p in inner.split(",")] if inner.strip() else []
-    for i, part in enumerate(parts):
-        if "=" in part:
-            key, val = (s.strip() for s in part.split("=", 1))
-            if key not in kind.types:
-                raise SpecError(f"token {pos} {tok!r}: unknown argument {key!r}; expected {kind.usage}")
-        else:
-            if any("=" in p for p in parts[:i]): raise SpecError(f"token {pos} {tok!r}: positional argument after key=value")
-            if i >= len(kind.positional): raise SpecError(f"token {pos} {tok!r}: too many arguments; expected {kind.usage}")
-            key, val = kind.positional[i], part
-        if key in raw: raise SpecError(f"token {pos} {tok!r}: argument {key!r} given twice")
-        raw[key] = val
-    return raw
-
-def _compact_args(rest: str, kind: _Kind, tok: str, pos: str) -> dict:
-    "Raw arguments of the compact form: a leading number, then option letters with values in any order (`32k3s2`)."
-    # numbers are captured loosely ([0-9.]+) and checked by _value, so `conv3.5` is reported as a malformed number
-    m = re.fullmatch(r"(?P<lead>[0-9.]*)(?P<opts>(?:[a-z](?:same|valid|[0-9.]+))*)", rest)
-    if m is None or (m["lead"] and not kind.lead):
-        raise SpecError(f"malformed token {tok!r} at position {pos}: expected {kind.usage}")
-    raw = {kind.lead: m["lead"]} if m["lead"] else {}
-    for letter, val in re.findall(r"([a-z])(same|valid|[0-9.]+)", m["opts"]):
-        if letter not in kind.options or letter in raw:
-            why = "repeated" if letter in raw else "unknown"
-            raise SpecError(f"malformed token {tok!r} at position {pos}: {why} option {letter!r}; expected {kind.usage}")
-        raw[letter] = val
-    return raw
-
-def _parse_token(tok: str, pos: str) -> Layer:
-    "Parse one token into a `Layer`."
-    kw = next((k for k in _KEYWORDS if tok.startswith(k)), None)
-    if kw is None:
-        raise SpecError(f"unknown token {tok!r} at position {pos}; known keywords: {', '.join(sorted(_KINDS))}")
-    kind, rest = _KINDS[kw], tok[len(kw):]
-    name = "fc" if kw == "linear" else kw
-    if kw == "res" and rest.startswith("["):
-        if not rest.endswith("]"): raise SpecError(f"malformed token {tok!r} at position {pos}: expected {kind.usage}")
-        body = _parse(rest[1:-1], prefix=f"{pos}.")
-        if not body: raise SpecError(f"token {pos} {tok!r}: empty residual body")
-        return Layer("res", {}, tok, pos, body)
-    if rest.startswith("(") and rest.endswith(")"):
-        raw = _call_args(rest[1:-1], kind, tok, pos)
-    else:
-        raw = _compact_args(rest, kind, tok, pos)
-    missing = [k for k in kind.types if k not in raw and k not in kind.defaults]
-    if missing: raise SpecError(f"token {pos} {tok!r}: missing {', '.join(missing)}; expected {kind.usage}")
-    args = dict(kind.defaults)
-    args.update({k: _value(v, kind.types[k], k, tok, pos) for k, v in raw.items()})
-    return Layer(name, {k: args[k] for k in kind.types}, tok, pos)   # in grammar order: conv(c=.., k=.., ...)
-
-def _parse(text: str, prefix: str = "") -> list[Layer]:
-    return [_parse_token(tok, f"{prefix}{i}") for i, tok in enumerate(_split_tokens(text), 1)]
-
-def parse_spec(text: str) -> list[Layer]:
-    "Parse a spec such as `'conv32k3 relu maxpool2'` into a list of `Layer`s (raises `SpecError`)."
-    if not isinstance(text, str): raise SpecError(f"a spec is a string, got {type(text).__name__}")
-    return _parse(text)
 
 # %% ../nbs/03_models.ipynb #b8ae8b1b
 class Residual(nn.Module):
@@ -232,6 +86,7 @@ def _conv(L: Layer, shape: tuple, c_out: int, groups: int) -> tuple[nn.Module, t
     _check_size(L, shape, ho, wo)
     return nn.Conv2d(c_in, c_out, k, s, p, d, groups), (c_out, ho, wo)
 
+# %% ../nbs/03_models.ipynb #3a242589
 def _residual(L: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tuple]:
     "A `Residual` for token `L` (body given, or the basic block of `res<C>[s<S>]`), and its output shape."
     _need_map(L, shape)
@@ -247,6 +102,7 @@ def _residual(L: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tuple]
         shortcut = nn.Sequential(nn.Conv2d(shape[0], out[0], 1, stride, bias=False), nn.BatchNorm2d(out[0]))
     return Residual(nn.Sequential(*mods), shortcut), out
 
+# %% ../nbs/03_models.ipynb #7bed24d9
 def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[list[nn.Module], tuple, bool]:
     "Modules for `layers` on input `shape`: (modules, output shape, whether a bare `fc` classifier was placed)."
     mods, head = [], False
@@ -291,6 +147,7 @@ def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[li
         else: raise SpecError(f"token {L.pos} {L.text!r}: no builder for kind {k!r}")   # grammar and builder out of step
     return mods, shape, head
 
+# %% ../nbs/03_models.ipynb #ab85fef1
 def build(spec_or_name: str, n_classes: int = 369, in_ch: int = 1, size: int | tuple[int, int] = 32) -> nn.Module:
     "Build the model of a spec (or of a zoo name) for `(in_ch, size, size)` inputs and `n_classes` outputs."
     if isinstance(spec_or_name, str) and spec_or_name in MODEL_REGISTRY:
@@ -364,6 +221,7 @@ def _rf_step(m: nn.Module, x: torch.Tensor, out: torch.Tensor, st: dict) -> None
 _COLUMNS = (("#", "idx"), ("module", "name"), ("layer", "layer"), ("output", "shape"), ("RF", "rf"), ("jump", "jump"),
             ("params", "params"), ("MACs", "macs"))
 
+# %% ../nbs/03_models.ipynb #456ebd67
 @dataclass
 class ArchTable:
     "Per-layer output shape, receptive field, jump, parameters and multiply-adds of a model, plus totals."
@@ -409,6 +267,7 @@ class ArchTable:
         import pandas as pd
         return pd.DataFrame(self.rows).set_index("idx")
 
+# %% ../nbs/03_models.ipynb #52c436c6
 def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] = (1, 32, 32)) -> ArchTable:
     "Trace one dummy input of `input_size` through a spec, zoo name or module: shapes, receptive fields, params, MACs."
     if isinstance(spec_or_model, str):
@@ -465,7 +324,7 @@ def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] 
     title = f"{label}  input {tuple(input_size)}"
     return ArchTable(rows, totals, title)
 
-# %% ../nbs/03_models.ipynb #1d553677
+# %% ../nbs/03_models.ipynb #b9b5e700
 def asset_path(name: str) -> Path:
     "Path of a file shipped in `hasy_nb/assets` (package data: weights, symbol tables, the pad's script)."
     path = Path(str(resources.files("hasy_nb") / "assets" / name))
@@ -495,7 +354,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     model.load_state_dict(state)
     return model
 
-# %% ../nbs/03_models.ipynb #02a3f03a
+# %% ../nbs/03_models.ipynb #bce9becf
 def list_models(pattern: str = "*") -> list[str]:
     "Sorted names of the registered models matching the shell-style `pattern` (e.g. `'paper_*'`)."
     return sorted(n for n in MODEL_REGISTRY if fnmatch.fnmatchcase(n, pattern))
@@ -542,7 +401,7 @@ def tf_cnn(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
     "The paper's TF-CNN (TensorFlow tutorial net): two conv blocks, fc1024 tanh, dropout 0.5 (4,592,369 params)."
     return build("conv32k3 relu maxpool2 conv64k3 relu maxpool2 fc1024 tanh drop0.5", n_classes, in_ch)
 
-# %% ../nbs/03_models.ipynb #4e1848a1
+# %% ../nbs/03_models.ipynb #3fd32cb7
 HASY_V1_SPEC = ("conv16k3 bn relu maxpool2 conv32k3 bn relu conv32k3 bn relu maxpool2 "
                 "conv64k3 bn relu conv64k3 bn relu maxpool2 conv128k3 bn relu conv128k3 bn relu maxpool2 drop0.2 fc")
 

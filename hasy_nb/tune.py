@@ -71,6 +71,7 @@ class IntRange:
         "The smallest and the largest value this range can produce."
         return [self.low, self.low + (self.high - self.low) // self.step * self.step]
 
+# %% ../nbs/09_tune.ipynb #3cb9b3b0
 @dataclass(frozen=True)
 class FloatRange:
     "A real parameter drawn from [low, high], optionally on a log scale."
@@ -137,6 +138,7 @@ def _values(d) -> list:
     "Every value a parameter's extremes can take (a fixed value is its own extreme)."
     return d.extremes() if isinstance(d, (IntRange, FloatRange, Choice)) else [d]
 
+# %% ../nbs/09_tune.ipynb #0aeea901
 @dataclass(frozen=True)
 class SearchSpace:
     "What a study searches: for each parameter a distribution (IntRange, FloatRange, Choice) or a fixed value."
@@ -189,6 +191,7 @@ class SearchSpace:
             rows.append(f"| {k} | {kind} | {vals} |")
         return "\n".join(rows)
 
+# %% ../nbs/09_tune.ipynb #d1288141
 def default_space(**changes) -> SearchSpace:
     "The default search space: architecture (through the spec language) and training settings; `changes` override entries."
     return SearchSpace(dict(
@@ -338,7 +341,7 @@ def _summary_line(t: "optuna.trial.FrozenTrial", objectives: Sequence[str]) -> s
     secs = t.duration.total_seconds() if t.duration else float("nan")
     return f"trial {t.number:3d} {t.state.name.lower():8s} {vals} ({secs:.1f} s) {t.user_attrs.get('spec', '')} {why}".rstrip()
 
-# %% ../nbs/09_tune.ipynb #12c6c48f
+# %% ../nbs/09_tune.ipynb #829c6c21
 def _check_objectives(objectives: Sequence[str], pruner) -> tuple[str, ...]:
     "The objectives as a tuple, or one clear error (accuracy first; at most one more; no pruning with two)."
     objectives = tuple(objectives)
@@ -368,7 +371,7 @@ def open_study(storage: str | None, study_name: str, objectives: Sequence[str], 
     if old is None: study.set_user_attr("settings", settings)
     return study
 
-# %% ../nbs/09_tune.ipynb #d1d8bdd8
+# %% ../nbs/09_tune.ipynb #f4b03ed4
 class TrialRunner:
     "One Optuna trial: its values -> a spec -> `fit` on the carved split in its own report folder, pruned between epochs."
     def __init__(self, data: HasyData, fold: int, space: SearchSpace, settings: dict, split: tuple, *, study_name: str,
@@ -392,7 +395,7 @@ class TrialRunner:
             if "reason" not in trial.user_attrs: trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
             raise
 
-# %% ../nbs/09_tune.ipynb #bdb4307c
+# %% ../nbs/09_tune.ipynb #9815ab45
 @patch
 def train(self: TrialRunner, trial: "optuna.Trial", params: dict, spec: str):
     "Train the trial's model in its own report folder; its final validation accuracy (and second objective)."
