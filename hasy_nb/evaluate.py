@@ -90,7 +90,8 @@ def per_class_accuracy(confusion: np.ndarray) -> np.ndarray:
 def most_confused(confusion: np.ndarray, names: Sequence[str], n: int = 10, ok: np.ndarray | None = None):
     "The `n` largest off-diagonal cells as a DataFrame: true and predicted LaTeX, count, share of the true class."
     import pandas as pd
-    c = confusion.copy(); np.fill_diagonal(c, 0)
+    c = confusion.copy()
+    np.fill_diagonal(c, 0)
     flat = np.argsort(-c, axis=None, kind="stable")[:n]          # ties: lower (true, predicted) first
     rows = []
     for t, p in zip(*np.unravel_index(flat, c.shape)):
@@ -104,13 +105,14 @@ def worst_classes(confusion: np.ndarray, names: Sequence[str], n: int = 10):
     "The `n` classes with the lowest accuracy: LaTeX, samples, accuracy and what they are most often taken for."
     import pandas as pd
     acc, total = per_class_accuracy(confusion), confusion.sum(1)
-    c = confusion.copy(); np.fill_diagonal(c, 0)
+    c = confusion.copy()
+    np.fill_diagonal(c, 0)
     order = [i for i in np.argsort(np.where(np.isnan(acc), np.inf, acc), kind="stable") if total[i] > 0][:n]
     return pd.DataFrame([dict(latex=names[i], samples=int(total[i]), accuracy=round(float(acc[i]), 3),
                               mostly_predicted_as=names[int(c[i].argmax())] if c[i].sum() else "")
                          for i in order])
 
-# %% ../nbs/07_evaluate.ipynb #66043b30
+# %% ../nbs/07_evaluate.ipynb #2f2f4f7b
 def plot_per_class(confusion: np.ndarray, names: Sequence[str], n_label: int = 8, title: str = "Accuracy per class"):
     "All classes' accuracy, sorted, with the `n_label` worst named: is the error spread out or a few classes?"
     import matplotlib.pyplot as plt
@@ -125,7 +127,8 @@ def plot_per_class(confusion: np.ndarray, names: Sequence[str], n_label: int = 8
         ax.annotate(names[i], (r, acc[i]), xytext=(4 + 14 * r, 40 + 18 * (r % 3)), textcoords="offset points",
                     fontsize=7, arrowprops=dict(arrowstyle="-", lw=0.5))
     ax.set(xlabel="classes, sorted by accuracy", ylabel="accuracy", ylim=(0, 1.05), xlim=(-1, len(order)), title=title)
-    ax.legend(loc="lower right"); fig.tight_layout()
+    ax.legend(loc="lower right")
+    fig.tight_layout()
     return fig
 
 def plot_confusion(confusion: np.ndarray, names: Sequence[str], n: int = 12, title: str = "Confusions of the worst classes"):
@@ -133,7 +136,8 @@ def plot_confusion(confusion: np.ndarray, names: Sequence[str], n: int = 12, tit
     import matplotlib.pyplot as plt
     acc = per_class_accuracy(confusion)
     worst = [int(i) for i in np.argsort(np.where(np.isnan(acc), np.inf, acc), kind="stable")[:n]]
-    c = confusion.copy(); np.fill_diagonal(c, 0)
+    c = confusion.copy()
+    np.fill_diagonal(c, 0)
     cols = list(worst)
     for i in worst:
         for j in np.argsort(c[i])[::-1][:2]:
@@ -144,7 +148,8 @@ def plot_confusion(confusion: np.ndarray, names: Sequence[str], n: int = 12, tit
     ax.set_xticks(range(len(cols)), [names[j] for j in cols], rotation=90, fontsize=7)
     ax.set_yticks(range(len(worst)), [names[i] for i in worst], fontsize=7)
     ax.set(xlabel="predicted", ylabel="true", title=title)
-    fig.colorbar(im, ax=ax, fraction=0.03, label="share of the true class"); fig.tight_layout()
+    fig.colorbar(im, ax=ax, fraction=0.03, label="share of the true class")
+    fig.tight_layout()
     return fig
 
 # %% ../nbs/07_evaluate.ipynb #f24bebdd
@@ -273,13 +278,14 @@ class CVResult:
         if paper: ax.axhspan(paper["min"], paper["max"], color="tab:orange", alpha=0.3, label=f"paper {paper['min']}-{paper['max']} %")
         ax.set(xlabel="fold", ylabel="top-1 %", ylim=(max(0, t1.min() - 5), min(100, t1.max() + 3)),
                title=f"{self.name}: test accuracy per fold")
-        ax.legend(loc="lower right", fontsize=8); fig.tight_layout()
+        ax.legend(loc="lower right", fontsize=8)
+        fig.tight_layout()
         return fig
 
     def plot_per_class(self, **kw): return plot_per_class(self.confusion(), self.names, title=f"{self.name}: accuracy per class, all folds", **kw)
     def plot_confusion(self, n: int = 12): return plot_confusion(self.confusion(), self.names, n, title=f"{self.name}: worst classes, all folds")
 
-# %% ../nbs/07_evaluate.ipynb #e310d980
+# %% ../nbs/07_evaluate.ipynb #eef0732a
 def cv_table(results: Sequence[CVResult], paper: bool = True):
     "One row per cross-validation (accuracies in %, with its number of folds), then the paper's rows."
     import pandas as pd
@@ -311,21 +317,22 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
     for k in folds:
         if k in done:
             if progress: print(f"{name} fold {k}: done before ({done[k]['dir'].name}), skipped")
-            records.append(_fold_record(done[k], trained=False)); continue
+            records.append(_fold_record(done[k], trained=False))
+            continue
         _, test = data.fold(k)
         t0 = time.perf_counter()
-        with ReportManager(runs_dir, f"{name}-fold{k}", config=dict(cv_name=name, cv_settings=settings, fold=k)) as rep:
-            res = fit(arch, data, fold=k, report=rep, progress=progress, **fit_kwargs)
+        with ReportManager(runs_dir, f"{name}-fold{k}", config=dict(cv_name=name, cv_settings=settings, fold=k)) as report:
+            res = fit(arch, data, fold=k, report=report, progress=progress, **fit_kwargs)
             ev = evaluate(res.model, data, test)
-            np.savez_compressed(rep.dir / "confusion.npz", confusion=ev.confusion.astype(np.int32))
-            rep.set_summary(test_top1=ev.top1, test_top3=ev.top3, test_top5=ev.top5, test_merged=ev.merged, n_test=ev.n)
+            np.savez_compressed(report.dir / "confusion.npz", confusion=ev.confusion.astype(np.int32))
+            report.set_summary(test_top1=ev.top1, test_top3=ev.top3, test_top5=ev.top5, test_merged=ev.merged, n_test=ev.n)
         records.append(dict(fold=k, **{m: getattr(ev, m) for m in ("top1", "top3", "top5", "merged")}, n_test=ev.n,
-                            dir=str(rep.dir), trained=True))
+                            dir=str(report.dir), trained=True))
         if progress: print(f"{name} fold {k}: top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, merged {ev.merged:.2%} "
                            f"({time.perf_counter() - t0:.0f} s)")
     return CVResult(name, settings, records, names)
 
-# %% ../nbs/07_evaluate.ipynb #57e08f89
+# %% ../nbs/07_evaluate.ipynb #900787c8
 def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
     "Every cross-validation found under `runs_dir` (finished folds only; the newest run of a repeated fold)."
     groups: dict = {}
@@ -371,7 +378,7 @@ def _cli_cv(args) -> int:
     print(res.table().to_string(index=False, na_rep=""))
     return 0
 
-# %% ../nbs/07_evaluate.ipynb #fa8a6692
+# %% ../nbs/07_evaluate.ipynb #5211b051
 def _cli_evaluate(args) -> int:
     "`hasy-nb evaluate`: score a run folder's (or the shipped) model on a fold's test split, or tabulate a CV folder."
     from hasy_nb.data import load_hasy
@@ -396,7 +403,7 @@ def _cli_evaluate(args) -> int:
     _print_eval(evaluate(model, data, test, device=args.device, classes=classes), f"{title}, fold {fold}", args.top)
     return 0
 
-# %% ../nbs/07_evaluate.ipynb #f34aafe7
+# %% ../nbs/07_evaluate.ipynb #f5e4494f
 def register_cli(subparsers) -> None:
     "Add `hasy-nb cv` and `hasy-nb evaluate`."
     p = subparsers.add_parser("cv", help="10-fold cross-validation as in the paper (resumable)",

@@ -30,7 +30,7 @@ __all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 
            'paper_3layer', 'paper_4layer', 'tf_cnn', 'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small',
            'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary', 'register_cli']
 
-# %% ../nbs/03_models.ipynb #3feba310
+# %% ../nbs/03_models.ipynb #d253ca4b
 MODEL_REGISTRY: dict[str, Callable] = {}
 MODEL_WEIGHTS: dict[str, str] = {}   # model name -> its weights file in hasy_nb/assets
 
@@ -60,94 +60,106 @@ class Residual(nn.Module):
 
 _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "silu": nn.SiLU, "sigmoid": nn.Sigmoid}
 
-def _where(L: Layer, shape: tuple) -> str: return f"token {L.pos} {L.text!r} (input shape {shape})"
+def _where(layer: Layer, shape: tuple) -> str: return f"token {layer.pos} {layer.text!r} (input shape {shape})"
 
-def _need_map(L: Layer, shape: tuple) -> None:
-    if len(shape) != 3: raise SpecError(f"{_where(L, shape)}: needs a (C, H, W) feature map, but the input is already flat")
+def _need_map(layer: Layer, shape: tuple) -> None:
+    if len(shape) != 3: raise SpecError(f"{_where(layer, shape)}: needs a (C, H, W) feature map, but the input is already flat")
 
 def _pool_size(n: int, k: int, s: int, p: int, d: int = 1) -> int: return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
-def _check_size(L: Layer, shape: tuple, h: int, w: int) -> None:
+def _check_size(layer: Layer, shape: tuple, h: int, w: int) -> None:
     if h < 1 or w < 1:
-        raise SpecError(f"{_where(L, shape)}: the spatial size would reach {h}x{w}; pool or stride less, or pad more")
+        raise SpecError(f"{_where(layer, shape)}: the spatial size would reach {h}x{w}; pool or stride less, or pad more")
 
-def _conv(L: Layer, shape: tuple, c_out: int, groups: int) -> tuple[nn.Module, tuple]:
-    "An `nn.Conv2d` for token `L` on `shape`, and its output shape."
-    _need_map(L, shape)
-    a, (c_in, h, w) = L.args, shape
+def _conv(layer: Layer, shape: tuple, c_out: int, groups: int) -> tuple[nn.Module, tuple]:
+    "An `nn.Conv2d` for token `layer` on `shape`, and its output shape."
+    _need_map(layer, shape)
+    a, (c_in, h, w) = layer.args, shape
     k, s, d = a["k"], a["s"], a["d"]
     if a["p"] == "same":
-        if k % 2 == 0: raise SpecError(f"{_where(L, shape)}: p=same needs an odd kernel, got k={k}; give p explicitly")
+        if k % 2 == 0: raise SpecError(f"{_where(layer, shape)}: p=same needs an odd kernel, got k={k}; give p explicitly")
         p = d * (k - 1) // 2
     else: p = 0 if a["p"] == "valid" else a["p"]
     if c_in % groups or c_out % groups:
-        raise SpecError(f"{_where(L, shape)}: groups={groups} must divide both {c_in} input and {c_out} output channels")
+        raise SpecError(f"{_where(layer, shape)}: groups={groups} must divide both {c_in} input and {c_out} output channels")
     ho, wo = _pool_size(h, k, s, p, d), _pool_size(w, k, s, p, d)
-    _check_size(L, shape, ho, wo)
+    _check_size(layer, shape, ho, wo)
     return nn.Conv2d(c_in, c_out, k, s, p, d, groups), (c_out, ho, wo)
 
-# %% ../nbs/03_models.ipynb #3a242589
-def _residual(L: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tuple]:
-    "A `Residual` for token `L` (body given, or the basic block of `res<C>[s<S>]`), and its output shape."
-    _need_map(L, shape)
-    body = L.body if L.body is not None else _parse(
-        f"conv{L.args['c']}k3s{L.args['s']} bn relu conv{L.args['c']}k3 bn", prefix=f"{L.pos}.")
+# %% ../nbs/03_models.ipynb #0a69b932
+def _residual(layer: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tuple]:
+    "A `Residual` for token `layer` (body given, or the basic block of `res<C>[s<S>]`), and its output shape."
+    _need_map(layer, shape)
+    body = layer.body if layer.body is not None else _parse(
+        f"conv{layer.args['c']}k3s{layer.args['s']} bn relu conv{layer.args['c']}k3 bn", prefix=f"{layer.pos}.")
     mods, out, _ = _build_layers(body, shape, n_classes)
-    if len(out) != 3: raise SpecError(f"{_where(L, shape)}: a residual body must end with a feature map, got {out}")
+    if len(out) != 3: raise SpecError(f"{_where(layer, shape)}: a residual body must end with a feature map, got {out}")
     shortcut = None
     if out != shape:
         stride = max(1, round(shape[1] / out[1]))
         if (_pool_size(shape[1], 1, stride, 0), _pool_size(shape[2], 1, stride, 0)) != out[1:]:
-            raise SpecError(f"{_where(L, shape)}: the body gives {out}, which no 1x1 projection of the input can match")
+            raise SpecError(f"{_where(layer, shape)}: the body gives {out}, which no 1x1 projection of the input can match")
         shortcut = nn.Sequential(nn.Conv2d(shape[0], out[0], 1, stride, bias=False), nn.BatchNorm2d(out[0]))
     return Residual(nn.Sequential(*mods), shortcut), out
 
-# %% ../nbs/03_models.ipynb #7bed24d9
+# %% ../nbs/03_models.ipynb #c69d8412
 def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[list[nn.Module], tuple, bool]:
     "Modules for `layers` on input `shape`: (modules, output shape, whether a bare `fc` classifier was placed)."
     mods, head = [], False
-    for L in layers:
-        k, a = L.kind, L.args
+    for layer in layers:
+        k, a = layer.kind, layer.args
         if k == "conv":
-            m, shape = _conv(L, shape, a["c"], a["g"]); mods.append(m)
+            m, shape = _conv(layer, shape, a["c"], a["g"])
+            mods.append(m)
         elif k == "dwconv":
-            _need_map(L, shape)
-            m, shape = _conv(L, shape, shape[0], shape[0]); mods.append(m)
+            _need_map(layer, shape)
+            m, shape = _conv(layer, shape, shape[0], shape[0])
+            mods.append(m)
         elif k == "bn": mods.append(nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0]))
+        elif k == "gn":
+            _need_map(layer, shape)
+            if shape[0] % a["g"]: raise SpecError(f"{_where(layer, shape)}: {a['g']} groups do not divide {shape[0]} channels")
+            mods.append(nn.GroupNorm(a["g"], shape[0]))
         elif k in _ACTS: mods.append(_ACTS[k]())
         elif k == "lrelu": mods.append(nn.LeakyReLU(a["slope"]))
         elif k in ("maxpool", "avgpool"):
-            _need_map(L, shape)
+            _need_map(layer, shape)
             kk, p = a["k"], a["p"]
             s = a["s"] or kk
-            if p > kk // 2: raise SpecError(f"{_where(L, shape)}: pooling padding {p} must be at most half the kernel {kk}")
+            if p > kk // 2: raise SpecError(f"{_where(layer, shape)}: pooling padding {p} must be at most half the kernel {kk}")
             ho, wo = _pool_size(shape[1], kk, s, p), _pool_size(shape[2], kk, s, p)
-            _check_size(L, shape, ho, wo)
+            _check_size(layer, shape, ho, wo)
             mods.append((nn.MaxPool2d if k == "maxpool" else nn.AvgPool2d)(kk, s, p))
             shape = (shape[0], ho, wo)
         elif k in ("gap", "gmp", "aavg", "amax"):
-            _need_map(L, shape)
+            _need_map(layer, shape)
             size = a.get("size", 1)
-            if size > min(shape[1:]): raise SpecError(f"{_where(L, shape)}: cannot pool a {shape[1]}x{shape[2]} map up to {size}x{size}")
+            if size > min(shape[1:]): raise SpecError(f"{_where(layer, shape)}: cannot pool a {shape[1]}x{shape[2]} map up to {size}x{size}")
             mods.append((nn.AdaptiveAvgPool2d if k in ("gap", "aavg") else nn.AdaptiveMaxPool2d)(size))
             shape = (shape[0], size, size)
         elif k == "drop": mods.append(nn.Dropout(a["p"]))
         elif k == "drop2d":
-            _need_map(L, shape); mods.append(nn.Dropout2d(a["p"]))
+            _need_map(layer, shape)
+            mods.append(nn.Dropout2d(a["p"]))
         elif k == "flatten":
-            mods.append(nn.Flatten()); shape = (math.prod(shape),)
+            mods.append(nn.Flatten())
+            shape = (math.prod(shape),)
         elif k == "fc":
-            if len(shape) == 3: mods.append(nn.Flatten()); shape = (math.prod(shape),)
+            if len(shape) == 3:
+                mods.append(nn.Flatten())
+                shape = (math.prod(shape),)
             n = a["n"]
             if n is None: n, head = n_classes, True
-            mods.append(nn.Linear(shape[0], n)); shape = (n,)
+            mods.append(nn.Linear(shape[0], n))
+            shape = (n,)
         elif k == "res":
-            m, shape = _residual(L, shape, n_classes); mods.append(m)
-            if L.body is None: mods.append(nn.ReLU())
-        else: raise SpecError(f"token {L.pos} {L.text!r}: no builder for kind {k!r}")   # grammar and builder out of step
+            m, shape = _residual(layer, shape, n_classes)
+            mods.append(m)
+            if layer.body is None: mods.append(nn.ReLU())
+        else: raise SpecError(f"token {layer.pos} {layer.text!r}: no builder for kind {k!r}")   # grammar and builder out of step
     return mods, shape, head
 
-# %% ../nbs/03_models.ipynb #ab85fef1
+# %% ../nbs/03_models.ipynb #a0d60877
 def build(spec_or_name: str, n_classes: int = 369, in_ch: int = 1, size: int | tuple[int, int] = 32) -> nn.Module:
     "Build the model of a spec (or of a zoo name) for `(in_ch, size, size)` inputs and `n_classes` outputs."
     if isinstance(spec_or_name, str) and spec_or_name in MODEL_REGISTRY:
@@ -160,8 +172,11 @@ def build(spec_or_name: str, n_classes: int = 369, in_ch: int = 1, size: int | t
     h, w = (size, size) if isinstance(size, int) else size
     mods, shape, head = _build_layers(layers, (in_ch, h, w), n_classes)
     if not head:   # the classifier is added for you
-        if len(shape) == 3: mods.append(nn.Flatten()); shape = (math.prod(shape),)
-        mods.append(nn.Linear(shape[0], n_classes)); shape = (n_classes,)
+        if len(shape) == 3:
+            mods.append(nn.Flatten())
+            shape = (math.prod(shape),)
+        mods.append(nn.Linear(shape[0], n_classes))
+        shape = (n_classes,)
     elif shape != (n_classes,):
         raise SpecError(f"the spec places the classifier (bare fc) but ends with shape {shape}, not ({n_classes},)")
     model = nn.Sequential(*mods)
@@ -189,7 +204,8 @@ def _describe(m: nn.Module) -> str:
         k, s, p = _first(m.kernel_size), _first(m.stride), _first(m.padding)
         return f"{'max' if isinstance(m, nn.MaxPool2d) else 'avg'}pool {k}x{k}" + (f" s{s}" if s != k else "") + (f" p{p}" if p else "")
     if isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
-        o = _first(m.output_size); kind = "avg" if isinstance(m, nn.AdaptiveAvgPool2d) else "max"
+        o = _first(m.output_size)
+        kind = "avg" if isinstance(m, nn.AdaptiveAvgPool2d) else "max"
         return f"global {kind}pool" if o == 1 else f"adaptive {kind}pool ->{o}x{o}"
     if isinstance(m, (nn.Dropout, nn.Dropout2d)): return f"{'dropout2d' if isinstance(m, nn.Dropout2d) else 'dropout'} {m.p:g}"
     if isinstance(m, nn.LeakyReLU): return f"lrelu {m.negative_slope:g}"
@@ -210,10 +226,12 @@ def _rf_step(m: nn.Module, x: torch.Tensor, out: torch.Tensor, st: dict) -> None
         k, s, d = _first(m.kernel_size), _first(m.stride), _first(getattr(m, "dilation", 1))
     elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
         i, o = x.shape[-2], out.shape[-2]
-        s = i // o; k = i - (o - 1) * s
+        s = i // o
+        k = i - (o - 1) * s
     elif isinstance(m, nn.Linear) and st["hw"] > 1:   # sees the whole flattened map
         k = s = st["hw"]
-    st["r"] += d * (k - 1) * st["j"]; st["j"] *= s
+    st["r"] += d * (k - 1) * st["j"]
+    st["j"] *= s
     if out.dim() == 4: st["hw"] = out.shape[-2]
     elif isinstance(m, nn.Linear): st["hw"] = 1
 
@@ -221,7 +239,7 @@ def _rf_step(m: nn.Module, x: torch.Tensor, out: torch.Tensor, st: dict) -> None
 _COLUMNS = (("#", "idx"), ("module", "name"), ("layer", "layer"), ("output", "shape"), ("RF", "rf"), ("jump", "jump"),
             ("params", "params"), ("MACs", "macs"))
 
-# %% ../nbs/03_models.ipynb #456ebd67
+# %% ../nbs/03_models.ipynb #36e57a61
 @dataclass
 class ArchTable:
     "Per-layer output shape, receptive field, jump, parameters and multiply-adds of a model, plus totals."
@@ -267,7 +285,7 @@ class ArchTable:
         import pandas as pd
         return pd.DataFrame(self.rows).set_index("idx")
 
-# %% ../nbs/03_models.ipynb #52c436c6
+# %% ../nbs/03_models.ipynb #6b34bad8
 def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] = (1, 32, 32)) -> ArchTable:
     "Trace one dummy input of `input_size` through a spec, zoo name or module: shapes, receptive fields, params, MACs."
     if isinstance(spec_or_model, str):
@@ -290,7 +308,9 @@ def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] 
 
     def res_enter(m, inp): entry[id(m)] = dict(st)
     def shortcut_enter(res):
-        def hook(m, inp): body_end[id(res)] = dict(st); st.update(entry[id(res)])
+        def hook(m, inp):
+            body_end[id(res)] = dict(st)
+            st.update(entry[id(res)])
         return hook
     def res_exit(name):
         def hook(m, inp, out):
@@ -324,7 +344,7 @@ def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] 
     title = f"{label}  input {tuple(input_size)}"
     return ArchTable(rows, totals, title)
 
-# %% ../nbs/03_models.ipynb #b9b5e700
+# %% ../nbs/03_models.ipynb #22c63087
 def asset_path(name: str) -> Path:
     "Path of a file shipped in `hasy_nb/assets` (package data: weights, symbol tables, the pad's script)."
     path = Path(str(resources.files("hasy_nb") / "assets" / name))
@@ -354,7 +374,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     model.load_state_dict(state)
     return model
 
-# %% ../nbs/03_models.ipynb #bce9becf
+# %% ../nbs/03_models.ipynb #61960a20
 def list_models(pattern: str = "*") -> list[str]:
     "Sorted names of the registered models matching the shell-style `pattern` (e.g. `'paper_*'`)."
     return sorted(n for n in MODEL_REGISTRY if fnmatch.fnmatchcase(n, pattern))
@@ -401,7 +421,7 @@ def tf_cnn(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
     "The paper's TF-CNN (TensorFlow tutorial net): two conv blocks, fc1024 tanh, dropout 0.5 (4,592,369 params)."
     return build("conv32k3 relu maxpool2 conv64k3 relu maxpool2 fc1024 tanh drop0.5", n_classes, in_ch)
 
-# %% ../nbs/03_models.ipynb #3fd32cb7
+# %% ../nbs/03_models.ipynb #422949e8
 HASY_V1_SPEC = ("conv16k3 bn relu maxpool2 conv32k3 bn relu conv32k3 bn relu maxpool2 "
                 "conv64k3 bn relu conv64k3 bn relu maxpool2 conv128k3 bn relu conv128k3 bn relu maxpool2 drop0.2 fc")
 
@@ -494,7 +514,9 @@ def _arch_command(args: argparse.Namespace) -> int:
     if args.list:
         pattern = spec or "*"
         names = list_models(pattern)
-        if not names: print(f"no model matches {pattern!r}", file=sys.stderr); return 1
+        if not names:
+            print(f"no model matches {pattern!r}", file=sys.stderr)
+            return 1
         rows = [(n, f"{count_params(create_model(n)):,}", describe_model(n)) for n in names]
         w0, w1 = max(len(r[0]) for r in rows), max(len(r[1]) for r in rows)
         print(f"{'name'.ljust(w0)}  {'params'.rjust(w1)}  description")
@@ -509,7 +531,8 @@ def _arch_command(args: argparse.Namespace) -> int:
         else: model = build(spec, args.classes, in_ch=args.input[0], size=args.input[1:])
         table = arch_table(model, args.input)
     except SpecError as e:
-        print(f"hasy-nb arch: bad spec: {e}", file=sys.stderr); return 2
+        print(f"hasy-nb arch: bad spec: {e}", file=sys.stderr)
+        return 2
     print(args.markdown and table.to_markdown() or table)
     return 0
 

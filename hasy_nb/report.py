@@ -198,7 +198,10 @@ def plot_curves(history: list[dict]):
             if pts:
                 ax.plot(*zip(*pts), marker="o", label=k)
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.set_xlabel("epoch"); ax.set_title(title); ax.grid(alpha=0.3); ax.legend()
+        ax.set_xlabel("epoch")
+        ax.set_title(title)
+        ax.grid(alpha=0.3)
+        ax.legend()
     return fig
 
 

@@ -71,7 +71,7 @@ class IntRange:
         "The smallest and the largest value this range can produce."
         return [self.low, self.low + (self.high - self.low) // self.step * self.step]
 
-# %% ../nbs/09_tune.ipynb #3cb9b3b0
+# %% ../nbs/09_tune.ipynb #db218b8b
 @dataclass(frozen=True)
 class FloatRange:
     "A real parameter drawn from [low, high], optionally on a log scale."
@@ -138,7 +138,7 @@ def _values(d) -> list:
     "Every value a parameter's extremes can take (a fixed value is its own extreme)."
     return d.extremes() if isinstance(d, (IntRange, FloatRange, Choice)) else [d]
 
-# %% ../nbs/09_tune.ipynb #0aeea901
+# %% ../nbs/09_tune.ipynb #101256c7
 @dataclass(frozen=True)
 class SearchSpace:
     "What a study searches: for each parameter a distribution (IntRange, FloatRange, Choice) or a fixed value."
@@ -191,7 +191,7 @@ class SearchSpace:
             rows.append(f"| {k} | {kind} | {vals} |")
         return "\n".join(rows)
 
-# %% ../nbs/09_tune.ipynb #d1288141
+# %% ../nbs/09_tune.ipynb #b03ff6b3
 def default_space(**changes) -> SearchSpace:
     "The default search space: architecture (through the spec language) and training settings; `changes` override entries."
     return SearchSpace(dict(
@@ -341,7 +341,7 @@ def _summary_line(t: "optuna.trial.FrozenTrial", objectives: Sequence[str]) -> s
     secs = t.duration.total_seconds() if t.duration else float("nan")
     return f"trial {t.number:3d} {t.state.name.lower():8s} {vals} ({secs:.1f} s) {t.user_attrs.get('spec', '')} {why}".rstrip()
 
-# %% ../nbs/09_tune.ipynb #829c6c21
+# %% ../nbs/09_tune.ipynb #40a53b45
 def _check_objectives(objectives: Sequence[str], pruner) -> tuple[str, ...]:
     "The objectives as a tuple, or one clear error (accuracy first; at most one more; no pruning with two)."
     objectives = tuple(objectives)
@@ -371,7 +371,7 @@ def open_study(storage: str | None, study_name: str, objectives: Sequence[str], 
     if old is None: study.set_user_attr("settings", settings)
     return study
 
-# %% ../nbs/09_tune.ipynb #f4b03ed4
+# %% ../nbs/09_tune.ipynb #bd6bde09
 class TrialRunner:
     "One Optuna trial: its values -> a spec -> `fit` on the carved split in its own report folder, pruned between epochs."
     def __init__(self, data: HasyData, fold: int, space: SearchSpace, settings: dict, split: tuple, *, study_name: str,
@@ -395,7 +395,7 @@ class TrialRunner:
             if "reason" not in trial.user_attrs: trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
             raise
 
-# %% ../nbs/09_tune.ipynb #9815ab45
+# %% ../nbs/09_tune.ipynb #f4bda4b6
 @patch
 def train(self: TrialRunner, trial: "optuna.Trial", params: dict, spec: str):
     "Train the trial's model in its own report folder; its final validation accuracy (and second objective)."
@@ -548,7 +548,9 @@ def _cli_tune(args: argparse.Namespace) -> int:
     print(f"study {study.study_name!r} in {args.storage}: {len(states)} trials "
           f"({', '.join(f'{states.count(s)} {s}' for s in dict.fromkeys(states))})")
     try: t = best_trial(study)
-    except ValueError as e: print(e); return 1
+    except ValueError as e:
+        print(e)
+        return 1
     print(f"best: trial {t.number} {dict(zip(objectives, t.values))} spec {t.user_attrs['spec']}")
     print(f"params: {json.dumps(t.user_attrs['params'])}")
     return 0
