@@ -1,4 +1,4 @@
-"""10-fold cross-validation measured exactly as the HASYv2 paper does, results beside the paper's, accuracy per class and per confusable group, and a pretrained model you can call on any drawing.
+"""10-fold cross-validation measured exactly as the HASYv2 paper does, results beside the paper's, accuracy per class and per confusable group, and the shipped model scored on the fold it never saw.
 
 Docs: https://hasy-nb.github.io/hasy_nb/evaluate.html.md"""
 
@@ -49,7 +49,8 @@ PAPER_ARCHS: dict[str, str] = {"tf_cnn": "TF-CNN", "paper_4layer": "4-layer CNN"
 
 # %% ../nbs/07_evaluate.ipynb #51a87292
 def parse_confusable(text: str) -> list[list[str]]:
-    "Groups of LaTeX names from the text of confusable-classes.yml: one `- [a, 'b', ...]` per line; other lines skipped."
+    """Groups of LaTeX names from the text of confusable-classes.yml: one `- [a, 'b', ...]` per line; other lines
+    skipped."""
     groups = []
     for line in text.splitlines():
         m = re.match(r"^\s*-\s*\[(.*)\]\s*(#.*)?$", line)
@@ -112,7 +113,7 @@ def worst_classes(confusion: np.ndarray, names: Sequence[str], n: int = 10):
                               mostly_predicted_as=names[int(c[i].argmax())] if c[i].sum() else "")
                          for i in order])
 
-# %% ../nbs/07_evaluate.ipynb #2f2f4f7b
+# %% ../nbs/07_evaluate.ipynb #5c316d26
 def plot_per_class(confusion: np.ndarray, names: Sequence[str], n_label: int = 8, title: str = "Accuracy per class"):
     "All classes' accuracy, sorted, with the `n_label` worst named: is the error spread out or a few classes?"
     import matplotlib.pyplot as plt
@@ -131,7 +132,8 @@ def plot_per_class(confusion: np.ndarray, names: Sequence[str], n_label: int = 8
     fig.tight_layout()
     return fig
 
-def plot_confusion(confusion: np.ndarray, names: Sequence[str], n: int = 12, title: str = "Confusions of the worst classes"):
+def plot_confusion(confusion: np.ndarray, names: Sequence[str], n: int = 12, title: str = "Confusions of the worst "
+                                                                                          "classes"):
     "Row-normalised confusion among the `n` worst classes and the classes they are mistaken for (LaTeX on the axes)."
     import matplotlib.pyplot as plt
     acc = per_class_accuracy(confusion)
@@ -275,17 +277,19 @@ class CVResult:
         ax.bar([str(x) for x in k], t1, color="tab:blue")
         ax.axhline(t1.mean(), color="tab:blue", ls="--", lw=1, label=f"mean {t1.mean():.2f} % ({len(k)} folds)")
         paper = PAPER_RESULTS.get(PAPER_ARCHS.get(self.settings.get("arch"), ""), None)
-        if paper: ax.axhspan(paper["min"], paper["max"], color="tab:orange", alpha=0.3, label=f"paper {paper['min']}-{paper['max']} %")
+        if paper:
+            ax.axhspan(paper["min"], paper["max"], color="tab:orange", alpha=0.3, label=f"paper {paper['min']}-{paper['max']} %")
         ax.set(xlabel="fold", ylabel="top-1 %", ylim=(max(0, t1.min() - 5), min(100, t1.max() + 3)),
                title=f"{self.name}: test accuracy per fold")
         ax.legend(loc="lower right", fontsize=8)
         fig.tight_layout()
         return fig
 
-    def plot_per_class(self, **kw): return plot_per_class(self.confusion(), self.names, title=f"{self.name}: accuracy per class, all folds", **kw)
+    def plot_per_class(self, **kw): return plot_per_class(self.confusion(), self.names, title=f"{self.name}: accuracy "
+                                                                                              "per class, all folds", **kw)
     def plot_confusion(self, n: int = 12): return plot_confusion(self.confusion(), self.names, n, title=f"{self.name}: worst classes, all folds")
 
-# %% ../nbs/07_evaluate.ipynb #eef0732a
+# %% ../nbs/07_evaluate.ipynb #7b1531e8
 def cv_table(results: Sequence[CVResult], paper: bool = True):
     "One row per cross-validation (accuracies in %, with its number of folds), then the paper's rows."
     import pandas as pd
@@ -332,7 +336,7 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
                            f"({time.perf_counter() - t0:.0f} s)")
     return CVResult(name, settings, records, names)
 
-# %% ../nbs/07_evaluate.ipynb #900787c8
+# %% ../nbs/07_evaluate.ipynb #999f5e90
 def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
     "Every cross-validation found under `runs_dir` (finished folds only; the newest run of a repeated fold)."
     groups: dict = {}
@@ -344,7 +348,8 @@ def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
 
 # %% ../nbs/07_evaluate.ipynb #fa487555
 def pen_robustness(model: nn.Module, data, idx, tests: dict, k: int = 5) -> "pandas.DataFrame":
-    "Top-1 and top-`k` accuracy on the images `idx` re-drawn by each function in `tests`, through `preprocess` (as `predict`)."
+    """Top-1 and top-`k` accuracy on the images `idx` re-drawn by each function in `tests`, through `preprocess` (as
+    `predict`)."""
     import pandas as pd
     idx = np.asarray(idx, dtype=np.int64)
     y, rows = data.labels[idx], []
@@ -378,13 +383,14 @@ def _cli_cv(args) -> int:
     print(res.table().to_string(index=False, na_rep=""))
     return 0
 
-# %% ../nbs/07_evaluate.ipynb #5211b051
+# %% ../nbs/07_evaluate.ipynb #7fc0b4bb
 def _cli_evaluate(args) -> int:
     "`hasy-nb evaluate`: score a run folder's (or the shipped) model on a fold's test split, or tabulate a CV folder."
     from hasy_nb.data import load_hasy
     target = Path(args.run_dir)
     classes = None
-    if args.run_dir == "pretrained": model, fold, title = load_pretrained(), args.fold or 1, "the shipped pretrained model"
+    if args.run_dir == "pretrained":
+        model, fold, title = load_pretrained(), args.fold or 1, "the shipped pretrained model"
     elif (target / "model.pt").exists():
         model = load_run(target)
         fold, title = args.fold or int(read_run(target)["config"].get("fold", 1)), str(target)
@@ -403,7 +409,7 @@ def _cli_evaluate(args) -> int:
     _print_eval(evaluate(model, data, test, device=args.device, classes=classes), f"{title}, fold {fold}", args.top)
     return 0
 
-# %% ../nbs/07_evaluate.ipynb #f5e4494f
+# %% ../nbs/07_evaluate.ipynb #e4a73001
 def register_cli(subparsers) -> None:
     "Add `hasy-nb cv` and `hasy-nb evaluate`."
     p = subparsers.add_parser("cv", help="10-fold cross-validation as in the paper (resumable)",
@@ -423,7 +429,8 @@ def register_cli(subparsers) -> None:
     e = subparsers.add_parser("evaluate", help="score a trained run (or 'pretrained') on its fold's test split",
                               description="RUN_DIR: a run folder with model.pt, a folder of cross-validation runs, or 'pretrained'.")
     e.add_argument("run_dir", metavar="RUN_DIR")
-    e.add_argument("--fold", type=fold_number, default=None, help="test split of this fold (default: the run's own fold; 1 for pretrained)")
+    e.add_argument("--fold", type=fold_number, default=None, help="test split of this fold (default: the run's own "
+                                                                  "fold; 1 for pretrained)")
     e.add_argument("--top", type=nonneg_int, default=10, help="how many most-confused pairs to list")
     e.add_argument("--device", default="cpu")
     e.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")

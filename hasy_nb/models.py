@@ -30,12 +30,13 @@ __all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 
            'paper_3layer', 'paper_4layer', 'tf_cnn', 'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small',
            'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary', 'register_cli']
 
-# %% ../nbs/03_models.ipynb #d253ca4b
+# %% ../nbs/03_models.ipynb #232342fb
 MODEL_REGISTRY: dict[str, Callable] = {}
 MODEL_WEIGHTS: dict[str, str] = {}   # model name -> its weights file in hasy_nb/assets
 
 def register_model(fn: Callable | None = None, *, name: str | None = None, weights: str | None = None) -> Callable:
-    "Add a model builder to `MODEL_REGISTRY` under `name` (default: the function's name), with optional shipped `weights`."
+    """Add a model builder to `MODEL_REGISTRY` under `name` (default: the function's name), with optional shipped
+    `weights`."""
     def deco(f: Callable) -> Callable:
         key = name or f.__name__
         old = MODEL_REGISTRY.get(key)
@@ -63,13 +64,15 @@ _ACTS = {"relu": nn.ReLU, "gelu": nn.GELU, "elu": nn.ELU, "tanh": nn.Tanh, "silu
 def _where(layer: Layer, shape: tuple) -> str: return f"token {layer.pos} {layer.text!r} (input shape {shape})"
 
 def _need_map(layer: Layer, shape: tuple) -> None:
-    if len(shape) != 3: raise SpecError(f"{_where(layer, shape)}: needs a (C, H, W) feature map, but the input is already flat")
+    if len(shape) != 3:
+        raise SpecError(f"{_where(layer, shape)}: needs a (C, H, W) feature map, but the input is already flat")
 
 def _pool_size(n: int, k: int, s: int, p: int, d: int = 1) -> int: return (n + 2 * p - d * (k - 1) - 1) // s + 1
 
 def _check_size(layer: Layer, shape: tuple, h: int, w: int) -> None:
     if h < 1 or w < 1:
-        raise SpecError(f"{_where(layer, shape)}: the spatial size would reach {h}x{w}; pool or stride less, or pad more")
+        raise SpecError(f"{_where(layer, shape)}: the spatial size would reach {h}x{w}; pool or stride less, or pad "
+                        "more")
 
 def _conv(layer: Layer, shape: tuple, c_out: int, groups: int) -> tuple[nn.Module, tuple]:
     "An `nn.Conv2d` for token `layer` on `shape`, and its output shape."
@@ -77,16 +80,18 @@ def _conv(layer: Layer, shape: tuple, c_out: int, groups: int) -> tuple[nn.Modul
     a, (c_in, h, w) = layer.args, shape
     k, s, d = a["k"], a["s"], a["d"]
     if a["p"] == "same":
-        if k % 2 == 0: raise SpecError(f"{_where(layer, shape)}: p=same needs an odd kernel, got k={k}; give p explicitly")
+        if k % 2 == 0:
+            raise SpecError(f"{_where(layer, shape)}: p=same needs an odd kernel, got k={k}; give p explicitly")
         p = d * (k - 1) // 2
     else: p = 0 if a["p"] == "valid" else a["p"]
     if c_in % groups or c_out % groups:
-        raise SpecError(f"{_where(layer, shape)}: groups={groups} must divide both {c_in} input and {c_out} output channels")
+        raise SpecError(f"{_where(layer, shape)}: groups={groups} must divide both {c_in} input and {c_out} output "
+                        "channels")
     ho, wo = _pool_size(h, k, s, p, d), _pool_size(w, k, s, p, d)
     _check_size(layer, shape, ho, wo)
     return nn.Conv2d(c_in, c_out, k, s, p, d, groups), (c_out, ho, wo)
 
-# %% ../nbs/03_models.ipynb #0a69b932
+# %% ../nbs/03_models.ipynb #8493033e
 def _residual(layer: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tuple]:
     "A `Residual` for token `layer` (body given, or the basic block of `res<C>[s<S>]`), and its output shape."
     _need_map(layer, shape)
@@ -98,11 +103,12 @@ def _residual(layer: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tu
     if out != shape:
         stride = max(1, round(shape[1] / out[1]))
         if (_pool_size(shape[1], 1, stride, 0), _pool_size(shape[2], 1, stride, 0)) != out[1:]:
-            raise SpecError(f"{_where(layer, shape)}: the body gives {out}, which no 1x1 projection of the input can match")
+            raise SpecError(f"{_where(layer, shape)}: the body gives {out}, which no 1x1 projection of the input can "
+                            "match")
         shortcut = nn.Sequential(nn.Conv2d(shape[0], out[0], 1, stride, bias=False), nn.BatchNorm2d(out[0]))
     return Residual(nn.Sequential(*mods), shortcut), out
 
-# %% ../nbs/03_models.ipynb #c69d8412
+# %% ../nbs/03_models.ipynb #422f77b4
 def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[list[nn.Module], tuple, bool]:
     "Modules for `layers` on input `shape`: (modules, output shape, whether a bare `fc` classifier was placed)."
     mods, head = [], False
@@ -118,7 +124,8 @@ def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[li
         elif k == "bn": mods.append(nn.BatchNorm2d(shape[0]) if len(shape) == 3 else nn.BatchNorm1d(shape[0]))
         elif k == "gn":
             _need_map(layer, shape)
-            if shape[0] % a["g"]: raise SpecError(f"{_where(layer, shape)}: {a['g']} groups do not divide {shape[0]} channels")
+            if shape[0] % a["g"]:
+                raise SpecError(f"{_where(layer, shape)}: {a['g']} groups do not divide {shape[0]} channels")
             mods.append(nn.GroupNorm(a["g"], shape[0]))
         elif k in _ACTS: mods.append(_ACTS[k]())
         elif k == "lrelu": mods.append(nn.LeakyReLU(a["slope"]))
@@ -126,7 +133,8 @@ def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[li
             _need_map(layer, shape)
             kk, p = a["k"], a["p"]
             s = a["s"] or kk
-            if p > kk // 2: raise SpecError(f"{_where(layer, shape)}: pooling padding {p} must be at most half the kernel {kk}")
+            if p > kk // 2:
+                raise SpecError(f"{_where(layer, shape)}: pooling padding {p} must be at most half the kernel {kk}")
             ho, wo = _pool_size(shape[1], kk, s, p), _pool_size(shape[2], kk, s, p)
             _check_size(layer, shape, ho, wo)
             mods.append((nn.MaxPool2d if k == "maxpool" else nn.AvgPool2d)(kk, s, p))
@@ -134,7 +142,8 @@ def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[li
         elif k in ("gap", "gmp", "aavg", "amax"):
             _need_map(layer, shape)
             size = a.get("size", 1)
-            if size > min(shape[1:]): raise SpecError(f"{_where(layer, shape)}: cannot pool a {shape[1]}x{shape[2]} map up to {size}x{size}")
+            if size > min(shape[1:]):
+                raise SpecError(f"{_where(layer, shape)}: cannot pool a {shape[1]}x{shape[2]} map up to {size}x{size}")
             mods.append((nn.AdaptiveAvgPool2d if k in ("gap", "aavg") else nn.AdaptiveMaxPool2d)(size))
             shape = (shape[0], size, size)
         elif k == "drop": mods.append(nn.Dropout(a["p"]))
@@ -156,10 +165,11 @@ def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[li
             m, shape = _residual(layer, shape, n_classes)
             mods.append(m)
             if layer.body is None: mods.append(nn.ReLU())
-        else: raise SpecError(f"token {layer.pos} {layer.text!r}: no builder for kind {k!r}")   # grammar and builder out of step
+        else:
+            raise SpecError(f"token {layer.pos} {layer.text!r}: no builder for kind {k!r}")   # grammar and builder out of step
     return mods, shape, head
 
-# %% ../nbs/03_models.ipynb #a0d60877
+# %% ../nbs/03_models.ipynb #dcb51d3b
 def build(spec_or_name: str, n_classes: int = 369, in_ch: int = 1, size: int | tuple[int, int] = 32) -> nn.Module:
     "Build the model of a spec (or of a zoo name) for `(in_ch, size, size)` inputs and `n_classes` outputs."
     if isinstance(spec_or_name, str) and spec_or_name in MODEL_REGISTRY:
@@ -167,7 +177,8 @@ def build(spec_or_name: str, n_classes: int = 369, in_ch: int = 1, size: int | t
     try: layers = parse_spec(spec_or_name)
     except SpecError as e:
         close = difflib.get_close_matches(str(spec_or_name), list(MODEL_REGISTRY), n=1)
-        if close and " " not in str(spec_or_name).strip(): raise SpecError(f"{e} (nor is it a model name; did you mean {close[0]!r}?)") from None
+        if close and " " not in str(spec_or_name).strip():
+            raise SpecError(f"{e} (nor is it a model name; did you mean {close[0]!r}?)") from None
         raise
     h, w = (size, size) if isinstance(size, int) else size
     mods, shape, head = _build_layers(layers, (in_ch, h, w), n_classes)
@@ -207,7 +218,8 @@ def _describe(m: nn.Module) -> str:
         o = _first(m.output_size)
         kind = "avg" if isinstance(m, nn.AdaptiveAvgPool2d) else "max"
         return f"global {kind}pool" if o == 1 else f"adaptive {kind}pool ->{o}x{o}"
-    if isinstance(m, (nn.Dropout, nn.Dropout2d)): return f"{'dropout2d' if isinstance(m, nn.Dropout2d) else 'dropout'} {m.p:g}"
+    if isinstance(m, (nn.Dropout, nn.Dropout2d)):
+        return f"{'dropout2d' if isinstance(m, nn.Dropout2d) else 'dropout'} {m.p:g}"
     if isinstance(m, nn.LeakyReLU): return f"lrelu {m.negative_slope:g}"
     if isinstance(m, Residual): return "residual add" + (" (projection)" if m.shortcut is not None else "")
     return type(m).__name__.lower()
@@ -239,7 +251,7 @@ def _rf_step(m: nn.Module, x: torch.Tensor, out: torch.Tensor, st: dict) -> None
 _COLUMNS = (("#", "idx"), ("module", "name"), ("layer", "layer"), ("output", "shape"), ("RF", "rf"), ("jump", "jump"),
             ("params", "params"), ("MACs", "macs"))
 
-# %% ../nbs/03_models.ipynb #36e57a61
+# %% ../nbs/03_models.ipynb #4ea19fe3
 @dataclass
 class ArchTable:
     "Per-layer output shape, receptive field, jump, parameters and multiply-adds of a model, plus totals."
@@ -285,7 +297,7 @@ class ArchTable:
         import pandas as pd
         return pd.DataFrame(self.rows).set_index("idx")
 
-# %% ../nbs/03_models.ipynb #6b34bad8
+# %% ../nbs/03_models.ipynb #a363f936
 def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] = (1, 32, 32)) -> ArchTable:
     "Trace one dummy input of `input_size` through a spec, zoo name or module: shapes, receptive fields, params, MACs."
     if isinstance(spec_or_model, str):
@@ -344,7 +356,7 @@ def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] 
     title = f"{label}  input {tuple(input_size)}"
     return ArchTable(rows, totals, title)
 
-# %% ../nbs/03_models.ipynb #22c63087
+# %% ../nbs/03_models.ipynb #a69db6da
 def asset_path(name: str) -> Path:
     "Path of a file shipped in `hasy_nb/assets` (package data: weights, symbol tables, the pad's script)."
     path = Path(str(resources.files("hasy_nb") / "assets" / name))
@@ -353,7 +365,8 @@ def asset_path(name: str) -> Path:
     return path
 
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
-    "Load the `state_dict` at `path` into `model` (`weights_only`: loading cannot run code); one clear line if it does not fit."
+    """Load the `state_dict` at `path` into `model` (`weights_only`: loading cannot run code); one clear line if it does
+    not fit."""
     path = Path(path)
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
@@ -374,7 +387,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     model.load_state_dict(state)
     return model
 
-# %% ../nbs/03_models.ipynb #61960a20
+# %% ../nbs/03_models.ipynb #f690acc5
 def list_models(pattern: str = "*") -> list[str]:
     "Sorted names of the registered models matching the shell-style `pattern` (e.g. `'paper_*'`)."
     return sorted(n for n in MODEL_REGISTRY if fnmatch.fnmatchcase(n, pattern))
@@ -421,7 +434,7 @@ def tf_cnn(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
     "The paper's TF-CNN (TensorFlow tutorial net): two conv blocks, fc1024 tanh, dropout 0.5 (4,592,369 params)."
     return build("conv32k3 relu maxpool2 conv64k3 relu maxpool2 fc1024 tanh drop0.5", n_classes, in_ch)
 
-# %% ../nbs/03_models.ipynb #422949e8
+# %% ../nbs/03_models.ipynb #c8a9f142
 HASY_V1_SPEC = ("conv16k3 bn relu maxpool2 conv32k3 bn relu conv32k3 bn relu maxpool2 "
                 "conv64k3 bn relu conv64k3 bn relu maxpool2 conv128k3 bn relu conv128k3 bn relu maxpool2 drop0.2 fc")
 
@@ -433,7 +446,8 @@ def hasy_pretrained_v1(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
 # %% ../nbs/03_models.ipynb #b7cfa611
 @register_model
 def lenet5(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
-    "LeNet-5 (1998) on its native 32x32 input: 5x5 valid convs, average pooling, tanh, fc120-fc84: the classic baseline."
+    """LeNet-5 (1998) on its native 32x32 input: 5x5 valid convs, average pooling, tanh, fc120-fc84: the classic
+    baseline."""
     return build("conv6k5p0 tanh avgpool2 conv16k5p0 tanh avgpool2 fc120 tanh fc84 tanh", n_classes, in_ch)
 
 @register_model
@@ -447,7 +461,8 @@ def vgg_small(n_classes: int = 369, in_ch: int = 1, width: int = 32) -> nn.Modul
 
 @register_model
 def resnet_small(n_classes: int = 369, in_ch: int = 1, width: int = 16) -> nn.Module:
-    "ResNet for 32x32 (CIFAR-style, widths 16-32-64): 3x3 stem, 3 stages of 2 basic blocks, projections, GAP: skip connections."
+    """ResNet for 32x32 (CIFAR-style, widths 16-32-64): 3x3 stem, 3 stages of 2 basic blocks, projections, GAP: skip
+    connections."""
     w = width
     return build(f"conv{w}k3 bn relu res{w} res{w} res{2*w}s2 res{2*w} res{4*w}s2 res{4*w} gap", n_classes, in_ch)
 
@@ -491,7 +506,8 @@ def hasy_net(n_classes: int = 369, in_ch: int = 1, width: int = 32, drop: float 
 
 # %% ../nbs/03_models.ipynb #62bb97f4
 def zoo_summary(names: list[str] | None = None, input_size: tuple[int, int, int] = (1, 32, 32)) -> list[dict]:
-    "One row per registered model (default: all): name, params, MACs, RF of the last feature map, final RF, description."
+    """One row per registered model (default: all): name, params, MACs, RF of the last feature map, final RF,
+    description."""
     out = []
     for name in (list_models() if names is None else names):
         t = arch_table(create_model(name), input_size)
@@ -541,7 +557,8 @@ def register_cli(subparsers) -> None:
     p = subparsers.add_parser("arch", help="layer table of a spec or zoo model (shapes, RF, params, MACs); --list the zoo",
                               description="Print per-layer output shape, receptive field, parameters and multiply-adds "
                                           "of a spec such as 'conv32k3 relu maxpool2' or a zoo model such as tf_cnn.")
-    p.add_argument("spec", nargs="*", help="a spec (e.g. conv32k3 relu maxpool2) or a zoo model name; with --list, a name pattern")
+    p.add_argument("spec", nargs="*", help="a spec (e.g. conv32k3 relu maxpool2) or a zoo model name; with --list, a "
+                                           "name pattern")
     p.add_argument("--list", action="store_true", help="list the zoo: names, parameters, what each variant tests")
     p.add_argument("--input", type=_parse_input, default=(1, 32, 32), help="input size C,H,W (default 1,32,32)")
     p.add_argument("--classes", type=int, default=369, help="number of classes (default 369)")

@@ -381,7 +381,8 @@ class ReportManager:
             obj = getattr(obj, "module", obj) if type(obj).__name__ == "DistributedDataParallel" else obj
             obj = obj.state_dict()
         if not isinstance(obj, dict):
-            raise TypeError(f"ReportManager.save_model: expected an nn.Module or a state_dict, got {type(obj).__name__}")
+            raise TypeError("ReportManager.save_model: expected an nn.Module or a state_dict, got "
+                            f"{type(obj).__name__}")
         state = {k: (v.detach().to("cpu").clone() if isinstance(v, torch.Tensor) else v) for k, v in obj.items()}
         with atomic_open(path, "wb") as f:
             torch.save(state, f)

@@ -71,7 +71,7 @@ class IntRange:
         "The smallest and the largest value this range can produce."
         return [self.low, self.low + (self.high - self.low) // self.step * self.step]
 
-# %% ../nbs/09_tune.ipynb #db218b8b
+# %% ../nbs/09_tune.ipynb #47550a05
 @dataclass(frozen=True)
 class FloatRange:
     "A real parameter drawn from [low, high], optionally on a log scale."
@@ -86,7 +86,8 @@ class FloatRange:
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
                 raise ValueError(f"search space: {name}.{k} must be a finite number, got {v!r}")
         if self.low > self.high: raise ValueError(f"search space: {name} has low={self.low} > high={self.high}")
-        if self.log and self.low <= 0: raise ValueError(f"search space: {name} is log-scaled, so it needs low > 0 (got {self.low})")
+        if self.log and self.low <= 0:
+            raise ValueError(f"search space: {name} is log-scaled, so it needs low > 0 (got {self.low})")
 
     def suggest(self, trial: "optuna.Trial", name: str) -> float:
         "Ask `trial` for a value."
@@ -107,7 +108,8 @@ class Choice:
         for c in self.choices:
             if not isinstance(c, (str, int, float, bool)):
                 raise ValueError(f"search space: {name} choice {c!r} is not a str/int/float/bool")
-        if len(set(self.choices)) != len(self.choices): raise ValueError(f"search space: {name} repeats a choice: {self.choices}")
+        if len(set(self.choices)) != len(self.choices):
+            raise ValueError(f"search space: {name} repeats a choice: {self.choices}")
 
     def suggest(self, trial: "optuna.Trial", name: str) -> Any:
         "Ask `trial` for a value."
@@ -138,7 +140,7 @@ def _values(d) -> list:
     "Every value a parameter's extremes can take (a fixed value is its own extreme)."
     return d.extremes() if isinstance(d, (IntRange, FloatRange, Choice)) else [d]
 
-# %% ../nbs/09_tune.ipynb #101256c7
+# %% ../nbs/09_tune.ipynb #d1e3605a
 @dataclass(frozen=True)
 class SearchSpace:
     "What a study searches: for each parameter a distribution (IntRange, FloatRange, Choice) or a fixed value."
@@ -150,7 +152,8 @@ class SearchSpace:
         unknown = [k for k in self.params if k not in known]
         if unknown: raise ValueError(f"search space: unknown parameter(s) {unknown}; known: {', '.join(known)}")
         missing = [k for k in known if k not in self.params]
-        if missing: raise ValueError(f"search space: missing parameter(s) {missing} (give a distribution or a fixed value)")
+        if missing:
+            raise ValueError(f"search space: missing parameter(s) {missing} (give a distribution or a fixed value)")
         for name, d in self.params.items():
             if isinstance(d, (IntRange, FloatRange, Choice)): d.check(name)
             for v in _values(d):
@@ -184,16 +187,18 @@ class SearchSpace:
     def _repr_markdown_(self) -> str:
         rows = ["| parameter | kind | values |", "|---|---|---|"]
         for k, d in self.params.items():
-            if isinstance(d, IntRange): kind, vals = "int" + (" (log)" if d.log else ""), f"{d.low} .. {d.high}" + (f" step {d.step}" if d.step > 1 else "")
-            elif isinstance(d, FloatRange): kind, vals = "float" + (" (log)" if d.log else ""), f"{d.low:g} .. {d.high:g}"
+            if isinstance(d, IntRange):
+                kind, vals = "int" + (" (log)" if d.log else ""), f"{d.low} .. {d.high}" + (f" step {d.step}" if d.step > 1 else "")
+            elif isinstance(d, FloatRange):
+                kind, vals = "float" + (" (log)" if d.log else ""), f"{d.low:g} .. {d.high:g}"
             elif isinstance(d, Choice): kind, vals = "choice", ", ".join(map(str, d.choices))
             else: kind, vals = "fixed", str(d)
             rows.append(f"| {k} | {kind} | {vals} |")
         return "\n".join(rows)
 
-# %% ../nbs/09_tune.ipynb #b03ff6b3
+# %% ../nbs/09_tune.ipynb #5ac8231c
 def default_space(**changes) -> SearchSpace:
-    "The default search space: architecture (through the spec language) and training settings; `changes` override entries."
+    "The default search space: architecture (as a spec) and training settings; `changes` override entries."
     return SearchSpace(dict(
         depth=IntRange(2, 4), width=IntRange(8, 32, step=8), growth=Choice((1.0, 1.5, 2.0)), convs=IntRange(1, 2),
         kernel=Choice((3, 5)), dilation=IntRange(1, 2), downsample=Choice(("max", "avg", "stride")),
@@ -230,7 +235,7 @@ def space_to_spec(params: Mapping[str, Any]) -> str:
 
 # %% ../nbs/09_tune.ipynb #28426625
 def _corners(space: SearchSpace) -> list[dict]:
-    "The extreme architectures: all-smallest and all-largest shapes for every downsampling and head, plus each norm/act."
+    "The extreme architectures: all-smallest and all-largest for each downsampling and head, plus each norm/act."
     p = space.params
     lo = {k: min(_values(d)) if k not in _CHOICES else _values(d)[0] for k, d in p.items()}
     hi = {k: max(_values(d)) if k not in _CHOICES else _values(d)[0] for k, d in p.items()}
@@ -242,7 +247,7 @@ def _corners(space: SearchSpace) -> list[dict]:
     return out
 
 def check_space(space: SearchSpace, n_classes: int = 369, max_params: int = 50_000_000) -> int:
-    "Build (and run on one 32x32 image) every extreme architecture of `space`; raise ValueError naming the first that fails. Returns how many were checked."
+    "Build and run every extreme architecture of `space` on one image; how many, or ValueError naming the first failure."
     x = torch.zeros(2, 1, 32, 32)
     corners = _corners(space)
     for params in corners:
@@ -255,7 +260,8 @@ def check_space(space: SearchSpace, n_classes: int = 369, max_params: int = 50_0
             raise ValueError(f"search space: the extreme architecture with {shape} cannot be built for 32x32 inputs: "
                              f"{type(e).__name__}: {e}; its spec: {spec!r}") from e
         if tuple(y.shape) != (2, n_classes):
-            raise ValueError(f"search space: spec {spec!r} gives outputs of shape {tuple(y.shape)}, not (2, {n_classes})")
+            raise ValueError(f"search space: spec {spec!r} gives outputs of shape {tuple(y.shape)}, not (2, "
+                             f"{n_classes})")
         n = count_params(model)
         if n > max_params:
             raise ValueError(f"search space: spec {spec!r} has {n:,} parameters (more than max_params={max_params:,})")
@@ -263,7 +269,7 @@ def check_space(space: SearchSpace, n_classes: int = 369, max_params: int = 50_0
 
 # %% ../nbs/09_tune.ipynb #601e56db
 def select_classes(data: HasyData, fold: int = 1, classes: int | Sequence[int] | None = None) -> np.ndarray | None:
-    "Class indices a study works on: None (all), the `classes` given, or (an int n) `HasyData.frequent_split`'s n classes."
+    "Class indices a study works on: None (all), the `classes` given, or the n of `HasyData.frequent_split`."
     if classes is None: return None
     if _is_int(classes): return np.unique(data.labels[data.frequent_split(fold, classes)[0]]).astype(np.int64)
     out = np.unique(np.asarray(list(classes), dtype=np.int64))
@@ -341,14 +347,16 @@ def _summary_line(t: "optuna.trial.FrozenTrial", objectives: Sequence[str]) -> s
     secs = t.duration.total_seconds() if t.duration else float("nan")
     return f"trial {t.number:3d} {t.state.name.lower():8s} {vals} ({secs:.1f} s) {t.user_attrs.get('spec', '')} {why}".rstrip()
 
-# %% ../nbs/09_tune.ipynb #40a53b45
+# %% ../nbs/09_tune.ipynb #c587501f
 def _check_objectives(objectives: Sequence[str], pruner) -> tuple[str, ...]:
     "The objectives as a tuple, or one clear error (accuracy first; at most one more; no pruning with two)."
     objectives = tuple(objectives)
     if not objectives or objectives[0] != "accuracy" or len(objectives) > 2 or any(o not in OBJECTIVES for o in objectives):
-        raise ValueError(f"objectives={objectives}: use ('accuracy',), ('accuracy', 'params') or ('accuracy', 'latency')")
+        raise ValueError(f"objectives={objectives}: use ('accuracy',), ('accuracy', 'params') or ('accuracy', "
+                         "'latency')")
     if len(objectives) > 1 and pruner is not None:
-        raise ValueError("pruning works with one objective only (Optuna's Trial.report does not support multi-objective studies)")
+        raise ValueError("pruning works with one objective only (Optuna's Trial.report does not support "
+                         "multi-objective studies)")
     return objectives
 
 def open_study(storage: str | None, study_name: str, objectives: Sequence[str], settings: dict) -> "optuna.Study":
@@ -359,7 +367,8 @@ def open_study(storage: str | None, study_name: str, objectives: Sequence[str], 
         study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
                                     directions=[OBJECTIVES[o] for o in objectives])
     except Exception as e:
-        raise ValueError(f"--storage {storage!r}: Optuna could not open it ({type(e).__name__}: {str(e).splitlines()[0]})") from None
+        raise ValueError(f"--storage {storage!r}: Optuna could not open it ({type(e).__name__}: "
+                         f"{str(e).splitlines()[0]})") from None
     if [d.name.lower() for d in study.directions] != [OBJECTIVES[o] for o in objectives]:
         raise ValueError(f"study {study_name!r} in {storage} optimises {len(study.directions)} objective(s) "
                          f"{[d.name.lower() for d in study.directions]}, not {list(objectives)}: use another study name")
@@ -371,9 +380,9 @@ def open_study(storage: str | None, study_name: str, objectives: Sequence[str], 
     if old is None: study.set_user_attr("settings", settings)
     return study
 
-# %% ../nbs/09_tune.ipynb #bd6bde09
+# %% ../nbs/09_tune.ipynb #dd7d696b
 class TrialRunner:
-    "One Optuna trial: its values -> a spec -> `fit` on the carved split in its own report folder, pruned between epochs."
+    "One Optuna trial: its values -> a spec -> `fit` on the carved split, in its own report folder, pruned per epoch."
     def __init__(self, data: HasyData, fold: int, space: SearchSpace, settings: dict, split: tuple, *, study_name: str,
                  runs_dir: Path, objectives: Sequence[str], budget: float | None, device: str, seed: int):
         self.data, self.fold, self.space, self.settings, self.split = data, fold, space, settings, split
@@ -395,7 +404,7 @@ class TrialRunner:
             if "reason" not in trial.user_attrs: trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
             raise
 
-# %% ../nbs/09_tune.ipynb #f4bda4b6
+# %% ../nbs/09_tune.ipynb #10067275
 @patch
 def train(self: TrialRunner, trial: "optuna.Trial", params: dict, spec: str):
     "Train the trial's model in its own report folder; its final validation accuracy (and second objective)."
@@ -451,13 +460,15 @@ def tune(data: HasyData | str | Path | None = None, fold: int = 1, n_trials: int
     _need_optuna()
     # 1. everything that can be wrong is found before the first trial
     objectives = _check_objectives(objectives, pruner)
-    if n_trials is None and timeout is None: raise ValueError("give n_trials or timeout (or both), or the study never ends")
+    if n_trials is None and timeout is None:
+        raise ValueError("give n_trials or timeout (or both), or the study never ends")
     if n_trials is not None and n_trials < 1: raise ValueError(f"n_trials={n_trials}: must be >= 1")
     if budget is not None and budget <= 0: raise ValueError(f"budget={budget}: seconds per trial, must be > 0")
     if storage is not None: check_storage(storage)
     if data is None or isinstance(data, (str, Path)): data = load_hasy(data)
     space = default_space() if space is None else space
-    if not isinstance(space, SearchSpace): raise TypeError(f"space must be a SearchSpace (see default_space()), not {type(space).__name__}")
+    if not isinstance(space, SearchSpace):
+        raise TypeError(f"space must be a SearchSpace (see default_space()), not {type(space).__name__}")
     check_space(space, n_classes=data.n_classes)
     split = carve_split(data, fold, classes=classes, subset=subset, valid_frac=valid_frac, seed=seed)
     keep = select_classes(data, fold, classes)
@@ -484,7 +495,7 @@ def tune(data: HasyData | str | Path | None = None, fold: int = 1, n_trials: int
 
 # %% ../nbs/09_tune.ipynb #8cb0cdc2
 def trials_table(study: "optuna.Study") -> "pandas.DataFrame":
-    "One row per trial: number, state, objective value(s), epochs run, seconds, parameters count, spec and the reason of a pruned/failed trial."
+    "One row per trial: number, state, objectives, epochs run, seconds, parameters, spec, why pruned or failed."
     import pandas as pd
     objectives = study.user_attrs.get("settings", {}).get("objectives", ["accuracy"] * len(study.directions))
     rows = []
@@ -509,7 +520,8 @@ def retrain_best(study: "optuna.Study", data: HasyData | str | Path | None = Non
     "Retrain the best trial's architecture and settings on the fold's whole training part; `valid_acc` is top-1 on the TEST fold."
     _need_optuna()
     t = best_trial(study) if trial is None else study.trials[trial]
-    if "spec" not in t.user_attrs: raise ValueError(f"trial {t.number} of study {study.study_name!r} has no spec (not made by hasy_nb.tune)")
+    if "spec" not in t.user_attrs:
+        raise ValueError(f"trial {t.number} of study {study.study_name!r} has no spec (not made by hasy_nb.tune)")
     if data is None or isinstance(data, (str, Path)): data = load_hasy(data)
     settings = study.user_attrs.get("settings", {})
     fold = settings.get("fold", 1) if fold is None else fold
@@ -535,7 +547,8 @@ def _parse_fix(items: Sequence[str]) -> dict:
 def _storage_arg(text: str) -> str:
     "argparse type: a storage URL that `check_storage` accepts."
     try: return check_storage(text)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e).replace(f"--storage {text!r}", repr(text), 1)) from None
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e).replace(f"--storage {text!r}", repr(text), 1)) from None
 
 def _cli_tune(args: argparse.Namespace) -> int:
     "`hasy-nb tune`: run (or continue) a study, print one line per trial and the best one."
@@ -565,13 +578,19 @@ def register_cli(subparsers) -> None:
     p.add_argument("--storage", default="sqlite:///runs/optuna.db", type=_storage_arg,
                    help="Optuna RDB URL (default sqlite:///runs/optuna.db; e.g. postgresql://user:pw@host/db for a cluster)")
     p.add_argument("--study", default="hasy", type=nonempty, help="study name (default hasy)")
-    p.add_argument("--fold", type=fold_number, default=1, help="HASYv2 fold 1..10 (trials validate inside its training part)")
+    p.add_argument("--fold", type=fold_number, default=1, help="HASYv2 fold 1..10 (trials validate inside its "
+                                                               "training part)")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE, else the download)")
-    p.add_argument("--classes", type=positive_int, default=None, help="search on the N classes with most images (default all)")
-    p.add_argument("--subset", type=nonneg_int, default=20_000, help="images per trial, train + valid (default 20000; 0 = all)")
-    p.add_argument("--budget", type=positive_float, default=None, help="seconds per trial; a trial stops after the epoch that passes it")
-    p.add_argument("--objective", choices=("params", "latency"), default=None, help="a second objective: a Pareto front")
-    p.add_argument("--fix", action="append", default=[], metavar="KEY=VALUE", help="fix a parameter, e.g. --fix epochs=2")
+    p.add_argument("--classes", type=positive_int, default=None, help="search on the N classes with most images "
+                                                                      "(default all)")
+    p.add_argument("--subset", type=nonneg_int, default=20_000, help="images per trial, train + valid (default 20000; "
+                                                                     "0 = all)")
+    p.add_argument("--budget", type=positive_float, default=None, help="seconds per trial; a trial stops after the "
+                                                                       "epoch that passes it")
+    p.add_argument("--objective", choices=("params", "latency"), default=None, help="a second objective: a Pareto "
+                                                                                    "front")
+    p.add_argument("--fix", action="append", default=[], metavar="KEY=VALUE", help="fix a parameter, e.g. --fix "
+                                                                                   "epochs=2")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda, mps or xla")
     p.add_argument("--seed", type=nonneg_int, default=0, help="seed of the split, the training and the sampler")
     p.set_defaults(func=_cli_tune)
