@@ -43,3 +43,23 @@ def test_bad_input_is_a_clear_error(tmp_path, capsys):
     assert main(["tune", "--trials", "1", "--data", ARCHIVE, "--storage", storage, "--fix", "depth=6", "--fix", "downsample=max"]) == 1
     assert "cannot be built for 32x32 inputs" in capsys.readouterr().err
     assert not (tmp_path / "o.db").exists()
+
+
+@pytest.mark.parametrize("storage, says", [("notadb://x", "not a database URL"),
+                                           ("sqlite:///", "keeps the study in memory"),
+                                           ("sqlite:///:memory:", "keeps the study in memory")])
+def test_storage_that_cannot_keep_a_study_is_one_line(storage, says, capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["tune", "--trials", "1", "--storage", storage])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and says in err and "Traceback" not in err
+    assert len([line for line in err.splitlines() if "error" in line]) == 1
+
+
+def test_storage_file_that_is_not_a_database_is_refused_and_kept(tmp_path, capsys):
+    notes = tmp_path / "notes.db"
+    notes.write_text("my notes")
+    with pytest.raises(SystemExit):
+        main(["tune", "--trials", "1", "--storage", f"sqlite:///{notes}"])
+    assert "is not a SQLite database" in capsys.readouterr().err
+    assert notes.read_text() == "my notes"
