@@ -25,7 +25,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw
 
-from hasy_nb.app import Guesser, candidate, strokes_to_image
+from hasy_nb.app import candidate
+from hasy_nb.infer import Guesser, strokes_to_image
 from hasy_nb.data import to_input
 
 
