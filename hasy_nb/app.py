@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import errno
 import io
 import json
 import os
@@ -42,10 +43,10 @@ from .models import asset_path
 from .train import free_port
 
 # %% auto #0
-__all__ = ['EMPTY_HINT', 'INK_HINT', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info', 'render_symbol',
+__all__ = ['EMPTY_HINT', 'INK_HINT', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info', 'render_symbol',
            'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton', 'packages_for',
            'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'check_run_dir',
-           'voila_command', 'AppServer', 'register_cli']
+           'port_number', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #3d7663a2
 @dataclass(frozen=True)
@@ -391,11 +392,56 @@ def check_run_dir(run: str | os.PathLike) -> Path:
         if not (d / f).exists(): raise FileNotFoundError(f"--run {run}: {f} is missing (is it a `hasy-nb train` run folder?)")
     return d
 
+def port_number(text: str) -> int:
+    "`--port`'s type: 0 (pick a free port) or 1..65535, else argparse's clear error."
+    try: port = int(text)
+    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 0 <= port <= 65535: raise argparse.ArgumentTypeError(f"{port} is not a port: use 1..65535, or 0 for a free one")
+    return port
+
+def check_port_free(port: int) -> int:
+    "`port` if this process could listen on 127.0.0.1:`port` now; else one clear error (busy, or not allowed)."
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as Voila's server does: TIME_WAIT leftovers are fine
+        try: s.bind(("127.0.0.1", port))
+        except PermissionError:
+            raise PermissionError(f"--port {port}: not allowed to listen on it (ports below 1024 need root)") from None
+        except OSError as e:
+            if e.errno != errno.EADDRINUSE: raise
+            raise OSError(f"port {port} on 127.0.0.1 is already in use; choose another with --port, or --port 0 "
+                          "for a free one") from None
+    return port
+
 def voila_command(port: int, notebook: str | os.PathLike | None = None) -> list[str]:
-    "The command line that serves the pad notebook with Voila on 127.0.0.1:`port`."
+    "The command line that serves the pad notebook with Voila on 127.0.0.1:`port` (that port or none: no retries)."
     nb = Path(notebook) if notebook else asset_path("app.ipynb")
     return [sys.executable, "-m", "voila", str(nb), f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
-            "--show_tracebacks=True", "--theme=light"]
+            "--Voila.port_retries=0", "--show_tracebacks=True", "--theme=light"]
+
+def _descendants(pid: int) -> list[int]:
+    "Every process below `pid` (Linux /proc; elsewhere none): Voila's kernels live in sessions of their own."
+    parents = {}
+    for d in (os.listdir("/proc") if os.path.isdir("/proc") else []):
+        if not d.isdigit(): continue
+        try:
+            with open(f"/proc/{d}/stat") as f: stat = f.read()
+            parents[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+        except (OSError, ValueError, IndexError): continue
+    out, todo = [], [pid]
+    while todo:
+        parent = todo.pop()
+        kids = [c for c, p in parents.items() if p == parent]
+        out += kids
+        todo += kids
+    return out
+
+def _signal_all(pids: Sequence[int], sig: int) -> None:
+    for p in pids:
+        try: os.kill(p, sig)
+        except (ProcessLookupError, PermissionError): pass
+
+# Voila's own static file: only Voila answers it with 200 (another server on the port would not)
+READY_PATH = "voila/static/voila.js"
 
 class AppServer:
     "A running `hasy-nb app` (Voila) process: `.url`, `.proc`, `.stop()`; a context manager."
@@ -406,29 +452,38 @@ class AppServer:
         env = dict(os.environ)
         if run: env["HASY_NB_RUN"] = str(check_run_dir(run))
         else: env.pop("HASY_NB_RUN", None)
+        check_port_free(self.port)                # a busy port: one clear line, nothing started
         # its own process group: stop() ends Voila and the kernels it started together, whatever signal reached us
         self.proc = subprocess.Popen(voila_command(self.port), env=env, stdout=log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+        try: self._wait_ready(timeout)
+        except BaseException:                     # a timeout, Voila's exit, or a signal while waiting
+            self.stop()
+            raise
+
+    def _wait_ready(self, timeout: float) -> None:
+        "Wait until Voila itself answers on our port (its own static file with 200; no other reply counts)."
         deadline = time.time() + timeout
         while True:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"voila exited with code {self.proc.returncode} before serving {self.url}")
             try:
-                with urllib.request.urlopen(self.url + "api/status", timeout=2): break
-            except urllib.error.HTTPError: break      # any HTTP answer means the server is up
-            except OSError:
-                if time.time() > deadline:
-                    self.stop()
-                    raise TimeoutError(f"voila did not answer on {self.url} within {timeout:.0f} s")
-                time.sleep(0.3)
+                with urllib.request.urlopen(self.url + READY_PATH, timeout=2) as r:
+                    if r.status == 200: return
+            except OSError: pass                  # not listening yet, or an HTTP error: not ready
+            if time.time() > deadline: raise TimeoutError(f"voila did not answer on {self.url} within {timeout:.0f} s")
+            time.sleep(0.3)
 
     def stop(self) -> None:
-        "Stop the server and its kernels (SIGTERM to the process group, SIGKILL after 5 s)."
-        if self.proc.poll() is None:
-            self._signal(signal.SIGTERM)
-            try: self.proc.wait(5)
-            except subprocess.TimeoutExpired: self._signal(signal.SIGKILL); self.proc.wait()
-        else: self._signal(signal.SIGKILL)                   # Voila is gone: no kernel of it may stay behind
+        "Stop the server and everything it started, kernels included (SIGTERM, then SIGKILL after 5 s)."
+        tree = _descendants(self.proc.pid)        # Voila's kernels are in sessions of their own
+        self._signal(signal.SIGTERM)
+        _signal_all(tree, signal.SIGTERM)
+        deadline = time.time() + 5
+        while time.time() < deadline and (self.proc.poll() is None or any(_running(p) for p in tree)): time.sleep(0.1)
+        self._signal(signal.SIGKILL)
+        _signal_all([p for p in tree if _running(p)], signal.SIGKILL)
+        self.proc.wait()
 
     def _signal(self, sig: int) -> None:
         try: os.killpg(self.proc.pid, sig)                   # the group's id is Voila's pid (start_new_session)
@@ -437,25 +492,45 @@ class AppServer:
     def __enter__(self) -> "AppServer": return self
     def __exit__(self, *exc) -> None: self.stop()
 
+def _running(pid: int) -> bool:
+    "Is `pid` alive (and not a zombie)?"
+    try:
+        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        try: os.kill(pid, 0)
+        except (ProcessLookupError, PermissionError): return False
+        return not os.path.isdir("/proc")
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
+
+def _stop_on_signals() -> None:
+    "SIGINT, SIGTERM and SIGHUP all end `hasy-nb app` through its clean-up, even if SIGINT was inherited as ignored."
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(sig, _interrupt)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
+
 def _app_cmd(args: argparse.Namespace) -> int:
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT})   # Ctrl-C stops us even if the parent blocked SIGINT
     if args.run: check_run_dir(args.run)
-    port = args.port or free_port()
+    port = check_port_free(args.port) if args.port else free_port()
     if args.dry_run:
         print(" ".join(voila_command(port)))
         print(f"http://127.0.0.1:{port}/")
         return 0
-    server = AppServer(port, args.run, log=None)
-    print(f"hasy-nb app: the symbol pad is at {server.url}  (Ctrl-C stops it)", flush=True)
-    try: return server.proc.wait()
+    _stop_on_signals()
+    server = None
+    try:
+        server = AppServer(port, args.run, log=None)
+        print(f"hasy-nb app: the symbol pad is at {server.url}  (Ctrl-C stops it)", flush=True)
+        return server.proc.wait()
     except KeyboardInterrupt: return 0
-    finally: server.stop()
+    finally:
+        if server is not None: server.stop()
 
 def register_cli(subparsers) -> None:
     "Add `hasy-nb app` to the `hasy-nb` command."
     p = subparsers.add_parser("app", help="serve the live symbol pad with Voila on 127.0.0.1 and print its URL",
                               description="Serve the live symbol pad (draw, see guesses, build an equation) with Voila.")
-    p.add_argument("--port", type=int, default=8866, help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
+    p.add_argument("--port", type=port_number, default=8866, help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
     p.add_argument("--run", default=None, help="a run folder from `hasy-nb train` (default: the pretrained model)")
     p.add_argument("--dry-run", action="store_true", help="print the Voila command and the URL, start nothing")
     p.set_defaults(func=_app_cmd)

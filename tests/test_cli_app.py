@@ -86,3 +86,96 @@ def test_app_serves_and_stops():
     finally:
         if proc.poll() is None:
             proc.kill(); proc.wait()
+
+
+# ---- issue 14, items 1 and 2: signals stop everything; a busy or invalid port is refused -------------------------
+APP = [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))", "app"]
+
+
+def _descendants(pid: int) -> set[int]:
+    "All processes below `pid` (Linux /proc), kernels in their own sessions included."
+    parents = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                stat = open(f"/proc/{d}/stat").read()
+                parents[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
+            except (OSError, ValueError): pass
+    out, todo = set(), [pid]
+    while todo:
+        p = todo.pop()
+        kids = [c for c, pp in parents.items() if pp == p]
+        out.update(kids)
+        todo += kids
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f: return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError: return False
+
+
+def _start_app(port: int, ignore_sigint: bool = False) -> tuple[subprocess.Popen, str]:
+    "Start `hasy-nb app --port`, wait for its URL line; with `ignore_sigint` as a script's `cmd &` would (SIGINT ignored)."
+    pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
+    proc = subprocess.Popen(APP + ["--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            preexec_fn=pre)
+    lines, deadline = [], time.time() + 180
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line and proc.poll() is not None: break
+        lines.append(line)
+        m = re.search(r"the symbol pad is at (http://127\.0\.0\.1:\d+/)", line)
+        if m: return proc, m.group(1)
+    proc.kill()
+    raise AssertionError("hasy-nb app printed no URL:\n" + "".join(lines))
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs Linux /proc to see every process the app started")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_signal_stops_the_app_and_all_it_started(sig):
+    "SIGTERM (kill, timeout, containers) and SIGINT (even when inherited as ignored) stop Voila and its kernel within 10 s."
+    port = free_port()
+    proc, url = _start_app(port, ignore_sigint=(sig == signal.SIGINT))
+    tree: set[int] = set()
+    try:
+        with urllib.request.urlopen(url, timeout=180) as r: r.read()      # a page view starts a kernel
+        tree = _descendants(proc.pid)
+        assert len(tree) >= 2, f"expected Voila and a kernel below the app, found {tree}"
+        proc.send_signal(sig)
+        proc.wait(10)
+        deadline = time.time() + 10
+        while time.time() < deadline and any(_alive(p) for p in tree): time.sleep(0.2)
+        left = [p for p in tree if _alive(p)]
+        assert not left, f"{signal.Signals(sig).name}: still running 10 s later: {left}"
+        with pytest.raises(OSError): urllib.request.urlopen(url, timeout=5)
+    finally:
+        if proc.poll() is None: proc.kill()
+        for p in tree:       # only what this test's app started
+            if _alive(p): os.kill(p, signal.SIGKILL)
+
+
+def test_busy_port_is_refused_before_starting_anything():
+    "With another server on the port, `hasy-nb app --port P` says so and exits (it used to serve on P+1 and print P)."
+    import http.server
+    import threading
+    other = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=other.serve_forever, daemon=True).start()
+    port = other.server_address[1]
+    try:
+        r = subprocess.run(APP + ["--port", str(port)], capture_output=True, text=True, timeout=120)
+        assert r.returncode == 1, (r.stdout, r.stderr)
+        assert f"port {port}" in r.stderr and "in use" in r.stderr, r.stderr
+        assert "the symbol pad is at" not in r.stdout
+    finally:
+        other.shutdown()
+        other.server_close()
+
+
+@pytest.mark.parametrize("bad", ["70000", "-1", "http"])
+def test_invalid_port_is_refused(bad, capsys):
+    with pytest.raises(SystemExit) as e:
+        parse("app", "--port", bad)
+    assert e.value.code == 2
+    assert "--port" in capsys.readouterr().err
