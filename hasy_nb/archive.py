@@ -117,10 +117,10 @@ def _decompressed_chunks(path: Path) -> Iterator[bytes]:
         stop.set()
         t.join()
 
-# %% ../nbs/00a_archive.ipynb #8ad8486e
+# %% ../nbs/00a_archive.ipynb #ab597e9d
 MAX_PNG_BYTES = 64 * 2**10       # largest PNG member of HASYv2: 358 bytes
 MAX_MEMBER_BYTES = 64 * 2**20    # any other member; the largest CSV: 7,235,738 bytes
-MAX_TOTAL_BYTES = 2**30          # the whole tar decompressed: 259,661,312 bytes
+MAX_TOTAL_BYTES = 2**30          # the whole tar decompressed: 259,676,160 bytes
 
 def _check_size(path: Path, name: str, size: int) -> None:
     "Refuse member `name` of `path` when its `size` passes the cap for its kind (a decompression bomb)."
@@ -135,7 +135,7 @@ def _check_total(path: Path, name: str, seen: int, max_total: int) -> None:
     "Refuse an archive that decompresses past `max_total` bytes (`seen` so far, counting member `name`)."
     if seen > max_total:
         raise HasyDataError(f"{path}: decompresses to more than {max_total:,} bytes by member {name!r} "
-                            "(HASYv2: 259,661,312); refusing it as a likely decompression bomb")
+                            "(HASYv2: 259,676,160); refusing it as a likely decompression bomb")
 
 # %% ../nbs/00a_archive.ipynb #06f922bf
 def _octal(field: bytes, path: Path, name: str) -> int:

@@ -295,15 +295,16 @@ def _writable(folder: Path) -> bool:
         _warn_once(folder, e)
         return False
 
-# %% ../nbs/00b_cache.ipynb #734e33ee
-def _remove_superseded(path: Path, stem: str, slot: str) -> list[Path]:
-    "Remove the other `STEM-*.cache` files in `path`'s folder whose meta names the same `slot`; return them."
+# %% ../nbs/00b_cache.ipynb #4242a6b0
+def _remove_superseded(path: Path, stem: str, slot: str, orphaned: Callable[[str], bool] | None = None) -> list[Path]:
+    "Remove the other `STEM-*.cache` files beside `path` of the same `slot`, or of a slot `orphaned` says is gone."
     removed = []
     for other in sorted(path.parent.glob(f"{stem}-*.cache")):
         if other == path:
             continue
         meta = _read_meta(other)
-        if meta is not None and meta.get("slot") == slot:
+        theirs = meta.get("slot") if meta is not None else None
+        if theirs is not None and (theirs == slot or (orphaned is not None and orphaned(theirs))):
             with contextlib.suppress(OSError):
                 other.unlink()
                 removed.append(other)
@@ -323,7 +324,7 @@ def _load_cached(path: Path, version: int) -> dict[str, np.ndarray] | None:
         return None
     return arrays
 
-# %% ../nbs/00b_cache.ipynb #9a014b68
+# %% ../nbs/00b_cache.ipynb #375a5c2a
 def _store(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
     "Write the cache file; a folder that fails now (disk full, say) costs a warning, not the arrays."
     try:
@@ -332,7 +333,7 @@ def _store(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
         _warn_once(path.parent, e)
 
 def disk_cache(cache_dir: Path | str | Callable[[], Path], key: Callable[..., str], version: int = 1,
-               slot: Callable[..., str] | None = None) -> Callable:
+               slot: Callable[..., str] | None = None, orphaned: Callable[[str], bool] | None = None) -> Callable:
     "Cache `fn(*a, **kw) -> dict[str, ndarray]` in one verified file per `key(*a, **kw)`; see the steps above."
     def deco(fn: Callable) -> Callable:
         def cache_path(*args, **kwargs) -> Path:
@@ -354,7 +355,7 @@ def disk_cache(cache_dir: Path | str | Callable[[], Path], key: Callable[..., st
             where = slot(*args, **kwargs) if slot is not None else None
             _store(path, arrays, dict(version=version, function=fn.__qualname__, created=time.time(), slot=where))
             if where is not None and path.exists():
-                _remove_superseded(path, fn.__name__, where)
+                _remove_superseded(path, fn.__name__, where, orphaned)
             return arrays
         wrapper.cache_path = cache_path
         return wrapper

@@ -213,7 +213,7 @@ def _read_folder(path: Path) -> dict[str, np.ndarray]:
                                 "which does not exist") from None
     return tables.finish(decoder)
 
-# %% ../nbs/00_data.ipynb #bba12d62
+# %% ../nbs/00_data.ipynb #130f8120
 def _source_key(path: Path) -> str:
     "Cache key of an archive or folder: its absolute path, size and modification time."
     path = Path(path).resolve()
@@ -224,7 +224,12 @@ def _source_slot(path: Path) -> str:
     "The identity of an archive or folder for the cache (its absolute path): a newer cache of it supersedes older ones."
     return str(Path(path).resolve())
 
-@disk_cache(lambda: hasy_home() / "cache", key=_source_key, version=HASY_FORMAT_VERSION, slot=_source_slot)
+def _source_gone(slot: str) -> bool:
+    "True when the archive or folder a cache was made from no longer exists (its cache is an orphan)."
+    return not Path(slot).exists()
+
+@disk_cache(lambda: hasy_home() / "cache", key=_source_key, version=HASY_FORMAT_VERSION, slot=_source_slot,
+            orphaned=_source_gone)
 def _hasy_arrays(path: Path) -> dict[str, np.ndarray]:
     "All of HASYv2 as named arrays, read from an archive or an extracted folder (cached by `disk_cache`)."
     return _read_folder(path) if path.is_dir() else _read_archive(path)

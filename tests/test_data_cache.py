@@ -112,3 +112,12 @@ def test_unwritable_cache_is_found_before_decoding(tmp_path, monkeypatch):
     monkeypatch.setattr(data, "_read_archive", lambda p: calls.append(p) or real(p))
     assert len(load_hasy(archive)) == 20
     assert calls == [archive]
+
+
+def test_cache_of_a_deleted_archive_goes_at_the_next_write(tmp_path, home):
+    "Caches of archives that no longer exist (say, a test's temporary archive) are removed when a cache is written."
+    gone = make_fake_hasy(tmp_path / "gone", n_classes=2, per_class=10)
+    orphan = load_hasy(gone).cache_path
+    gone.unlink()
+    kept = load_hasy(make_fake_hasy(tmp_path / "kept", n_classes=2, per_class=10)).cache_path
+    assert kept.exists() and not orphan.exists()
