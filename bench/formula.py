@@ -1,0 +1,114 @@
+"""Reading whole formulas: accuracy on formulas composed from fold-1 TEST images, and speed against a naive reader.
+
+    python bench/formula.py [--n 2000] [--seed 0] [--timing 50]
+
+Accuracy (`hasy_nb.formula.formula_benchmark`): `--n` formulas of 2 to 6 symbols drawn at random from fold 1's test
+rows (the shipped model never trained on them), each at a random scale with random gaps, baseline jitter and, in a
+fifth of them, a superscript or subscript; all composition ranges are fixed in hasy_nb.formula (GAP, SCRIPT_GAP,
+SCALE, ...), not tuned. Printed per formula size and overall: segmentation (right groups), layout (right roles,
+given right groups), exact match, exact match within each symbol's top 5, the share of formulas whose symbols are all
+right when each HASY image is classified alone, and the product of per-symbol top-1 accuracies.
+
+Speed, on one CPU thread, interleaved call by call so machine load hits both alike:
+- ours: `read_formula` (one batched model call for all symbols);
+- naive: the same reading with one model call per symbol (`batched=False`).
+On `--timing` 6-symbol composed images, and on a hand-written 7-symbol formula (pen strokes, x^2+y_1\\leq\\alpha).
+The issue's budget: a 6-symbol formula in <= 50 ms.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+import numpy as np
+import pandas as pd
+import torch
+
+from hasy_nb.data import load_hasy
+from hasy_nb.formula import benchmark_summary, compose_formula, formula_benchmark, read_formula
+from hasy_nb.infer import Guesser
+
+SHAPES = {
+    "x": [[[0, 0], [0.7, 1]], [[0.7, 0], [0, 1]]],
+    "2": [[[0.05, 0.25], [0.2, 0.05], [0.45, 0], [0.65, 0.1], [0.7, 0.3], [0.6, 0.5], [0.0, 1.0], [0.75, 1.0]]],
+    "+": [[[0, 0.5], [0.8, 0.5]], [[0.4, 0.1], [0.4, 0.9]]],
+    "y": [[[0, 0], [0.35, 0.5]], [[0.7, 0], [0.1, 1.0]]],
+    "1": [[[0.1, 0.2], [0.35, 0], [0.35, 1]]],
+    "leq": [[[0.7, 0], [0, 0.35], [0.7, 0.7]], [[0, 0.9], [0.7, 0.9]]],
+    "alpha": [[[0.95, 0.15], [0.7, 0.55], [0.45, 0.85], [0.2, 0.85], [0.05, 0.6], [0.15, 0.3], [0.4, 0.2],
+               [0.6, 0.4], [0.8, 0.8], [0.95, 0.95]]],
+}
+
+
+def handwritten() -> list[dict]:
+    "x^2+y_1 <= alpha as pen strokes in pad units (symbols about 0.3 high), 13 strokes with 2 to 10 points."
+    out, x = [], 0.1
+    for name, gap, dy, s in [("x", 0, 0, 0.3), ("2", 0.03, -0.13, 0.16), ("+", 0.1, 0.03, 0.25), ("y", 0.08, 0, 0.3),
+                             ("1", 0.03, 0.22, 0.16), ("leq", 0.1, 0, 0.3), ("alpha", 0.1, 0.03, 0.28)]:
+        x += gap
+        pts = [(np.array(p, float) * s + (x, 0.3 + dy)).round(4).tolist() for p in SHAPES[name]]
+        out += [{"points": p, "width": 0.02} for p in pts]
+        x += s * max(max(q[0] for q in p) for p in SHAPES[name])
+    return out
+
+
+def interleaved(inputs: list, guesser: Guesser, repeat: int) -> dict[str, np.ndarray]:
+    "ms per read, ours (batched) and naive (one call per symbol), alternating call by call."
+    for x in inputs[:3]:
+        read_formula(x, guesser)
+        read_formula(x, guesser, batched=False)
+    times = {"ours": [], "naive": []}
+    for _ in range(repeat):
+        for x in inputs:
+            for name, batched in (("ours", True), ("naive", False)):
+                t = time.perf_counter()
+                read_formula(x, guesser, batched=batched)
+                times[name].append((time.perf_counter() - t) * 1e3)
+    return {k: np.array(v) for k, v in times.items()}
+
+
+def show_times(what: str, t: dict[str, np.ndarray]) -> None:
+    for name in ("ours", "naive"):
+        v = t[name]
+        print(f"  {what:<34} {name:<6} median {np.median(v):6.1f} ms   p95 {np.percentile(v, 95):6.1f} ms   "
+              f"({len(v)} reads)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--n", type=int, default=2000, help="formulas to compose and read (default 2000)")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the composition (default 0)")
+    ap.add_argument("--timing", type=int, default=50, help="6-symbol formulas to time (default 50; 0: no timing)")
+    args = ap.parse_args(argv)
+    if args.n < 1: ap.error(f"--n must be >= 1, got {args.n}")
+    if args.timing < 0: ap.error(f"--timing must be >= 0, got {args.timing}")
+    if not os.environ.get("HASY_ARCHIVE"):
+        print("note: HASY_ARCHIVE is not set; load_hasy() fetches the archive", file=sys.stderr)
+    torch.set_num_threads(1)
+    data = load_hasy()
+    guesser = Guesser(threads=1)
+    print(f"formula benchmark: {args.n} formulas of 2-6 symbols from fold-1 test images, seed {args.seed}, "
+          f"torch threads {torch.get_num_threads()}")
+    t0 = time.perf_counter()
+    runs = formula_benchmark(data, args.n, seed=args.seed, model=guesser)
+    print(f"read in {time.perf_counter() - t0:.0f} s")
+    with pd.option_context("display.width", 200, "display.max_columns", 20):
+        print(benchmark_summary(runs).round(4).to_string())
+    wrong = runs[~runs.segmentation].head(8)
+    if len(wrong):
+        print("some formulas grouped wrong (truth | read):")
+        for a, b in zip(wrong.truth, wrong.read): print(f"  {a} | {b}")
+    if args.timing:
+        _, test = data.split(1)
+        rng = np.random.default_rng(args.seed + 1)
+        six = [compose_formula(data.images[rng.choice(test, 6)], rng)[0] for _ in range(args.timing)]
+        print(f"speed, one CPU thread (ours: one batched model call; naive: one model call per symbol):")
+        show_times(f"6-symbol images ({args.timing})", interleaved(six, guesser, 3))
+        show_times("7-symbol pen strokes (hand-made)", interleaved([handwritten()], guesser, 100))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
