@@ -275,10 +275,28 @@ def enable_colab_widgets() -> bool:
 EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation."
 INK_HINT = "The pad is {:.0%} ink: symbols are thin strokes. Clear it or use the eraser."
 
+def _board_esm() -> str:
+    "symbolpad.js, preceded by the static pad's modules (hasynet_kernels.js, hasynet.js, pad.js) as sources."
+    sources = {n: asset_path(f"pad/{n}.js").read_text(encoding="utf-8") for n in ("hasynet_kernels", "hasynet", "pad")}
+    return f"const PAD_SOURCES = {json.dumps(sources)};\n" + asset_path("symbolpad.js").read_text(encoding="utf-8")
+
+@lru_cache(maxsize=1)
+def _pretrained_browser_net() -> tuple[dict, bytes, list]:
+    "The shipped model in the browser format, and the symbols table (made once per process)."
+    from hasy_nb.export import browser_model, symbols_table
+    from hasy_nb.infer import load_pretrained
+    header, blob = browser_model(load_pretrained())
+    return header, blob, symbols_table()
+
 class PadBoard(anywidget.AnyWidget):
-    "The drawing board of `SymbolPad` (browser side: `assets/symbolpad.js`)."
-    _esm = asset_path("symbolpad.js")
-    _css = asset_path("symbolpad.css")
+    "The drawing board of `SymbolPad` (browser side: `assets/symbolpad.js`, and the static pad's `assets/pad/`)."
+    _esm = _board_esm()
+    _css = asset_path("pad/pad.css")
+    # browser=True: the page guesses itself (hasynet.js with `net` + `net_bin`), the kernel hears only the picks
+    browser = traitlets.Bool(False).tag(sync=True)
+    net = traitlets.Dict({}).tag(sync=True)
+    net_bin = traitlets.Bytes(b"").tag(sync=True)
+    symbols = traitlets.List([]).tag(sync=True)
     # the browser sends strokes + seq after every stroke; echoing them back (ipywidgets 8 does by default)
     # would send the whole drawing back each time, for nothing: measured about 10 ms of the round trip
     strokes = traitlets.List(traitlets.Dict()).tag(sync=True, echo_update=False)
@@ -296,11 +314,20 @@ class PadBoard(anywidget.AnyWidget):
 class SymbolPad(W.VBox):
     "Draw a symbol, get live top-5 guesses, click one to add its LaTeX to an `EquationBuilder`."
     def __init__(self, model: nn.Module | str | os.PathLike | None = None, k: int = 5,
-                 equation: EquationBuilder | None = None, size_px: int = 320, **kwargs):
+                 equation: EquationBuilder | None = None, size_px: int = 320, browser: bool | None = None, **kwargs):
         enable_colab_widgets()
         self.guesser = model if isinstance(model, Guesser) else Guesser(model)
         self.k = k
         self.board = PadBoard(size_px=size_px)
+        # the shipped model guesses in the browser (no round trip, also on Colab); a custom run, in the kernel
+        self.browser = model is None if browser is None else bool(browser)
+        if self.browser:
+            if model is None: self.board.net, self.board.net_bin, self.board.symbols = _pretrained_browser_net()
+            else:
+                from hasy_nb.export import browser_model, symbols_table
+                self.board.net, self.board.net_bin = browser_model(self.guesser.model, self.guesser.labels)
+                self.board.symbols = symbols_table()
+            self.board.browser = True
         self.equation = equation if equation is not None else EquationBuilder()
         self.image = np.full((32, 32), 255, np.uint8)   # the last model input
         self.timings_ms: list[float] = []               # Python-side time per update
@@ -396,7 +423,8 @@ def port_number(text: str) -> int:
     "`--port`'s type: 0 (pick a free port) or 1..65535, else argparse's clear error."
     try: port = int(text)
     except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535: raise argparse.ArgumentTypeError(f"{port} is not a port: use 1..65535, or 0 for a free one")
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1..65535, or 0 for a free one")
     return port
 
 def check_port_free(port: int) -> int:
@@ -530,7 +558,8 @@ def register_cli(subparsers) -> None:
     "Add `hasy-nb app` to the `hasy-nb` command."
     p = subparsers.add_parser("app", help="serve the live symbol pad with Voila on 127.0.0.1 and print its URL",
                               description="Serve the live symbol pad (draw, see guesses, build an equation) with Voila.")
-    p.add_argument("--port", type=port_number, default=8866, help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
+    p.add_argument("--port", type=port_number, default=8866,
+                   help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
     p.add_argument("--run", default=None, help="a run folder from `hasy-nb train` (default: the pretrained model)")
     p.add_argument("--dry-run", action="store_true", help="print the Voila command and the URL, start nothing")
     p.set_defaults(func=_app_cmd)

@@ -13,7 +13,37 @@ function el(tag, cls, text) {
   return e;
 }
 
-function render({ model, el: root }) {
+// With `browser` set, the pad guesses in the browser with the static pad's own modules (hasy_nb/assets/pad/:
+// hasynet.js, pad.js), which Python puts in PAD_SOURCES ahead of this file; the kernel then hears only the picks.
+async function renderInBrowser({ model, el: root }) {
+  const url = (code) => URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+  const kernels = url(PAD_SOURCES.hasynet_kernels);
+  const hasynet = url(PAD_SOURCES.hasynet.replace('"./hasynet_kernels.js"', JSON.stringify(kernels)));
+  const padUrl = url(PAD_SOURCES.pad.replace('"./hasynet.js"', JSON.stringify(hasynet)));
+  const [net, pad] = [await import(hasynet), await import(padUrl)];
+  const bin = model.get("net_bin");
+  const net_model = net.makeModel(model.get("net"), bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  root.tabIndex = 0;          // Ctrl-Z / Ctrl-Shift-Z while the pad has the focus
+  const p = pad.mountPad(root, {
+    model: net_model, symbols: model.get("symbols"), size: model.get("size_px") || 320, equation: false,
+    penWidth: model.get("pen_width"), eraserWidth: model.get("eraser_width"), keyTarget: root,
+    onPick: (latex) => model.send({ type: "pick", latex }),
+  });
+  root.dataset.guessing = "browser";
+  root.hasyPad = p;
+  return () => {};
+}
+
+async function render({ model, el: root }) {
+  if (model.get("browser") && typeof PAD_SOURCES !== "undefined") {
+    try { return await renderInBrowser({ model, el: root }); }
+    catch (e) {   // say so in the page and the console; the kernel path below still works
+      console.warn("hasy_nb SymbolPad: guessing in the browser failed, the kernel guesses instead:", e);
+      root.replaceChildren();
+      root.dataset.browserError = String(e && e.message || e);
+    }
+  }
+  root.dataset.guessing = "kernel";
   root.classList.add("hasy-symbolpad");
   const wrap = el("div", "hsp-wrap");
   const left = el("div", "hsp-left");
@@ -189,11 +219,12 @@ function render({ model, el: root }) {
       guessBox.append(el("div", "hsp-hint", model.get("hint") || ""));
     }
     guesses.forEach((c, i) => {
-      const row = el("button", "hsp-cand");
-      row.type = "button";
+      const row = el("div", "hsp-cand");
       row.dataset.latex = c.latex;
       row.dataset.rank = String(i + 1);
-      row.title = "add " + c.latex + " to the equation";
+      const pick = el("button", "hsp-cand-pick");
+      pick.type = "button";
+      pick.title = "add " + c.latex + " to the equation";
       const pic = el("span", "hsp-cand-pic");
       if (c.img) {
         const im = el("img");
@@ -211,8 +242,9 @@ function render({ model, el: root }) {
       const barEl = el("span", "hsp-probbar");
       barEl.style.width = Math.round(100 * c.prob) + "%";
       prob.append(barEl, el("span", "hsp-probtext", (100 * c.prob).toFixed(1) + "%"));
-      row.append(pic, info, prob);
-      row.addEventListener("click", () => model.send({ type: "pick", latex: c.latex }));
+      pick.append(pic, info, prob);
+      pick.addEventListener("click", () => model.send({ type: "pick", latex: c.latex }));
+      row.append(pick);
       guessBox.append(row);
     });
     const src = model.get("preview");
