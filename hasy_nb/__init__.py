@@ -12,3 +12,9 @@ def predict(image, k: int = 5, **kwargs):
     "Top-`k` `[(latex, probability), ...]` for a drawing (see `hasy_nb.infer.predict`)."
     from .infer import predict as _predict
     return _predict(image, k=k, **kwargs)
+
+
+def read_formula(image_or_strokes, model=None, **kwargs):
+    "A handwritten formula (the pad's strokes, or an image) -> `Formula` with `.latex` and `.symbols` (see `hasy_nb.formula`)."
+    from .formula import read_formula as _read_formula   # imported on use: `import hasy_nb` stays light
+    return _read_formula(image_or_strokes, model=model, **kwargs)
