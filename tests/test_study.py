@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from hasy_nb.data import make_fake_hasy
+from hasy_nb.archive import make_fake_hasy
 from hasy_nb.study import register_cli
 
 TINY_GRID = """
