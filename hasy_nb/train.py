@@ -1,4 +1,4 @@
-"""One readable training loop for CPU, CUDA and TPU (torch_xla, several cores), one or several processes (DDP), that writes a report folder per run and can resume an interrupted one.
+"""fit: one readable training loop for CPU, CUDA, TPU and DDP, with its schedules, augmentation and resume.
 
 Docs: https://hasy-nb.github.io/hasy_nb/train.html.md"""
 
@@ -8,15 +8,18 @@ Docs: https://hasy-nb.github.io/hasy_nb/train.html.md"""
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import importlib
 import importlib.util
 import math
 import os
+import signal
 import socket
 import sys
 import tempfile
+import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -26,11 +29,13 @@ import torch.nn as nn
 import torch.nn.functional as F
 from fastprogress.fastprogress import master_bar, progress_bar
 
-from .data import Batches, augment_batch, to_input
+from .data import Batches, augment_batch
+from .cache import atomic_open
 
 # %% auto #0
-__all__ = ['xla_available', 'device_kind', 'get_device', 'FitResult', 'plot_curves', 'make_optimizer', 'save_checkpoint',
-           'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct', 'fit', 'predict_logits', 'register_cli']
+__all__ = ['SCHEDULES', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
+           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct',
+           'sigterm_as_interrupt', 'fit', 'register_cli']
 
 # %% ../nbs/04_train.ipynb #19356f15
 _TPU_HINTS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR", "XRT_TPU_CONFIG")
@@ -44,8 +49,8 @@ def xla_available() -> bool:
 def _xla_device() -> torch.device:
     try: import torch_xla
     except ImportError as e:
-        raise RuntimeError("device='xla' needs torch_xla, installed together with the torch release of the same number, "
-                           "e.g. pip install 'torch==2.9.0' 'torch_xla[tpu]==2.9.0'") from e
+        raise RuntimeError("device='xla' needs torch_xla, installed together with the torch release of the same "
+                           "number, e.g. pip install 'torch==2.9.0' 'torch_xla[tpu]==2.9.0'") from e
     return torch_xla.device()
 
 def device_kind(device: str | torch.device = "auto") -> str:
@@ -61,8 +66,10 @@ def device_kind(device: str | torch.device = "auto") -> str:
     kind = name.split(":")[0]
     if kind not in ("cpu", "cuda", "mps"):
         raise ValueError(f"unknown device {device!r}: use 'auto', 'cpu', 'cuda', 'cuda:N', 'mps' or 'xla'")
-    if kind == "cuda" and not torch.cuda.is_available(): raise RuntimeError(f"device={device!r} but CUDA is not available here")
-    if kind == "mps" and not torch.backends.mps.is_available(): raise RuntimeError(f"device={device!r} but MPS is not available here")
+    if kind == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(f"device={device!r} but CUDA is not available here")
+    if kind == "mps" and not torch.backends.mps.is_available():
+        raise RuntimeError(f"device={device!r} but MPS is not available here")
     return kind
 
 def get_device(device: str | torch.device = "auto") -> torch.device:
@@ -85,20 +92,6 @@ class FitResult:
         return (f"FitResult(valid_acc={self.valid_acc:.4f}, epochs={len(self.history)}, "
                 f"model={type(self.model).__name__}, report_dir={self.report_dir})")
 
-def plot_curves(history: list[dict]):
-    "Loss and accuracy per epoch as a matplotlib Figure (train/valid loss left, top-1/top-5 right)."
-    import matplotlib.pyplot as plt
-    ep = [h["epoch"] for h in history]
-    fig, (a, b) = plt.subplots(1, 2, figsize=(8, 2.8), dpi=80)
-    a.plot(ep, [h["train_loss"] for h in history], "o-", label="train")
-    a.plot(ep, [h["valid_loss"] for h in history], "o-", label="valid")
-    a.set(xlabel="epoch", ylabel="loss", title="loss"); a.legend()
-    b.plot(ep, [h["valid_acc"] for h in history], "o-", label="top-1")
-    b.plot(ep, [h["valid_top5"] for h in history], "o-", label="top-5")
-    b.set(xlabel="epoch", ylabel="accuracy", title="valid accuracy", ylim=(0, 1)); b.legend()
-    fig.tight_layout(); plt.close(fig)
-    return fig
-
 # %% ../nbs/04_train.ipynb #55168e00
 def make_optimizer(model: nn.Module, lr: float = 3e-3, wd: float = 0.05) -> torch.optim.AdamW:
     "AdamW with weight decay on weight matrices and conv kernels only (not on biases and norm scales), as in nanoGPT."
@@ -111,13 +104,33 @@ def _make_model(model_or_spec: nn.Module | str, n_classes: int) -> nn.Module:
     "The module itself, or `hasy_nb.models.build(spec_or_name)` for a zoo name or layer spec."
     if isinstance(model_or_spec, nn.Module): return model_or_spec
     if not isinstance(model_or_spec, str):
-        raise TypeError(f"model_or_spec must be an nn.Module, a zoo name or a layer spec, not {type(model_or_spec).__name__}")
+        raise TypeError(f"model_or_spec must be an nn.Module, a zoo name or a layer spec, "
+                        f"not {type(model_or_spec).__name__}")
     from hasy_nb.models import build
     return build(model_or_spec, n_classes=n_classes)
 
 def _arch_name(model: nn.Module, model_or_spec) -> str:
     if isinstance(model_or_spec, str) and getattr(model, "arch_name", None): return model.arch_name
     return getattr(model, "arch_name", None) or getattr(model, "spec", None) or type(model).__name__
+
+# %% ../nbs/04_train.ipynb #1444c31a
+SCHEDULES = ("onecycle", "cosine")
+
+def cosine_factor(step: int, total: int, warmup: float = 0.05) -> float:
+    "The learning rate at `step` as a fraction of the peak: a linear warm-up over 5 % of `total`, one cosine to 1 %."
+    w = max(1, int(warmup * total))
+    if step < w: return 0.04 + 0.96 * step / w
+    t = min((step - w) / max(1, total - w), 1.0)
+    return 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * t))
+
+def make_scheduler(opt: torch.optim.Optimizer, schedule: str, total_steps: int):
+    "A per-step schedule that peaks at the optimizer's lr: 'onecycle' (OneCycleLR) or 'cosine' (`cosine_factor`)."
+    if schedule == "onecycle":
+        peak = opt.param_groups[0]["lr"]
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=peak, total_steps=total_steps, pct_start=0.25)
+    if schedule == "cosine":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: cosine_factor(step, total_steps))
+    raise ValueError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
 
 # %% ../nbs/04_train.ipynb #f1c79748
 def _cpu(obj):
@@ -128,13 +141,11 @@ def _cpu(obj):
     return obj
 
 def save_checkpoint(path: str | Path, **state) -> Path:
-    "torch.save `state` to `path` atomically: write a temporary file beside it, then rename over it."
-    path = Path(path); path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp"); os.close(fd)
-    try:
-        torch.save(_cpu(state), tmp); os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp): os.unlink(tmp)
+    "torch.save `state` to `path` atomically (a reader sees the old file or the new one), tensors on the CPU."
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_open(path, mode="wb") as f:
+        torch.save(_cpu(state), f)
     return path
 
 def load_checkpoint(path: str | Path) -> dict:
@@ -143,6 +154,40 @@ def load_checkpoint(path: str | Path) -> dict:
     if path.is_dir(): path = path / "checkpoint.pt"
     if not path.exists(): raise FileNotFoundError(f"no checkpoint to resume from at {path}")
     return torch.load(path, map_location="cpu", weights_only=True)
+
+# %% ../nbs/04_train.ipynb #54de76ff
+def _run_record(arr: dict, fold: int, arch: str) -> dict:
+    "What a resumed run must share with its checkpoint: the fold, the architecture, the classes and the images."
+    tr, va = (np.asarray(arr[k], dtype=np.int64) for k in ("train_idx", "valid_idx"))
+    labels = np.asarray(arr["labels"], dtype=np.int64)
+    digest = hashlib.blake2b(tr.tobytes() + va.tobytes() + labels[tr].tobytes(), digest_size=8).hexdigest()
+    n_cls = len(np.unique(labels[np.concatenate([tr, va])]))
+    return dict(fold=int(fold), arch=str(arch), classes=f"{n_cls} of {arr['n_classes']}",
+                data=f"{len(tr)} train + {len(va)} held-out images ({digest})")
+
+def _check_resume(where, ck: dict, record: dict, epochs: int) -> None:
+    "Refuse, in one line, a checkpoint whose fold, architecture, classes, data or epochs differ from this run's."
+    old = ck.get("record")
+    if old is None:
+        raise ValueError(f"cannot resume {where}: its checkpoint does not record its fold, architecture and data "
+                         "(an older hasy_nb wrote it); start a new run")
+    diff = [f"{k} {old.get(k)!r} (this run: {v!r})" for k, v in record.items() if old.get(k) != v]
+    if diff: raise ValueError(f"cannot resume {where}: it was trained with " + ", ".join(diff))
+    if ck["epochs"] != epochs:
+        raise ValueError(f"cannot resume {where}: its schedule spans {ck['epochs']} epochs; "
+                         f"resume it with epochs={ck['epochs']} (asked: {epochs})")
+
+def _load_init(model: nn.Module, init) -> None:
+    "Load the weights to start from: a state_dict, a .pt file (state_dict or checkpoint), or a run folder."
+    state = init
+    if not isinstance(init, dict):
+        path = Path(init) / "model.pt" if Path(init).is_dir() else Path(init)
+        if not path.exists(): raise FileNotFoundError(f"init: no weights at {path}")
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        state = state.get("model", state)                           # a checkpoint holds its weights under "model"
+    try: model.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"init: the weights do not fit this architecture ({str(e).splitlines()[1].strip()})") from None
 
 # %% ../nbs/04_train.ipynb #8e2d3c16
 def _in_notebook() -> bool: return "ipykernel" in sys.modules
@@ -163,7 +208,8 @@ class _DistContext:
         "Sum a device tensor over all processes (called once per epoch, never per step)."
         if self.kind == "ddp":
             import torch.distributed as dist
-            dist.all_reduce(t); return t
+            dist.all_reduce(t)
+            return t
         if self.kind == "xla":
             import torch_xla.core.xla_model as xm
             return xm.all_reduce(xm.REDUCE_SUM, t)
@@ -173,7 +219,8 @@ class _DistContext:
         if self.kind == "ddp":
             import torch.distributed as dist
             t = torch.tensor(n, device="cuda" if dist.get_backend() == "nccl" else "cpu")
-            dist.all_reduce(t, op=dist.ReduceOp.MIN); return int(t)
+            dist.all_reduce(t, op=dist.ReduceOp.MIN)
+            return int(t)
         if self.kind == "xla":
             import torch_xla.core.xla_model as xm
             return int(xm.mesh_reduce("hasy_min_steps", n, min))
@@ -186,10 +233,10 @@ def shard_batches(arr: dict, bs: int, seed: int, rank: int = 0, world: int = 1, 
     train = Batches(arr["images"], arr["labels"], arr["train_idx"], bs=bs, shuffle=True, drop_last=drop,
                     device=device, seed=seed, rank=rank, world_size=world)
     valid = Batches(arr["images"], arr["labels"], arr["valid_idx"][rank::world], bs=2 * bs, shuffle=False,
-                    device=device)                             # an exact split (no padding): metrics count each image once
+                    device=device)                 # an exact split (no padding): metrics count each image once
     return train, valid
 
-# %% ../nbs/04_train.ipynb #14553eca
+# %% ../nbs/04_train.ipynb #80fe9ab9
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> torch.Tensor:
     "How many rows have their label among the k highest logits, for each k in `ks`: a long tensor, one count per k."
     if not ks or min(ks) < 1: raise ValueError(f"topk_correct: ks must be positive integers, got {ks!r}")
@@ -199,7 +246,7 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] =
 
 # %% ../nbs/04_train.ipynb #f0845c7f
 def _autocast(device: torch.device):
-    "bf16 autocast where the hardware has fast bf16 (TPU, recent CUDA GPUs); a no-op on CPU, MPS and the XLA CPU device."
+    "bf16 autocast where the hardware has fast bf16 (TPU, recent CUDA GPUs); a no-op on CPU, MPS and XLA's CPU device."
     if device.type == "xla":
         import torch_xla.runtime as xr
         if xr.device_type() == "TPU": return torch.autocast("xla", dtype=torch.bfloat16)
@@ -213,6 +260,95 @@ def _sync(device: torch.device) -> None:
         import torch_xla.core.xla_model as xm
         xm.wait_device_ops()
 
+def _device_loader(batches, device: torch.device):
+    "The batches as the loop reads them: on XLA through `MpDeviceLoader`, elsewhere as they are."
+    if device.type != "xla": return batches
+    import torch_xla.distributed.parallel_loader as pl
+    return pl.MpDeviceLoader(batches, device)
+
+# %% ../nbs/04_train.ipynb #bb345e11
+@dataclass
+class _Run:
+    "What one process's loop works with: made once by `_prepare`, shared by the steps below."
+    raw: nn.Module                 # the module itself: its weights are saved
+    model: nn.Module               # what is called: `raw`, or DDP around it
+    train: Batches
+    valid: Batches                 # the held-out images (this rank's share)
+    steps: int                     # training steps per epoch, the same on every rank
+    opt: torch.optim.Optimizer
+    sched: Any
+    cfg: dict
+    dist: _DistContext
+    device: torch.device
+    amp: Any = None                # bf16 autocast or a no-op
+    gen: torch.Generator | None = None   # augmentation's random numbers
+    rep: Any = None                # the ReportManager (main process only)
+    mb: Any = None                 # the progress bars (main process only)
+
+def _prepare(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> _Run:
+    "Seed; the model on the device (DDP-wrapped for several processes); this rank's batches; optimizer and schedule."
+    xla = device.type == "xla"
+    torch.manual_seed(cfg["seed"])
+    if xla:
+        import torch_xla.core.xla_model as xm
+        xm.set_rng_state(cfg["seed"] + dist.rank)
+    raw = model.to(device)
+    if device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)   # NHWC: faster convs there
+    if dist.kind == "ddp":
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        model = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None)
+    train, valid = shard_batches(arr, cfg["bs"], cfg["seed"], dist.rank, dist.world, "cpu" if xla else device)
+    steps = dist.min_int(len(train))                           # every rank runs the same number of steps
+    if steps == 0:
+        raise ValueError(f"no training batches: {len(arr['train_idx'])} training images, bs={cfg['bs']}, "
+                         f"{dist.world} processes")
+    opt = make_optimizer(raw, cfg["lr"], cfg["wd"])
+    sched = make_scheduler(opt, cfg["schedule"], cfg["epochs"] * steps)
+    gen = None if xla else torch.Generator(device=device).manual_seed(cfg["seed"] * 1000 + dist.rank)
+    return _Run(raw, model, train, valid, steps, opt, sched, cfg, dist, device, _autocast(device), gen,
+                rep if dist.main else None)
+
+# %% ../nbs/04_train.ipynb #48f88af3
+def _optimizer_step(opt: torch.optim.Optimizer, device: torch.device) -> None:
+    "On XLA all-reduce the gradients across cores, then step; elsewhere just step (DDP all-reduced in backward)."
+    if device.type == "xla":
+        import torch_xla.core.xla_model as xm
+        xm.optimizer_step(opt)
+    else:
+        opt.step()
+
+def _show_loss(mb, loss: torch.Tensor, device: torch.device) -> None:
+    "The live loss beside the bar; on XLA printed after the step has run, so printing never stalls the core."
+    if device.type == "xla":
+        import torch_xla.core.xla_model as xm
+        xm.add_step_closure(_set_comment, args=(mb, loss))
+    else:
+        _set_comment(mb, loss)
+
+def _set_comment(mb, loss: torch.Tensor) -> None:
+    if getattr(mb, "child", None) is not None: mb.child.comment = f"loss {float(loss):.3f}"
+
+def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
+    "One epoch of training steps; returns [sum of losses, images], summed on the device (nothing read back here)."
+    r.model.train()
+    r.train.set_epoch(epoch)
+    loader = _device_loader(r.train, r.device)
+    bar = progress_bar(loader, total=r.steps, parent=r.mb, leave=False) if r.mb is not None else loader
+    tl = torch.zeros(2, device=r.device)
+    for step, (x, y) in enumerate(bar):
+        if step == r.steps: break
+        if r.cfg["augment"] is not None: x = augment_batch(x, generator=r.gen, **r.cfg["augment"])
+        with r.amp: logits = r.model(x)
+        loss = F.cross_entropy(logits.float(), y, label_smoothing=r.cfg["label_smoothing"])
+        r.opt.zero_grad(set_to_none=True)
+        loss.backward()
+        _optimizer_step(r.opt, r.device)
+        r.sched.step()
+        tl = tl + torch.stack([loss.detach() * y.shape[0], torch.ones((), device=r.device) * y.shape[0]])
+        if r.mb is not None and step % 10 == 0: _show_loss(r.mb, loss.detach(), r.device)
+    return tl
+
+# %% ../nbs/04_train.ipynb #165cbfb4
 @torch.no_grad()
 def _evaluate(model: nn.Module, batches, device: torch.device, amp) -> torch.Tensor:
     "Sums on the device: [loss, top-1 hits, top-5 hits, count]; nothing is read back to the host here."
@@ -226,87 +362,73 @@ def _evaluate(model: nn.Module, batches, device: torch.device, amp) -> torch.Ten
                                      torch.tensor(float(y.shape[0]), device=device)])
     return stats
 
-# %% ../nbs/04_train.ipynb #48f88af3
-def _train(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> FitResult:
-    "The training loop itself, run by every process: one screen, nanoGPT-style."
-    xla, main = device.type == "xla", dist.main
-    torch.manual_seed(cfg["seed"])
-    if xla:
-        import torch_xla.core.xla_model as xm
-        import torch_xla.distributed.parallel_loader as pl
-        xm.set_rng_state(cfg["seed"] + dist.rank)
-    raw = model.to(device)                                       # `raw`: the module; `model`: what we call (maybe DDP)
-    if device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)   # NHWC convolutions: faster there
-    if dist.kind == "ddp":
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        model = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None)
-    train, valid = shard_batches(arr, cfg["bs"], cfg["seed"], dist.rank, dist.world, "cpu" if xla else device)
-    steps = dist.min_int(len(train))                           # every rank runs the same number of steps
-    if steps == 0: raise ValueError(f"no training batches: {len(arr['train_idx'])} training images, bs={cfg['bs']}, {dist.world} processes")
-    epochs = cfg["epochs"]
-    opt = make_optimizer(raw, cfg["lr"], cfg["wd"])
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=cfg["lr"], total_steps=epochs * steps, pct_start=0.25)
-    history, start = [], 0
-    if cfg.get("resume"):                                        # continue after the last finished epoch
-        ck = load_checkpoint(cfg["resume"])
-        if ck["epochs"] != epochs or ck["steps"] != steps:
-            raise ValueError(f"{cfg['resume']}: the checkpoint's one-cycle schedule is {ck['epochs']} epochs of {ck['steps']} steps; "
-                             f"resume it with the same data, bs and epochs={ck['epochs']} (asked: {epochs} epochs of {steps} steps)")
-        raw.load_state_dict(ck["model"]); opt.load_state_dict(ck["optimizer"]); sched.load_state_dict(ck["scheduler"])
-        history, start = list(ck["history"]), int(ck["epoch"])
-        if main and rep is not None:
-            for h in history: rep.log_metrics(**h)
-    amp = _autocast(device)
-    gen = torch.Generator(device=device).manual_seed(cfg["seed"] * 1000 + dist.rank) if not xla else None
-    show = cfg["progress"] and main
-    mb = master_bar(range(start, epochs)) if show else range(start, epochs)
-    if show: mb.write(["epoch", "train_loss", "valid_loss", "valid_acc", "valid_top5", "seconds", "images/s"], table=True)
-    for epoch in mb:
-        t0 = time.perf_counter()
-        model.train(); train.set_epoch(epoch)
-        loader = pl.MpDeviceLoader(train, device) if xla else train
-        tl = torch.zeros(2, device=device)                       # [sum of losses, images]: summed on the device
-        bar = progress_bar(loader, total=steps, parent=mb, leave=False) if show else loader
-        for step, (x, y) in enumerate(bar):
-            if step == steps: break
-            if cfg["augment"]: x = augment_batch(x, generator=gen)   # random affine on the device, whole batch
-            with amp: logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg["label_smoothing"])
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            if xla: xm.optimizer_step(opt)                         # all-reduces gradients across cores, then steps
-            else: opt.step()                                       # (DDP already all-reduced them in backward)
-            sched.step()
-            tl = tl + torch.stack([loss.detach() * y.shape[0], torch.ones((), device=device) * y.shape[0]])
-            if show and step % 10 == 0:                            # live loss, without forcing a device sync on XLA
-                if xla: xm.add_step_closure(_show_loss, args=(mb, loss.detach()))
-                else: _show_loss(mb, loss.detach())
-        _sync(device); t_train = time.perf_counter() - t0
-        stats = _evaluate(raw, pl.MpDeviceLoader(valid, device) if xla else valid, device, amp)  # no collectives inside
-        tl_sum, tl_n, vl, top1, top5, n = dist.sum(torch.cat([tl, stats])).tolist()   # the one host read per epoch
-        m = dict(epoch=epoch + 1, train_loss=tl_sum / max(tl_n, 1), valid_loss=vl / max(n, 1), valid_acc=top1 / max(n, 1),
-                 valid_top5=top5 / max(n, 1), seconds=time.perf_counter() - t0, images_per_s=tl_n / t_train,
-                 lr=sched.get_last_lr()[0])
-        history.append(m)
-        if main:
-            if show: mb.write([f"{m['epoch']}", f"{m['train_loss']:.4f}", f"{m['valid_loss']:.4f}", f"{m['valid_acc']:.4f}",
-                               f"{m['valid_top5']:.4f}", f"{m['seconds']:.1f}", f"{m['images_per_s']:.0f}"], table=True)
-            if rep is not None:
-                rep.log_metrics(**m)
-                save_checkpoint(Path(rep.dir) / "checkpoint.pt", model=raw.state_dict(), optimizer=opt.state_dict(),
-                                scheduler=sched.state_dict(), epoch=epoch + 1, history=history,
-                                epochs=epochs, steps=steps)
-        if cfg.get("on_epoch_end") is not None and cfg["on_epoch_end"](epoch + 1, m) is True: break   # True: stop early
-    raw = raw.cpu().eval()
-    acc = history[-1]["valid_acc"] if history else float("nan")
-    if main and rep is not None:
-        rep.save_model(raw.state_dict())
-        rep.set_summary(valid_acc=acc, epochs=len(history))
-        if history: rep.save_figure(plot_curves(history), "curves.png")
-    return FitResult(raw, history, acc, Path(rep.dir) if (main and rep is not None) else None)
+# %% ../nbs/04_train.ipynb #470c40dd
+def _epoch_metrics(r: _Run, epoch: int, sums: list[float], t0: float, t_train: float) -> dict:
+    "The epoch's row (the report's column names) from the summed [loss, images, loss, top-1, top-5, count]."
+    tl_sum, tl_n, vl, top1, top5, n = sums
+    n = max(n, 1)
+    return dict(epoch=epoch + 1, train_loss=tl_sum / max(tl_n, 1), valid_loss=vl / n, valid_acc=top1 / n,
+                valid_top5=top5 / n, seconds=time.perf_counter() - t0, images_per_s=tl_n / t_train,
+                lr=r.sched.get_last_lr()[0])
 
-def _show_loss(mb, loss: torch.Tensor) -> None:
-    if getattr(mb, "child", None) is not None: mb.child.comment = f"loss {float(loss):.3f}"
+def _log_epoch(r: _Run, history: list[dict]) -> None:
+    "Main process: show the epoch's row, add it to the report and write the checkpoint a resume needs."
+    m = history[-1]
+    if r.mb is not None:
+        cols = ("train_loss", "valid_loss", "valid_acc", "valid_top5")
+        r.mb.write([str(m["epoch"]), *(f"{m[k]:.4f}" for k in cols), f"{m['seconds']:.1f}",
+                    f"{m['images_per_s']:.0f}"], table=True)
+    if r.rep is None: return
+    save_checkpoint(Path(r.rep.dir) / "checkpoint.pt", model=r.raw.state_dict(), optimizer=r.opt.state_dict(),
+                    scheduler=r.sched.state_dict(), epoch=m["epoch"], history=history, epochs=r.cfg["epochs"],
+                    steps=r.steps, record=r.cfg["record"])
+    r.rep.log_metrics(**m)                    # after the checkpoint: a logged epoch can always be resumed
+
+def _resume(r: _Run) -> list[dict]:
+    "Continue a checkpointed run (fit has checked that it is the same run): weights, optimizer, schedule, history."
+    if not r.cfg.get("resume"): return []
+    ck = load_checkpoint(r.cfg["resume"])
+    if ck["steps"] != r.steps:
+        raise ValueError(f"cannot resume {r.cfg['resume']}: its epochs have {ck['steps']} steps, this run's "
+                         f"{r.steps}; resume with the same bs and processes")
+    r.raw.load_state_dict(ck["model"])
+    r.opt.load_state_dict(ck["optimizer"])
+    r.sched.load_state_dict(ck["scheduler"])
+    if r.rep is not None:
+        for h in ck["history"]: r.rep.log_metrics(**h)
+    return list(ck["history"])
+
+# %% ../nbs/04_train.ipynb #d1434331
+def _train(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> FitResult:
+    "The loop, run by every process: prepare and resume, then per epoch train, test, log and checkpoint."
+    r = _prepare(model, arr, cfg, dist, device, rep)
+    history = _resume(r)
+    epochs = range(len(history), cfg["epochs"])
+    if cfg["progress"] and dist.main:
+        held = cfg["held_out"]
+        r.mb = master_bar(epochs)
+        r.mb.write(["epoch", "train_loss", f"{held}_loss", f"{held}_top1", f"{held}_top5", "seconds", "images/s"],
+                   table=True)
+    for epoch in (r.mb if r.mb is not None else epochs):
+        t0 = time.perf_counter()
+        tl = _train_epoch(r, epoch)
+        _sync(device)
+        t_train = time.perf_counter() - t0
+        stats = _evaluate(r.raw, _device_loader(r.valid, device), device, r.amp)   # no collectives inside
+        sums = dist.sum(torch.cat([tl, stats])).tolist()                            # the one host read per epoch
+        history.append(_epoch_metrics(r, epoch, sums, t0, t_train))
+        _log_epoch(r, history)
+        if cfg["on_epoch_end"] is not None and cfg["on_epoch_end"](epoch + 1, history[-1]) is True: break
+    return _finish(r, history)
+
+def _finish(r: _Run, history: list[dict]) -> FitResult:
+    "The model back on the CPU in eval mode; the main process saves it into the report (which draws the curves)."
+    raw = r.raw.cpu().eval()
+    acc = history[-1]["valid_acc"] if history else float("nan")
+    if r.rep is None: return FitResult(raw, history, acc, None)
+    r.rep.save_model(raw.state_dict())
+    r.rep.set_summary(valid_acc=acc, epochs=len(history))
+    return FitResult(raw, history, acc, Path(r.rep.dir))
 
 # %% ../nbs/04_train.ipynb #21e5191b
 def _as_arrays(data, fold: int, train_idx, valid_idx) -> dict:
@@ -315,7 +437,8 @@ def _as_arrays(data, fold: int, train_idx, valid_idx) -> dict:
         from hasy_nb.data import load_hasy
         data = load_hasy(data)
     for a in ("images", "labels"):
-        if not hasattr(data, a): raise TypeError(f"data must be a HasyData (from load_hasy), got {type(data).__name__} without .{a}")
+        if not hasattr(data, a):
+            raise TypeError(f"data must be a HasyData (from load_hasy), got {type(data).__name__} without .{a}")
     train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     n_classes = int(getattr(data, "n_classes", int(np.max(data.labels)) + 1))
     return dict(images=data.images, labels=data.labels, train_idx=train_idx, valid_idx=valid_idx, n_classes=n_classes)
@@ -327,17 +450,18 @@ def _compact(arr: dict) -> dict:
                 train_idx=np.searchsorted(used, arr["train_idx"]), valid_idx=np.searchsorted(used, arr["valid_idx"]),
                 n_classes=arr["n_classes"])
 
-def _run(model_or_spec, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, report=None) -> FitResult:
-    "Build the model, open the report (main process only) and train."
-    model = _make_model(model_or_spec, arr["n_classes"])
+_CONFIG_KEYS = ("fold", "epochs", "bs", "lr", "wd", "label_smoothing", "augment", "schedule", "init")
+
+def _run(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, report=None) -> FitResult:
+    "Open the report (main process only), record the run's config in it, and train."
     if not dist.main or (report is None and cfg.get("runs_dir") is None):
         return _train(model, arr, cfg, dist, device, report if dist.main else None)
     from hasy_nb.models import count_params
-    config = dict(arch=_arch_name(model, model_or_spec), spec=getattr(model, "spec", None), params=count_params(model),
-                  fold=cfg["fold"], epochs=cfg["epochs"], bs=cfg["bs"], lr=cfg["lr"], wd=cfg["wd"],
-                  label_smoothing=cfg["label_smoothing"], augment=cfg["augment"], device=str(device), processes=dist.world,
-                  seed=cfg["seed"], n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]),
-                  n_classes=arr["n_classes"], resume=str(cfg["resume"]) if cfg.get("resume") else None)
+    config = dict(arch=cfg["arch"], spec=getattr(model, "spec", None), params=count_params(model),
+                  **{k: cfg[k] for k in _CONFIG_KEYS}, device=str(device), processes=dist.world, seed=cfg["seed"],
+                  n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]), n_classes=arr["n_classes"],
+                  resume=cfg["resume"])
+    config["augment"] = False if cfg["augment"] is None else (cfg["augment"] or True)   # {}: the default affine
     if report is not None:                                     # the caller's report: log into it, the caller closes it
         report.log_config(**config)
         return _train(model, arr, cfg, dist, device, report)
@@ -353,121 +477,117 @@ def _save_result(res: FitResult, path: str) -> None:
 def _load_result(path: str, model: nn.Module) -> FitResult:
     r = torch.load(path, map_location="cpu", weights_only=True)
     model.load_state_dict(r["model"])
-    return FitResult(model.cpu().eval(), list(r["history"]), float(r["valid_acc"]), Path(r["report_dir"]) if r["report_dir"] else None)
+    report_dir = Path(r["report_dir"]) if r["report_dir"] else None
+    return FitResult(model.cpu().eval(), list(r["history"]), float(r["valid_acc"]), report_dir)
 
-def _ddp_worker(rank: int, world: int, port: int, model_or_spec, arr: dict, cfg: dict, out: str) -> None:
+def _ddp_worker(rank: int, world: int, rendezvous: str, model: nn.Module, arr: dict, cfg: dict, out: str) -> None:
     "One DDP process (started by torch.multiprocessing.spawn): join the group, train on this rank's shard."
     import torch.distributed as tdist
     cuda = cfg["device_type"] == "cuda"
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), WORLD_SIZE=str(world))
     if cuda: torch.cuda.set_device(rank)
     else: torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))   # no oversubscription of the cores
     arr = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in arr.items()}
-    tdist.init_process_group("nccl" if cuda else "gloo", rank=rank, world_size=world)
+    tdist.init_process_group("nccl" if cuda else "gloo", init_method=f"file://{rendezvous}", rank=rank,
+                             world_size=world)
     try:
-        res = _run(model_or_spec, arr, cfg, _DistContext("ddp", rank, world), torch.device(f"cuda:{rank}" if cuda else "cpu"))
+        dev = torch.device(f"cuda:{rank}" if cuda else "cpu")
+        res = _run(model, arr, cfg, _DistContext("ddp", rank, world), dev)
         if rank == 0: _save_result(res, out)
+        tdist.barrier()                       # no rank tears down while another still has work in flight
     finally:
         tdist.destroy_process_group()
 
-def _xla_worker(index: int, model_or_spec, arr: dict, cfg: dict, out: str) -> None:
+def _xla_worker(index: int, model: nn.Module, arr: dict, cfg: dict, out: str) -> None:
     "One XLA process (started by torch_xla.launch / xmp.spawn): train on this core's shard."
     import torch_xla.runtime as xr
-    res = _run(model_or_spec, arr, cfg, _DistContext("xla", xr.global_ordinal(), xr.world_size()), _xla_device())
+    res = _run(model, arr, cfg, _DistContext("xla", xr.global_ordinal(), xr.world_size()), _xla_device())
     if xr.global_ordinal() == 0: _save_result(res, out)
 
-# %% ../nbs/04_train.ipynb #376252d5
-def fit(model_or_spec: nn.Module | str, data=None, fold: int = 1, *, epochs: int = 5, bs: int = 256, lr: float = 3e-3,
-        wd: float = 0.05, label_smoothing: float = 0.0, augment: bool = False, device: str | torch.device = "auto",
-        processes: int | str = 1, report=None, runs_dir: str | Path | None = None, name: str | None = None,
-        train_idx=None, valid_idx=None, seed: int = 0, progress: bool = True, resume: str | Path | None = None,
-        on_epoch_end: Callable[[int, dict], Any] | None = None) -> FitResult:
-    "Train a model (module, zoo name or layer spec) on HASYv2 with AdamW + one-cycle; on CPU, CUDA, MPS or XLA, 1 or more processes."
-    # on_epoch_end(epoch, metrics) runs after each epoch's test pass; returning True stops training there
-    arr = _as_arrays(data, fold, train_idx, valid_idx)
-    if report is not None and runs_dir is not None: raise ValueError("pass either report= or runs_dir= (with name=), not both")
-    cfg = dict(fold=fold, epochs=int(epochs), bs=int(bs), lr=float(lr), wd=float(wd), label_smoothing=float(label_smoothing),
-               augment=bool(augment), seed=int(seed), progress=progress, resume=str(resume) if resume else None,
-               on_epoch_end=on_epoch_end, runs_dir=str(runs_dir) if runs_dir is not None else None, name=name)
-    kind = device_kind(device)                                 # (the XLA runtime must not start before xmp.spawn)
-    many = processes == "all" or int(processes) > 1
-    if not many:                                               # one process: train right here, the module in place
-        dev = get_device(device)
-        if kind == "xla":
-            import torch_xla.runtime as xr                     # inside torch_xla.launch this is one core of several
-            return _run(model_or_spec, arr, cfg, _DistContext("xla", xr.global_ordinal(), xr.world_size()), dev, report)
-        return _run(model_or_spec, arr, cfg, _DistContext(None), dev, report)
-    if report is not None:
-        raise ValueError(f"processes={processes!r}: the report is written by the main worker process, so pass "
-                         "runs_dir= and name= instead of a ReportManager")
-    model = _make_model(model_or_spec, arr["n_classes"])       # the parent's copy receives the trained weights
+def _spawn(model: nn.Module, arr: dict, cfg: dict, kind: str, processes: int | str) -> FitResult:
+    "Train in worker processes (DDP on CPU or CUDA, every core on XLA); the trained weights come back into `model`."
     this = importlib.import_module("hasy_nb.train")            # workers import their function from the package
     with tempfile.TemporaryDirectory(prefix="hasy_fit_") as tmp:
         out = os.path.join(tmp, "result.pt")
         if kind == "xla":                                      # every local core; in a notebook only fork works
             import torch_xla
-            torch_xla.launch(this._xla_worker, args=(model_or_spec, _compact(arr), cfg, out),
+            torch_xla.launch(this._xla_worker, args=(model, _compact(arr), cfg, out),
                              start_method="fork" if _in_notebook() else "spawn")
         else:
             import torch.multiprocessing as mp
-            world = int(processes)
-            if kind == "cuda" and world > torch.cuda.device_count():
-                raise ValueError(f"processes={world} but only {torch.cuda.device_count()} CUDA devices")
-            if kind not in ("cpu", "cuda"): raise ValueError(f"processes={world} needs device cpu, cuda or xla, not {kind}")
             shared = {k: (torch.from_numpy(v) if isinstance(v, np.ndarray) else v) for k, v in _compact(arr).items()}
-            mp.spawn(this._ddp_worker, args=(world, free_port(), model_or_spec, shared, dict(cfg, device_type=kind), out),
-                     nprocs=world, join=True, start_method="spawn")
-        if not os.path.exists(out): raise RuntimeError("the worker processes finished without a result (rank 0 wrote none)")
+            args = (processes, os.path.join(tmp, "rendezvous"), model, shared, dict(cfg, device_type=kind), out)
+            mp.spawn(this._ddp_worker, args=args, nprocs=processes, join=True, start_method="spawn")
+        if not os.path.exists(out):
+            raise RuntimeError("the worker processes finished without a result (rank 0 wrote none)")
         return _load_result(out, model)
 
-# %% ../nbs/04_train.ipynb #3503ece8
-def predict_logits(model: nn.Module, images_u8, *, bs: int = 1024, device: str | torch.device = "cpu") -> torch.Tensor:
-    "Logits (N, n_classes) on the CPU for uint8 images (N,32,32) or one (32,32), in batches, in eval mode."
-    dev = get_device(device)
-    x = images_u8 if isinstance(images_u8, torch.Tensor) else np.asarray(images_u8)
-    if x.dtype not in (torch.uint8, np.uint8): raise TypeError(f"images_u8 must be uint8 (32,32) images (255 background), got {x.dtype}")
-    if x.ndim == 2: x = x[None]
-    was_training, model = model.training, model.to(dev).eval()
-    out = []
-    with torch.no_grad():
-        for i in range(0, len(x), bs): out.append(model(to_input(x[i:i + bs]).to(dev)).float().cpu())
-    model.train(was_training)
-    return torch.cat(out) if out else torch.empty(0, 0)
+# %% ../nbs/04_train.ipynb #898dc0b3
+@contextlib.contextmanager
+def sigterm_as_interrupt():
+    "Within the block SIGTERM (kill, timeout, Slurm, Colab, TPU preemption) raises KeyboardInterrupt, as Ctrl-C does."
+    if threading.current_thread() is not threading.main_thread():   # only the main thread may set handlers
+        yield
+        return
+    def stop(signum, frame): raise KeyboardInterrupt(f"stopped by {signal.Signals(signum).name}")
+    old = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
-# %% ../nbs/04_train.ipynb #2a00ff7d
-def _cli_train(args) -> int:
-    "`hasy-nb train`: train a zoo model or spec, write a report folder, print its path and the final test accuracy."
-    from hasy_nb.data import load_hasy
-    data = load_hasy(args.data)
-    # --limit-classes N: the N most frequent symbols, for quick experiments
-    tr, te = data.frequent_split(args.fold, args.limit_classes) if args.limit_classes else data.fold(args.fold)
-    res = fit(args.arch, data, args.fold, epochs=args.epochs, bs=args.bs, lr=args.lr, wd=args.wd,
-              label_smoothing=args.label_smoothing, augment=args.augment, device=args.device, processes=args.processes,
-              runs_dir=args.runs_dir, name=args.name or args.arch, train_idx=tr, valid_idx=te, seed=args.seed,
-              progress=not args.quiet, resume=args.resume)
-    print(f"report: {res.report_dir}")
-    print(f"test accuracy (fold {args.fold}): {res.valid_acc:.4f}")
-    return 0
+def _check_fit_args(epochs, bs, schedule: str, processes) -> None:
+    "Refuse values that would fail later, after a run folder exists."
+    if int(epochs) < 1 or int(bs) < 1: raise ValueError(f"epochs and bs must be >= 1, got epochs={epochs}, bs={bs}")
+    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
+    if processes != "all" and int(processes) < 1:
+        raise ValueError(f"processes must be 'all' or a number >= 1, got {processes!r}")
 
+# %% ../nbs/04_train.ipynb #376252d5
+def fit(model_or_spec: nn.Module | str, data=None, fold: int = 1, *, epochs: int = 5, bs: int = 256, lr: float = 3e-3,
+        wd: float = 0.05, label_smoothing: float = 0.0, augment: bool | dict = False,
+        device: str | torch.device = "auto", processes: int | str = 1, report=None,
+        runs_dir: str | Path | None = None, name: str | None = None, train_idx=None, valid_idx=None, seed: int = 0,
+        progress: bool = True, resume: str | Path | None = None, on_epoch_end: Callable[[int, dict], Any] | None = None,
+        schedule: str = "onecycle", init=None, held_out: str | None = None) -> FitResult:
+    "Train a model (module, zoo name or layer spec) on HASYv2 with AdamW + a schedule; CPU/CUDA/MPS/XLA, 1+ processes."
+    # augment: True (a random affine) or `augment_batch`'s options as a dict (e.g. thicken=0.2, lowres=0.25)
+    # init: weights to start from (a state_dict, a .pt file or a run folder); resume: a run (folder) to continue
+    # on_epoch_end(epoch, metrics) runs after each epoch's test pass; returning True stops training there
+    # held_out: what printed text calls the valid_idx images ("test": the fold's test split; else "holdout")
+    if report is not None and runs_dir is not None:
+        raise ValueError("pass either report= or runs_dir= (with name=), not both")
+    _check_fit_args(epochs, bs, schedule, processes)
+    arr = _as_arrays(data, fold, train_idx, valid_idx)
+    with torch.random.fork_rng(devices=[]):                    # the same seed, the same initial weights
+        torch.manual_seed(seed)
+        model = _make_model(model_or_spec, arr["n_classes"])
+    if init is not None: _load_init(model, init)
+    aug = None if augment is None or augment is False else ({} if augment is True else dict(augment))
+    cfg = dict(fold=fold, epochs=int(epochs), bs=int(bs), lr=float(lr), wd=float(wd), augment=aug, schedule=schedule,
+               label_smoothing=float(label_smoothing), init=None if init is None else str(init)[:200],
+               seed=int(seed), progress=progress, resume=str(resume) if resume else None, on_epoch_end=on_epoch_end,
+               runs_dir=str(runs_dir) if runs_dir is not None else None, name=name,
+               arch=_arch_name(model, model_or_spec), held_out=held_out or ("test" if valid_idx is None else "holdout"))
+    cfg["record"] = _run_record(arr, fold, cfg["arch"])
+    if resume: _check_resume(resume, load_checkpoint(resume), cfg["record"], cfg["epochs"])
+    kind = device_kind(device)                                 # (the XLA runtime must not start before xmp.spawn)
+    with sigterm_as_interrupt():
+        if processes != "all" and int(processes) == 1:         # one process: train right here, the module in place
+            if kind != "xla": return _run(model, arr, cfg, _DistContext(None), get_device(device), report)
+            import torch_xla.runtime as xr                     # inside torch_xla.launch this is one core of several
+            ctx = _DistContext("xla", xr.global_ordinal(), xr.world_size())
+            return _run(model, arr, cfg, ctx, get_device(device), report)
+        if report is not None:
+            raise ValueError(f"processes={processes!r}: the report is written by the main worker process, so pass "
+                             "runs_dir= and name= instead of a ReportManager")
+        if kind == "cuda" and int(processes) > torch.cuda.device_count():
+            raise ValueError(f"processes={processes} but only {torch.cuda.device_count()} CUDA devices")
+        if kind not in ("cpu", "cuda", "xla"):
+            raise ValueError(f"processes={processes} needs device cpu, cuda or xla, not {kind}")
+        return _spawn(model, arr, cfg, kind, processes if kind == "xla" else int(processes))
+
+# %% ../nbs/04_train.ipynb #eb88325a
 def register_cli(subparsers) -> None:
-    "Add `hasy-nb train` to the `hasy-nb` command."
-    p = subparsers.add_parser("train", help="train a model on one fold and write a report folder",
-                              description="Train a zoo model (or a layer spec) on one HASYv2 fold; write a report folder.")
-    p.add_argument("--arch", default="tf_cnn", help="zoo name or layer spec (default tf_cnn)")
-    p.add_argument("--fold", type=int, default=1, help="fold 1..10 (default 1)")
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--bs", type=int, default=256, help="batch size per process")
-    p.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of the one-cycle schedule")
-    p.add_argument("--wd", type=float, default=0.05, help="AdamW weight decay")
-    p.add_argument("--label-smoothing", type=float, default=0.0)
-    p.add_argument("--augment", action="store_true", help="random affine augmentation on the device")
-    p.add_argument("--device", default="auto", help="auto | cpu | cuda | mps | xla")
-    p.add_argument("--processes", default="1", help="processes (DDP on cpu/cuda); 'all' = every XLA core")
-    p.add_argument("--data", default=None, help="path to HASYv2.tar.bz2 (default: download/cache)")
-    p.add_argument("--runs-dir", default="runs", help="where report folders go (default runs)")
-    p.add_argument("--name", default=None, help="run name (default: the arch)")
-    p.add_argument("--limit-classes", type=int, default=None, metavar="N", help="train and test on the N most frequent classes")
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--resume", default=None, help="run folder or checkpoint.pt to continue from")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
-    p.set_defaults(func=_cli_train)
+    "`hasy-nb train`: defined in `hasy_nb.recipes` (this forwards to it while the CLI still lists this module)."
+    from hasy_nb.recipes import register_cli as register
+    register(subparsers)

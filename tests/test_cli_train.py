@@ -36,7 +36,12 @@ def test_train_writes_report(fake_archive, tmp_path):
     run_dir = Path(m.group(1))
     assert run_dir.parent == tmp_path / "runs" and run_dir.name.endswith("-tiny")
     acc = float(re.search(r"^test accuracy \(fold 1\): ([0-9.]+)$", p.stdout, re.M).group(1))
-    assert 0.0 <= acc <= 1.0
+    top5 = float(re.search(r"^test top-5 \(fold 1\): ([0-9.]+)$", p.stdout, re.M).group(1))
+    last = (run_dir / "metrics.csv").read_text().strip().splitlines()[-1].split(",")
+    header = (run_dir / "metrics.csv").read_text().splitlines()[0].split(",")
+    row = dict(zip(header, last))
+    assert acc == round(float(row["valid_acc"]), 4) and top5 == round(float(row["valid_top5"]), 4)  # the last epoch's
+    assert acc <= top5 and row["epoch"] == "2"
     summary = json.loads((run_dir / "summary.json").read_text())
     config = json.loads((run_dir / "config.json").read_text())
     assert summary["status"] == "ok" and summary["valid_acc"] == pytest.approx(acc, abs=1e-4)

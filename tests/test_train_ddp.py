@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 
-from hasy_nb.train import FitResult, _DistContext, free_port, _make_model, fit, make_optimizer, shard_batches
+from hasy_nb.train import FitResult, _make_model, fit, make_optimizer, shard_batches
 
 ARCHIVE = os.environ.get("HASY_ARCHIVE")
 needs_data = pytest.mark.skipif(not ARCHIVE or not Path(ARCHIVE).exists(), reason="set HASY_ARCHIVE to HASYv2.tar.bz2")
@@ -45,13 +45,14 @@ def test_shards_disjoint_and_covering():
     assert [i for x, _ in train for i in _decode(x)] != seen[0]
 
 
-def _one_step_worker(rank: int, world: int, port: int, out: str) -> None:
+def _one_step_worker(rank: int, world: int, rendezvous: str, out: str) -> None:
     "One DDP step per rank on its own shard; save the rank's batch indices and weights before and after."
     import torch.distributed as dist
     from torch.nn.parallel import DistributedDataParallel as DDP
-    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port))
     torch.set_num_threads(1)
-    dist.init_process_group("gloo", rank=rank, world_size=world)
+    # The ranks meet through a file, as fit's workers do: no TCP port to race for, no TCPStore server (hosted by
+    # rank 0) whose threads and sockets must outlive every other rank's use of them.
+    dist.init_process_group("gloo", init_method=f"file://{rendezvous}", rank=rank, world_size=world)
     try:
         torch.manual_seed(0)
         model = _make_model(SMALL, 7)
@@ -65,13 +66,15 @@ def _one_step_worker(rank: int, world: int, port: int, out: str) -> None:
         opt.step()
         torch.save(dict(idx=_decode(x), before=before, after=[p.detach().clone() for p in model.parameters()]),
                    f"{out}/rank{rank}.pt")
+        del ddp                       # the DDP reducer holds the group: release it before the group goes
+        dist.barrier()                # and no rank tears down while the other still has work in flight
     finally:
         dist.destroy_process_group()
 
 
 def test_ddp_step_keeps_ranks_in_sync(tmp_path):
     import torch.multiprocessing as mp
-    mp.spawn(_one_step_worker, args=(2, free_port(), str(tmp_path)), nprocs=2, join=True)
+    mp.spawn(_one_step_worker, args=(2, str(tmp_path / "rendezvous"), str(tmp_path)), nprocs=2, join=True)
     r0, r1 = (torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1))
     assert not set(r0["idx"]) & set(r1["idx"])  # each rank trained on different images
     changed = [not torch.equal(a, b) for a, b in zip(r0["before"], r0["after"])]
