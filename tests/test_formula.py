@@ -99,3 +99,11 @@ def test_compose_and_check_segmentation():
     with pytest.raises(ValueError, match="no ink"): compose_formula([np.full((32, 32), 255, np.uint8)], rng)
     f = Formula(symbols=(), inputs=np.zeros((0, 32, 32), np.uint8))
     assert not segmentation_ok(f, owner, canvas)
+
+
+def test_benchmark_arguments_are_checked_before_any_work(guesser):
+    from hasy_nb.formula import formula_benchmark
+    with pytest.raises(ValueError, match="n must be a positive int"): formula_benchmark(None, 0, model=guesser)
+    with pytest.raises(ValueError, match="sizes must be counts"): formula_benchmark(None, 5, sizes=(), model=guesser)
+    with pytest.raises(ValueError, match="rows is 'test' or 'train', not 'valid'"):
+        formula_benchmark(None, 5, model=guesser, rows="valid")
