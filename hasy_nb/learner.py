@@ -1,4 +1,4 @@
-"""`hasy_dls` and `hasy_learner`: the same in-memory arrays and zoo models, trained with fastai's `Learner` (`lr_find`, `fit_one_cycle`, callbacks), and a callback that writes a `ReportManager` folder.
+"""The same arrays and zoo models trained with fastai's `Learner` (lr_find, fit_one_cycle), reported as our runs.
 
 Docs: https://hasy-nb.github.io/hasy_nb/fastai.html.md"""
 
@@ -23,11 +23,12 @@ from fastai.data.core import DataLoaders
 from fastai.data.load import DataLoader
 from fastai.learner import Learner, Recorder
 from fastai.losses import CrossEntropyLossFlat
-from fastai.metrics import accuracy, top_k_accuracy
+from fastai.metrics import accuracy
 from fastai.optimizer import Adam
 
 from .data import augment_batch, hasy_home, to_input
-from .report import ReportManager
+from .report import ReportManager, compare_runs, load_state, read_run
+from .train import topk_correct
 
 # %% auto #0
 __all__ = ['ArrayDataset', 'ArrayDataLoader', 'AugmentBatch', 'hasy_dls', 'top5_accuracy', 'hasy_learner', 'ReportCallback']
@@ -40,7 +41,8 @@ class ArrayDataset(torch.utils.data.Dataset):
         self.images = torch.from_numpy(arr if arr.flags.writeable else arr.copy())  # a read-only cache stays untouched
         self.labels = torch.tensor(np.asarray(labels), dtype=torch.int64)
         if self.images.dtype != torch.uint8 or self.images.ndim != 3:
-            raise ValueError(f"ArrayDataset: images must be uint8 (N,32,32), got {self.images.dtype} {tuple(self.images.shape)}")
+            raise ValueError(f"ArrayDataset: images must be uint8 (N,32,32), got {self.images.dtype} "
+                             f"{tuple(self.images.shape)}")
         if len(self.images) != len(self.labels):
             raise ValueError(f"ArrayDataset: {len(self.images)} images but {len(self.labels)} labels")
 
@@ -70,7 +72,7 @@ class AugmentBatch:
 # %% ../nbs/05_fastai.ipynb #48d9d631
 def hasy_dls(data: Any, fold: int = 1, bs: int = 256, valid_idx: Any = None, augment: bool | dict = False,
              device: Any = None, train_idx: Any = None, seed: int | None = None) -> DataLoaders:
-    "fastai DataLoaders (train shuffled, valid in order) over `data`'s in-memory arrays for `fold` (or the given indices)."
+    "fastai DataLoaders (train shuffled, valid in order) over `data`'s arrays for `fold` (or the given indices)."
     train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     if device is None:
         device = torch.device("cuda") if torch.cuda.is_available() else torch.device("cpu")
@@ -92,8 +94,8 @@ def hasy_dls(data: Any, fold: int = 1, bs: int = 256, valid_idx: Any = None, aug
 
 # %% ../nbs/05_fastai.ipynb #b2828a18
 def top5_accuracy(inp: torch.Tensor, targ: torch.Tensor) -> torch.Tensor:
-    "Fraction of rows whose target is among the 5 highest scores."
-    return top_k_accuracy(inp, targ, k=5)
+    "Fraction of rows whose target is among the 5 highest scores (counted by `hasy_nb.train.topk_correct`)."
+    return topk_correct(inp, targ, ks=(5,))[0].float() / max(len(targ), 1)
 
 
 def hasy_learner(arch: str | nn.Module, dls: DataLoaders, *, report: ReportManager | None = None,
@@ -137,7 +139,8 @@ class ReportCallback(Callback):
         cfg = dict(framework="fastai", arch=getattr(self.learn, "arch_name", None) or type(model).__name__,
                    n_epoch=self.learn.n_epoch, bs=self.dls.train.bs, fold=getattr(self.dls, "fold", None),
                    n_train=len(self.dls.train.dataset), n_valid=len(self.dls.valid.dataset),
-                   loss_func=type(self.learn.loss_func).__name__, opt_func=getattr(self.learn.opt_func, "__name__", str(self.learn.opt_func)),
+                   loss_func=type(self.learn.loss_func).__name__,
+                   opt_func=getattr(self.learn.opt_func, "__name__", str(self.learn.opt_func)),
                    wd=self.learn.wd, spec=getattr(model, "spec", None))
         self.rep.log_config(**{k: v for k, v in cfg.items() if k not in self.rep.config})
         self.rep.set_summary(params=sum(p.numel() for p in model.parameters()))

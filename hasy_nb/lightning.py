@@ -1,4 +1,4 @@
-"""`HasyLightningModule` runs any zoo model under `lightning.Trainer` (CPU, GPU or TPU); an optional extra: `pip install "hasy_nb[lightning]"`.
+"""`HasyLightningModule` runs any zoo model under `lightning.Trainer` (CPU, GPU or TPU); an optional extra.
 
 Docs: https://hasy-nb.github.io/hasy_nb/lightning.html.md"""
 
@@ -13,8 +13,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
+from torch.utils.data import DataLoader
 
 from .data import augment_batch, to_input
+from .train import topk_correct
 
 try:
     import lightning as L
@@ -28,13 +30,13 @@ __all__ = ['array_loaders', 'HasyLightningModule']
 
 # %% ../nbs/05b_lightning.ipynb #f705003b
 def array_loaders(data: Any, fold: int = 1, bs: int = 256, *, train_idx: Any = None, valid_idx: Any = None,
-                  num_workers: int = 0, seed: int = 0) -> tuple[torch.utils.data.DataLoader, torch.utils.data.DataLoader]:
+                  num_workers: int = 0, seed: int = 0) -> tuple[DataLoader, DataLoader]:
     "(train, valid) torch DataLoaders over `data`'s arrays: fold `fold`'s train/test split unless indices are given."
     train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     tr, va = data.dataset(train_idx), data.dataset(valid_idx)   # items go through to_input, as every model input
     g = torch.Generator().manual_seed(seed)
-    return (torch.utils.data.DataLoader(tr, bs, shuffle=True, drop_last=len(tr) > bs, num_workers=num_workers, generator=g),
-            torch.utils.data.DataLoader(va, bs * 2, shuffle=False, num_workers=num_workers))
+    train = DataLoader(tr, bs, shuffle=True, drop_last=len(tr) > bs, num_workers=num_workers, generator=g)
+    return train, DataLoader(va, bs * 2, shuffle=False, num_workers=num_workers)
 
 # %% ../nbs/05b_lightning.ipynb #2c801196
 class HasyLightningModule(_LightningModule):
@@ -66,11 +68,11 @@ class HasyLightningModule(_LightningModule):
     def validation_step(self, batch, batch_idx: int) -> None:
         x, y = batch
         logits = self(x)
-        top5 = logits.topk(min(5, logits.shape[1]), dim=1).indices
+        top1, top5 = topk_correct(logits, y).float() / len(y)
         kw = dict(on_epoch=True, sync_dist=True, batch_size=len(y))
         self.log("valid_loss", F.cross_entropy(logits, y), **kw)
-        self.log("valid_acc", (top5[:, 0] == y).float().mean(), prog_bar=True, **kw)
-        self.log("valid_top5", (top5 == y[:, None]).any(1).float().mean(), **kw)
+        self.log("valid_acc", top1, prog_bar=True, **kw)
+        self.log("valid_top5", top5, **kw)
 
     def configure_optimizers(self):
         opt = torch.optim.AdamW(self.parameters(), lr=self.hparams.lr, weight_decay=self.hparams.wd)
