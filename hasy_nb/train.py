@@ -35,7 +35,7 @@ from .cache import atomic_open
 # %% auto #0
 __all__ = ['SCHEDULES', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
            'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct',
-           'sigterm_as_interrupt', 'fit', 'register_cli']
+           'sigterm_as_interrupt', 'fit']
 
 # %% ../nbs/04_train.ipynb #19356f15
 _TPU_HINTS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR", "XRT_TPU_CONFIG")
@@ -113,7 +113,7 @@ def _arch_name(model: nn.Module, model_or_spec) -> str:
     if isinstance(model_or_spec, str) and getattr(model, "arch_name", None): return model.arch_name
     return getattr(model, "arch_name", None) or getattr(model, "spec", None) or type(model).__name__
 
-# %% ../nbs/04_train.ipynb #1444c31a
+# %% ../nbs/04_train.ipynb #c8542a1e
 SCHEDULES = ("onecycle", "cosine")
 
 def cosine_factor(step: int, total: int, warmup: float = 0.05) -> float:
@@ -155,7 +155,7 @@ def load_checkpoint(path: str | Path) -> dict:
     if not path.exists(): raise FileNotFoundError(f"no checkpoint to resume from at {path}")
     return torch.load(path, map_location="cpu", weights_only=True)
 
-# %% ../nbs/04_train.ipynb #54de76ff
+# %% ../nbs/04_train.ipynb #e5ae7600
 def _run_record(arr: dict, fold: int, arch: str) -> dict:
     "What a resumed run must share with its checkpoint: the fold, the architecture, the classes and the images."
     tr, va = (np.asarray(arr[k], dtype=np.int64) for k in ("train_idx", "valid_idx"))
@@ -236,7 +236,7 @@ def shard_batches(arr: dict, bs: int, seed: int, rank: int = 0, world: int = 1, 
                     device=device)                 # an exact split (no padding): metrics count each image once
     return train, valid
 
-# %% ../nbs/04_train.ipynb #80fe9ab9
+# %% ../nbs/04_train.ipynb #7062f377
 def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] = (1, 5)) -> torch.Tensor:
     "How many rows have their label among the k highest logits, for each k in `ks`: a long tensor, one count per k."
     if not ks or min(ks) < 1: raise ValueError(f"topk_correct: ks must be positive integers, got {ks!r}")
@@ -266,7 +266,7 @@ def _device_loader(batches, device: torch.device):
     import torch_xla.distributed.parallel_loader as pl
     return pl.MpDeviceLoader(batches, device)
 
-# %% ../nbs/04_train.ipynb #bb345e11
+# %% ../nbs/04_train.ipynb #61a2df43
 @dataclass
 class _Run:
     "What one process's loop works with: made once by `_prepare`, shared by the steps below."
@@ -348,7 +348,7 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
         if r.mb is not None and step % 10 == 0: _show_loss(r.mb, loss.detach(), r.device)
     return tl
 
-# %% ../nbs/04_train.ipynb #165cbfb4
+# %% ../nbs/04_train.ipynb #746d8481
 @torch.no_grad()
 def _evaluate(model: nn.Module, batches, device: torch.device, amp) -> torch.Tensor:
     "Sums on the device: [loss, top-1 hits, top-5 hits, count]; nothing is read back to the host here."
@@ -362,7 +362,7 @@ def _evaluate(model: nn.Module, batches, device: torch.device, amp) -> torch.Ten
                                      torch.tensor(float(y.shape[0]), device=device)])
     return stats
 
-# %% ../nbs/04_train.ipynb #470c40dd
+# %% ../nbs/04_train.ipynb #79129b83
 def _epoch_metrics(r: _Run, epoch: int, sums: list[float], t0: float, t_train: float) -> dict:
     "The epoch's row (the report's column names) from the summed [loss, images, loss, top-1, top-5, count]."
     tl_sum, tl_n, vl, top1, top5, n = sums
@@ -398,7 +398,7 @@ def _resume(r: _Run) -> list[dict]:
         for h in ck["history"]: r.rep.log_metrics(**h)
     return list(ck["history"])
 
-# %% ../nbs/04_train.ipynb #d1434331
+# %% ../nbs/04_train.ipynb #8d39d69a
 def _train(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> FitResult:
     "The loop, run by every process: prepare and resume, then per epoch train, test, log and checkpoint."
     r = _prepare(model, arr, cfg, dist, device, rep)
@@ -521,7 +521,7 @@ def _spawn(model: nn.Module, arr: dict, cfg: dict, kind: str, processes: int | s
             raise RuntimeError("the worker processes finished without a result (rank 0 wrote none)")
         return _load_result(out, model)
 
-# %% ../nbs/04_train.ipynb #898dc0b3
+# %% ../nbs/04_train.ipynb #1ffc6f55
 @contextlib.contextmanager
 def sigterm_as_interrupt():
     "Within the block SIGTERM (kill, timeout, Slurm, Colab, TPU preemption) raises KeyboardInterrupt, as Ctrl-C does."
@@ -585,9 +585,3 @@ def fit(model_or_spec: nn.Module | str, data=None, fold: int = 1, *, epochs: int
         if kind not in ("cpu", "cuda", "xla"):
             raise ValueError(f"processes={processes} needs device cpu, cuda or xla, not {kind}")
         return _spawn(model, arr, cfg, kind, processes if kind == "xla" else int(processes))
-
-# %% ../nbs/04_train.ipynb #eb88325a
-def register_cli(subparsers) -> None:
-    "`hasy-nb train`: defined in `hasy_nb.recipes` (this forwards to it while the CLI still lists this module)."
-    from hasy_nb.recipes import register_cli as register
-    register(subparsers)
