@@ -452,6 +452,11 @@ def _compact(arr: dict) -> dict:
 
 _CONFIG_KEYS = ("fold", "epochs", "bs", "lr", "wd", "label_smoothing", "augment", "schedule", "init")
 
+def _trained_classes(arr: dict) -> list[int] | None:
+    "The class indices a run trains on, when it is not all of them (evaluation then scores on these only)."
+    seen = np.unique(arr["labels"][arr["train_idx"]])
+    return None if len(seen) == arr["n_classes"] else seen.tolist()
+
 def _run(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, report=None) -> FitResult:
     "Open the report (main process only), record the run's config in it, and train."
     if not dist.main or (report is None and cfg.get("runs_dir") is None):
@@ -460,7 +465,7 @@ def _run(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: tor
     config = dict(arch=cfg["arch"], spec=getattr(model, "spec", None), params=count_params(model),
                   **{k: cfg[k] for k in _CONFIG_KEYS}, device=str(device), processes=dist.world, seed=cfg["seed"],
                   n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]), n_classes=arr["n_classes"],
-                  resume=cfg["resume"])
+                  classes=_trained_classes(arr), resume=cfg["resume"])
     config["augment"] = False if cfg["augment"] is None else (cfg["augment"] or True)   # {}: the default affine
     if report is not None:                                     # the caller's report: log into it, the caller closes it
         report.log_config(**config)
