@@ -113,7 +113,7 @@ def worst_classes(confusion: np.ndarray, names: Sequence[str], n: int = 10):
                               mostly_predicted_as=names[int(c[i].argmax())] if c[i].sum() else "")
                          for i in order])
 
-# %% ../nbs/07_evaluate.ipynb #67f32b6a
+# %% ../nbs/07_evaluate.ipynb #33eba61b
 def plot_per_class(confusion: np.ndarray, names: Sequence[str], n_label: int = 8, title: str = "Accuracy per class"):
     "All classes' accuracy, sorted, with the `n_label` worst named: is the error spread out or a few classes?"
     import matplotlib.pyplot as plt
@@ -289,7 +289,7 @@ class CVResult:
                                                                                               "per class, all folds", **kw)
     def plot_confusion(self, n: int = 12): return plot_confusion(self.confusion(), self.names, n, title=f"{self.name}: worst classes, all folds")
 
-# %% ../nbs/07_evaluate.ipynb #0fd0a352
+# %% ../nbs/07_evaluate.ipynb #ebb4f66b
 def cv_table(results: Sequence[CVResult], paper: bool = True):
     "One row per cross-validation (accuracies in %, with its number of folds), then the paper's rows."
     import pandas as pd
@@ -336,7 +336,7 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
                            f"({time.perf_counter() - t0:.0f} s)")
     return CVResult(name, settings, records, names)
 
-# %% ../nbs/07_evaluate.ipynb #ced24398
+# %% ../nbs/07_evaluate.ipynb #a5502c55
 def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
     "Every cross-validation found under `runs_dir` (finished folds only; the newest run of a repeated fold)."
     groups: dict = {}
@@ -383,7 +383,7 @@ def _cli_cv(args) -> int:
     print(res.table().to_string(index=False, na_rep=""))
     return 0
 
-# %% ../nbs/07_evaluate.ipynb #8e352ad7
+# %% ../nbs/07_evaluate.ipynb #844a0b99
 def _cli_evaluate(args) -> int:
     "`hasy-nb evaluate`: score a run folder's (or the shipped) model on a fold's test split, or tabulate a CV folder."
     from hasy_nb.data import load_hasy
@@ -409,7 +409,7 @@ def _cli_evaluate(args) -> int:
     _print_eval(evaluate(model, data, test, device=args.device, classes=classes), f"{title}, fold {fold}", args.top)
     return 0
 
-# %% ../nbs/07_evaluate.ipynb #4717c022
+# %% ../nbs/07_evaluate.ipynb #8fe1abe2
 def register_cli(subparsers) -> None:
     "Add `hasy-nb cv` and `hasy-nb evaluate`."
     p = subparsers.add_parser("cv", help="10-fold cross-validation as in the paper (resumable)",

@@ -30,7 +30,7 @@ __all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 
            'paper_3layer', 'paper_4layer', 'tf_cnn', 'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small',
            'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary', 'register_cli']
 
-# %% ../nbs/03_models.ipynb #232342fb
+# %% ../nbs/03_models.ipynb #14637efc
 MODEL_REGISTRY: dict[str, Callable] = {}
 MODEL_WEIGHTS: dict[str, str] = {}   # model name -> its weights file in hasy_nb/assets
 
@@ -91,7 +91,7 @@ def _conv(layer: Layer, shape: tuple, c_out: int, groups: int) -> tuple[nn.Modul
     _check_size(layer, shape, ho, wo)
     return nn.Conv2d(c_in, c_out, k, s, p, d, groups), (c_out, ho, wo)
 
-# %% ../nbs/03_models.ipynb #8493033e
+# %% ../nbs/03_models.ipynb #d2647fdd
 def _residual(layer: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tuple]:
     "A `Residual` for token `layer` (body given, or the basic block of `res<C>[s<S>]`), and its output shape."
     _need_map(layer, shape)
@@ -108,7 +108,7 @@ def _residual(layer: Layer, shape: tuple, n_classes: int) -> tuple[nn.Module, tu
         shortcut = nn.Sequential(nn.Conv2d(shape[0], out[0], 1, stride, bias=False), nn.BatchNorm2d(out[0]))
     return Residual(nn.Sequential(*mods), shortcut), out
 
-# %% ../nbs/03_models.ipynb #422f77b4
+# %% ../nbs/03_models.ipynb #6b99f56e
 def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[list[nn.Module], tuple, bool]:
     "Modules for `layers` on input `shape`: (modules, output shape, whether a bare `fc` classifier was placed)."
     mods, head = [], False
@@ -169,7 +169,7 @@ def _build_layers(layers: list[Layer], shape: tuple, n_classes: int) -> tuple[li
             raise SpecError(f"token {layer.pos} {layer.text!r}: no builder for kind {k!r}")   # grammar and builder out of step
     return mods, shape, head
 
-# %% ../nbs/03_models.ipynb #dcb51d3b
+# %% ../nbs/03_models.ipynb #5837aab9
 def build(spec_or_name: str, n_classes: int = 369, in_ch: int = 1, size: int | tuple[int, int] = 32) -> nn.Module:
     "Build the model of a spec (or of a zoo name) for `(in_ch, size, size)` inputs and `n_classes` outputs."
     if isinstance(spec_or_name, str) and spec_or_name in MODEL_REGISTRY:
@@ -251,7 +251,7 @@ def _rf_step(m: nn.Module, x: torch.Tensor, out: torch.Tensor, st: dict) -> None
 _COLUMNS = (("#", "idx"), ("module", "name"), ("layer", "layer"), ("output", "shape"), ("RF", "rf"), ("jump", "jump"),
             ("params", "params"), ("MACs", "macs"))
 
-# %% ../nbs/03_models.ipynb #4ea19fe3
+# %% ../nbs/03_models.ipynb #3c9b238f
 @dataclass
 class ArchTable:
     "Per-layer output shape, receptive field, jump, parameters and multiply-adds of a model, plus totals."
@@ -297,7 +297,7 @@ class ArchTable:
         import pandas as pd
         return pd.DataFrame(self.rows).set_index("idx")
 
-# %% ../nbs/03_models.ipynb #a363f936
+# %% ../nbs/03_models.ipynb #709800ae
 def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] = (1, 32, 32)) -> ArchTable:
     "Trace one dummy input of `input_size` through a spec, zoo name or module: shapes, receptive fields, params, MACs."
     if isinstance(spec_or_model, str):
@@ -356,7 +356,7 @@ def arch_table(spec_or_model: str | nn.Module, input_size: tuple[int, int, int] 
     title = f"{label}  input {tuple(input_size)}"
     return ArchTable(rows, totals, title)
 
-# %% ../nbs/03_models.ipynb #a69db6da
+# %% ../nbs/03_models.ipynb #1bbd6d71
 def asset_path(name: str) -> Path:
     "Path of a file shipped in `hasy_nb/assets` (package data: weights, symbol tables, the pad's script)."
     path = Path(str(resources.files("hasy_nb") / "assets" / name))
@@ -387,7 +387,7 @@ def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     model.load_state_dict(state)
     return model
 
-# %% ../nbs/03_models.ipynb #f690acc5
+# %% ../nbs/03_models.ipynb #e267fd71
 def list_models(pattern: str = "*") -> list[str]:
     "Sorted names of the registered models matching the shell-style `pattern` (e.g. `'paper_*'`)."
     return sorted(n for n in MODEL_REGISTRY if fnmatch.fnmatchcase(n, pattern))
@@ -434,7 +434,7 @@ def tf_cnn(n_classes: int = 369, in_ch: int = 1) -> nn.Module:
     "The paper's TF-CNN (TensorFlow tutorial net): two conv blocks, fc1024 tanh, dropout 0.5 (4,592,369 params)."
     return build("conv32k3 relu maxpool2 conv64k3 relu maxpool2 fc1024 tanh drop0.5", n_classes, in_ch)
 
-# %% ../nbs/03_models.ipynb #c8a9f142
+# %% ../nbs/03_models.ipynb #1128dd03
 HASY_V1_SPEC = ("conv16k3 bn relu maxpool2 conv32k3 bn relu conv32k3 bn relu maxpool2 "
                 "conv64k3 bn relu conv64k3 bn relu maxpool2 conv128k3 bn relu conv128k3 bn relu maxpool2 drop0.2 fc")
 

@@ -71,7 +71,7 @@ class IntRange:
         "The smallest and the largest value this range can produce."
         return [self.low, self.low + (self.high - self.low) // self.step * self.step]
 
-# %% ../nbs/09_tune.ipynb #47550a05
+# %% ../nbs/09_tune.ipynb #505eb85b
 @dataclass(frozen=True)
 class FloatRange:
     "A real parameter drawn from [low, high], optionally on a log scale."
@@ -140,7 +140,7 @@ def _values(d) -> list:
     "Every value a parameter's extremes can take (a fixed value is its own extreme)."
     return d.extremes() if isinstance(d, (IntRange, FloatRange, Choice)) else [d]
 
-# %% ../nbs/09_tune.ipynb #d1e3605a
+# %% ../nbs/09_tune.ipynb #af892c1f
 @dataclass(frozen=True)
 class SearchSpace:
     "What a study searches: for each parameter a distribution (IntRange, FloatRange, Choice) or a fixed value."
@@ -196,7 +196,7 @@ class SearchSpace:
             rows.append(f"| {k} | {kind} | {vals} |")
         return "\n".join(rows)
 
-# %% ../nbs/09_tune.ipynb #5ac8231c
+# %% ../nbs/09_tune.ipynb #f92dfec9
 def default_space(**changes) -> SearchSpace:
     "The default search space: architecture (as a spec) and training settings; `changes` override entries."
     return SearchSpace(dict(
@@ -347,7 +347,7 @@ def _summary_line(t: "optuna.trial.FrozenTrial", objectives: Sequence[str]) -> s
     secs = t.duration.total_seconds() if t.duration else float("nan")
     return f"trial {t.number:3d} {t.state.name.lower():8s} {vals} ({secs:.1f} s) {t.user_attrs.get('spec', '')} {why}".rstrip()
 
-# %% ../nbs/09_tune.ipynb #c587501f
+# %% ../nbs/09_tune.ipynb #25f0a9c6
 def _check_objectives(objectives: Sequence[str], pruner) -> tuple[str, ...]:
     "The objectives as a tuple, or one clear error (accuracy first; at most one more; no pruning with two)."
     objectives = tuple(objectives)
@@ -380,7 +380,7 @@ def open_study(storage: str | None, study_name: str, objectives: Sequence[str], 
     if old is None: study.set_user_attr("settings", settings)
     return study
 
-# %% ../nbs/09_tune.ipynb #dd7d696b
+# %% ../nbs/09_tune.ipynb #852cadbb
 class TrialRunner:
     "One Optuna trial: its values -> a spec -> `fit` on the carved split, in its own report folder, pruned per epoch."
     def __init__(self, data: HasyData, fold: int, space: SearchSpace, settings: dict, split: tuple, *, study_name: str,
@@ -404,7 +404,7 @@ class TrialRunner:
             if "reason" not in trial.user_attrs: trial.set_user_attr("reason", f"{type(e).__name__}: {e}")
             raise
 
-# %% ../nbs/09_tune.ipynb #10067275
+# %% ../nbs/09_tune.ipynb #d00b48e9
 @patch
 def train(self: TrialRunner, trial: "optuna.Trial", params: dict, spec: str):
     "Train the trial's model in its own report folder; its final validation accuracy (and second objective)."
