@@ -9,19 +9,15 @@ from __future__ import annotations
 import json
 import os
 import statistics
-from pathlib import Path
 
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
+
 # the budget for stroke end -> guesses; a shared, overloaded machine may need more (say so when relaxing it)
 LATENCY_BUDGET_MS = float(os.environ.get("HASY_NB_LATENCY_BUDGET_MS", "50"))
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"Debian Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+pytestmark = needs_chromium
 
 
 @pytest.fixture(scope="module")

@@ -4,17 +4,14 @@ import json
 import os
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from helpers import hasy_nb_cmd
 from hasy_nb.data import make_fake_hasy
 
 
-def hasy_nb_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("hasy-nb")
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main())"]
 
 
 @pytest.fixture(scope="module")

@@ -21,15 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--no-first-run", "--disable-sync"]
-ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
+from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
+
 # the goal for a guess refresh after a pointer move (one frame at 60 Hz); an overloaded machine may need more
 GUESS_BUDGET_MS = float(os.environ.get("HASY_NB_GUESS_BUDGET_MS", "16"))
 
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                reason=f"Debian Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+pytestmark = needs_chromium
 
 
 def _pts(f, n: int = 25) -> list[list[float]]:

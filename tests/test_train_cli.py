@@ -13,7 +13,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -21,12 +20,10 @@ import numpy as np
 import pytest
 import torch
 
+from helpers import hasy_nb_cmd
 from hasy_nb.data import load_hasy, make_fake_hasy, to_input
 
 
-def hasy_nb_cmd() -> list[str]:
-    exe = Path(sys.executable).with_name("hasy-nb")
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main())"]
 
 
 @pytest.fixture(scope="module")
