@@ -12,7 +12,7 @@ import statistics
 
 import pytest
 
-from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from helpers import ARTIFACTS, needs_chromium
 
 # the budget for stroke end -> guesses; a shared, overloaded machine may need more (say so when relaxing it)
 LATENCY_BUDGET_MS = float(os.environ.get("HASY_NB_LATENCY_BUDGET_MS", "50"))
@@ -30,17 +30,6 @@ def server():
             yield srv
         finally:
             srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 @pytest.fixture(scope="module")

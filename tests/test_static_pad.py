@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import ARTIFACTS, CHROMIUM, CHROMIUM_ARGS, needs_chromium
+from helpers import ARTIFACTS, needs_chromium
 
 # the goal for a guess refresh after a pointer move (one frame at 60 Hz); an overloaded machine may need more
 GUESS_BUDGET_MS = float(os.environ.get("HASY_NB_GUESS_BUDGET_MS", "16"))
@@ -64,17 +64,6 @@ def server(site):
         httpd.shutdown()
         httpd.server_close()
         thread.join(10)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
 
 
 def open_pad(browser, url: str, **context_args):
