@@ -12,7 +12,7 @@ import re
 import time
 from dataclasses import dataclass, replace
 from functools import lru_cache
-from itertools import groupby
+from itertools import combinations, groupby
 from typing import Sequence
 
 import ipywidgets as W
@@ -26,22 +26,25 @@ from .data import to_input
 from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input, strokes_to_image
 
 # %% auto #0
-__all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'NEAR', 'Box', 'SCRIPT_SHIFT', 'SCRIPT_SIZE',
-           'ROLE_COLOURS', 'LINE_FLOOR', 'GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER',
-           'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FORMULA_HINT', 'line_height', 'group_pieces', 'union_box',
-           'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'layout',
+__all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'NEAR', 'Box',
+           'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR', 'GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER',
+           'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FORMULA_HINT', 'line_height', 'group_pieces',
+           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'layout',
            'write_latex', 'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Formula',
            'show_formula', 'read_formula', 'compose_formula', 'segmentation_ok', 'formula_benchmark',
            'benchmark_summary', 'FormulaPad']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
-DOT = 0.3            # a piece smaller than this (x the line height) is a dot: dots near each other make one symbol
+DOT = 0.4            # a piece smaller than this (x the line height) is a dot: dots near each other make one symbol
 DOT_GAP = 0.6        # ... when the gap between them is under this (x the line height): the dots of \dots, \therefore
 MIN_WIDTH = 0.15     # a thin piece counts as this wide (x the line height) when asking "do they overlap in x?"
 OVERLAP = 0.5        # pieces whose x ranges overlap (a thin one widened) by half the narrower one: one symbol (=, i)
 SPECK = 0.1          # a lone piece smaller than this (x the line height) is a speck: it joins the nearest symbol ...
 SPECK_GAP = 0.5      # ... when that one is closer than this (x the line height)
+FLAT = 0.5           # a dot-sized piece thinner than this (x its length) is a broken-off dash: it joins like a speck
+BAR_WIDTH = 0.2      # pieces narrower than this (x the line height) and at least half as tall are bars ...
+BAR_GAP = 0.5        # ... and two bars side by side closer than this make one symbol (\\|, \\parallel)
 NEAR = 0.13          # two pieces side by side closer than this (x the line height): one symbol (a broken stroke)
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 (x right, y down; in the input's units)
@@ -79,6 +82,18 @@ def _box_gap(b: np.ndarray, g: Sequence[int], h: Sequence[int]) -> float:
     return float(max(b[h, 0].min() - b[g, 2].max(), b[g, 0].min() - b[h, 2].max(),
                      b[h, 1].min() - b[g, 3].max(), b[g, 1].min() - b[h, 3].max()))
 
+def _bar_pairs(b: np.ndarray, L: float) -> list[tuple[int, int]]:
+    "Pairs of bars (thin, tall pieces) side by side, closer than BAR_GAP, with nothing between them: \\|, \\parallel."
+    h, cx = b[:, 3] - b[:, 1], (b[:, 0] + b[:, 2]) / 2
+    bars = [i for i in range(len(b)) if b[i, 2] - b[i, 0] < BAR_WIDTH * L and h[i] > 0.5 * L]
+    out = []
+    for i, j in combinations(bars, 2):
+        left, right = sorted((i, j), key=lambda k: cx[k])
+        side = min(b[i, 3], b[j, 3]) - max(b[i, 1], b[j, 1]) > 0.7 * min(h[i], h[j])    # level with each other
+        between = ((cx > b[left, 2]) & (cx < b[right, 0])).any()
+        if side and not between and b[right, 0] - b[left, 2] < BAR_GAP * L: out.append((i, j))
+    return out
+
 def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[int]]:
     "Pieces (strokes or ink components) -> symbols: lists of piece indices, left to right; `distance(i, j)`: ink gap."
     b = _boxes(boxes)
@@ -101,13 +116,17 @@ def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[i
         close = (np.maximum(gx, gy) < NEAR * L) & side & ~near           # boxes that close: measure the ink
         for i, j in zip(*np.nonzero(np.triu(close, 1))):
             near[i, j] = distance(int(i), int(j)) < NEAR * L
+    for i, j in _bar_pairs(b, L): near[i, j] = True                     # 1b. two bars side by side: one symbol
     groups = _components(near)
     extent = lambda g: float(max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()))   # noqa: E731
     dots = [g for g in groups if extent(g) < DOT * L]                   # 3. dots near each other: one symbol
     for ga, gc in ((ga, gc) for k, ga in enumerate(dots) for gc in dots[k + 1:]):
         near[ga[0], gc[0]] |= max(b[gc, 0].min() - b[ga, 2].max(), b[ga, 0].min() - b[gc, 2].max()) < DOT_GAP * L
     out = _components(near)
-    speck = [extent(g) < SPECK * L for g in out]
+    def flat(g):                                                       # a dot-sized dash: a stroke's broken-off end
+        w, h = b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()
+        return len(g) == 1 and max(w, h) < DOT * L and min(w, h) < FLAT * max(w, h)
+    speck = [extent(g) < SPECK * L or flat(g) for g in out]
     whole, alone = [g for g, s in zip(out, speck) if not s], []
     for g in (g for g, s in zip(out, speck) if s):                      # 4. a speck joins the nearest symbol
         gaps = [_box_gap(b, g, w) for w in whole]
