@@ -71,7 +71,7 @@ ABLATIONS: dict[str, tuple[str, dict, dict]] = {
     "augment": ("augmentation", {}, dict(augment=True)),
     "no_smoothing": ("label smoothing", {}, dict(label_smoothing=0.0)),
 }
-GRID_BUDGETS = dict(budget_epochs=8, verdict_epochs=16)   # written into grid.toml; see "Choosing the budget"
+GRID_BUDGETS = dict(budget_epochs=4, verdict_epochs=4)   # written into grid.toml; see "Choosing the budget"
 PENDING: dict[str, str] = {}   # variant -> why it cannot run yet (written into the grid as `pending`)
 
 def _toml(v) -> str:
@@ -105,8 +105,8 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
         d = dict(factor=factor, arch=vgg_spec(**spec), **recipe)
         if name in PENDING: d["pending"] = PENDING[name]
         out.append(_table(f"ablation.entries.{name}", d))
-    out += [_table("verdict", dict(folds="1-10", epochs=verdict_epochs),
-                   "all 10 folds; epochs provisional: where the budget curves flatten"),
+    out += [_table("verdict", dict(folds="1-10", epochs=verdict_epochs, also_read=["budget"]),
+                   "all 10 folds; fold 1 is read from the budget runs with the same settings"),
             _table("verdict.entries.best", dict(arch=base, note="the combination of the ablation's winners; "
                                                 "the shipped architecture until the ablation has run"))]
     paper = ("tf_cnn", "paper_4layer", "paper_3layer", "paper_2layer")
