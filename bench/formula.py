@@ -27,31 +27,14 @@ import pandas as pd
 import torch
 
 from hasy_nb.data import load_hasy
-from hasy_nb.formula import benchmark_summary, compose_formula, formula_benchmark, read_formula
+from hasy_nb.formula import (EXAMPLE_FORMULA, benchmark_summary, compose_formula, formula_benchmark, read_formula,
+                             write_strokes)
 from hasy_nb.infer import Guesser
-
-SHAPES = {
-    "x": [[[0, 0], [0.7, 1]], [[0.7, 0], [0, 1]]],
-    "2": [[[0.05, 0.25], [0.2, 0.05], [0.45, 0], [0.65, 0.1], [0.7, 0.3], [0.6, 0.5], [0.0, 1.0], [0.75, 1.0]]],
-    "+": [[[0, 0.5], [0.8, 0.5]], [[0.4, 0.1], [0.4, 0.9]]],
-    "y": [[[0, 0], [0.35, 0.5]], [[0.7, 0], [0.1, 1.0]]],
-    "1": [[[0.1, 0.2], [0.35, 0], [0.35, 1]]],
-    "leq": [[[0.7, 0], [0, 0.35], [0.7, 0.7]], [[0, 0.9], [0.7, 0.9]]],
-    "alpha": [[[0.95, 0.15], [0.7, 0.55], [0.45, 0.85], [0.2, 0.85], [0.05, 0.6], [0.15, 0.3], [0.4, 0.2],
-               [0.6, 0.4], [0.8, 0.8], [0.95, 0.95]]],
-}
 
 
 def handwritten() -> list[dict]:
-    "x^2+y_1 <= alpha as pen strokes in pad units (symbols about 0.3 high), 13 strokes with 2 to 10 points."
-    out, x = [], 0.1
-    for name, gap, dy, s in [("x", 0, 0, 0.3), ("2", 0.03, -0.13, 0.16), ("+", 0.1, 0.03, 0.25), ("y", 0.08, 0, 0.3),
-                             ("1", 0.03, 0.22, 0.16), ("leq", 0.1, 0, 0.3), ("alpha", 0.1, 0.03, 0.28)]:
-        x += gap
-        pts = [(np.array(p, float) * s + (x, 0.3 + dy)).round(4).tolist() for p in SHAPES[name]]
-        out += [{"points": p, "width": 0.02} for p in pts]
-        x += s * max(max(q[0] for q in p) for p in SHAPES[name])
-    return out
+    "x^2+y_1 <= alpha as pen strokes in pad units (symbols about 0.3 high): the chapter's example, 11 strokes."
+    return write_strokes(*EXAMPLE_FORMULA)
 
 
 def interleaved(inputs: list, guesser: Guesser, repeat: int) -> dict[str, np.ndarray]:

@@ -308,7 +308,9 @@ class PadBoard(anywidget.AnyWidget):
     tool = traitlets.Unicode("pen").tag(sync=True)
     pen_width = traitlets.Float(0.035).tag(sync=True)
     eraser_width = traitlets.Float(0.12).tag(sync=True)
-    size_px = traitlets.Int(320).tag(sync=True)
+    size_px = traitlets.Int(320).tag(sync=True)         # the height; strokes are in units of it
+    width_px = traitlets.Int(0).tag(sync=True)          # 0: square; wider for a formula (x runs to width / height)
+    boxes = traitlets.List(traitlets.Dict()).tag(sync=True)   # a formula's symbols, drawn as boxes: box, colour
     compute_ms = traitlets.Float(0.0).tag(sync=True)   # Python's time for the last answer
 
 class SymbolPad(W.VBox):

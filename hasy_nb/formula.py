@@ -27,12 +27,12 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'NEAR', 'Box',
-           'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR', 'GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER',
-           'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FORMULA_HINT', 'line_height', 'group_pieces',
-           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'layout',
-           'write_latex', 'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Formula',
-           'show_formula', 'read_formula', 'compose_formula', 'segmentation_ok', 'formula_benchmark',
-           'benchmark_summary', 'FormulaPad']
+           'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR', 'GAP',
+           'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FORMULA_HINT',
+           'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance',
+           'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
+           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Formula', 'show_formula',
+           'read_formula', 'compose_formula', 'segmentation_ok', 'formula_benchmark', 'benchmark_summary', 'FormulaPad']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -193,6 +193,46 @@ def stroke_distance(strokes: Sequence, keep: Sequence[int]):
         d = a[:, None, :] - c[None, :, :]
         return float(np.sqrt((d ** 2).sum(-1).min())) - (wa + wc) / 2
     return distance
+
+# %% ../nbs/12_formula.ipynb #e415c4a0
+def shape_strokes(polys, x: float, y: float, s: float, width: float = 0.02) -> list[dict]:
+    "Strokes of a symbol drawn in a unit box, scaled by `s` and moved to (x, y)."
+    return [{"points": (np.array(p, float) * s + (x, y)).round(4).tolist(), "width": width} for p in polys]
+
+PEN_SHAPES = {   # symbols as a pen draws them, in a unit box: a list of strokes, each a list of [x, y]
+    "x": [[[0, 0], [0.7, 1]], [[0.7, 0], [0, 1]]],
+    "2": [[[0.05, 0.25], [0.2, 0.05], [0.45, 0], [0.65, 0.1], [0.7, 0.3], [0.6, 0.5], [0.0, 1.0], [0.75, 1.0]]],
+    "+": [[[0, 0.5], [0.8, 0.5]], [[0.4, 0.1], [0.4, 0.9]]],
+    "y": [[[0, 0], [0.35, 0.5]], [[0.7, 0], [0.1, 1.0]]],
+    "1": [[[0.1, 0.2], [0.35, 0], [0.35, 1]]],
+    "\\leq": [[[0.7, 0], [0, 0.35], [0.7, 0.7]], [[0, 0.9], [0.7, 0.9]]],
+    "\\alpha": [[[0.95, 0.15], [0.7, 0.55], [0.45, 0.85], [0.2, 0.85], [0.05, 0.6], [0.15, 0.3], [0.4, 0.2],
+                  [0.6, 0.4], [0.8, 0.8], [0.95, 0.95]]],
+    "=": [[[0, 0.35], [0.8, 0.35]], [[0.05, 0.65], [0.8, 0.65]]],
+    "\\equiv": [[[0, 0.25], [0.8, 0.25]], [[0, 0.5], [0.8, 0.5]], [[0, 0.75], [0.8, 0.75]]],
+    "i": [[[0.3, 0.35], [0.3, 1]], [[0.36, 0.08], [0.37, 0.09]]],
+    "j": [[[0.5, 0.35], [0.5, 0.95], [0.35, 1.05], [0.15, 0.95]], [[0.56, 0.08], [0.57, 0.09]]],
+    "\\div": [[[0, 0.5], [0.8, 0.5]], [[0.4, 0.2], [0.41, 0.21]], [[0.4, 0.8], [0.41, 0.81]]],
+    "\\%": [[[0.1, 0.1], [0.25, 0.0], [0.35, 0.15], [0.2, 0.3], [0.1, 0.1]], [[0.8, 0], [0.1, 1]],
+             [[0.6, 0.75], [0.75, 0.65], [0.85, 0.8], [0.7, 0.95], [0.6, 0.75]]],
+    "\\dots": [[[0.05, 0.9]], [[0.45, 0.9]], [[0.85, 0.9]]],
+    "|": [[[0.1, 0], [0.1, 1]]],
+    "\\|": [[[0.1, 0], [0.1, 1]], [[0.4, 0.02], [0.38, 1]]],
+}
+
+def write_strokes(*items) -> list[dict]:
+    "Pen strokes of symbols written left to right: items are (name in PEN_SHAPES, gap, dy, size) in pad units."
+    out, x = [], 0.1
+    for name, gap, dy, s in items:
+        x += gap
+        out += shape_strokes(PEN_SHAPES[name], x, 0.3 + dy, s)
+        x += s * max(max(p[0] for p in poly) for poly in PEN_SHAPES[name])
+    return out
+
+# the issue's example, x^2 + y_1 \leq \alpha, as write_strokes items: 11 strokes, symbols about 0.3 high
+EXAMPLE_FORMULA = (("x", 0, 0, 0.3), ("2", 0.03, -0.13, 0.16), ("+", 0.1, 0.03, 0.25), ("y", 0.08, 0, 0.3),
+                   ("1", 0.03, 0.22, 0.16), ("\\leq", 0.1, 0, 0.3), ("\\alpha", 0.1, 0.03, 0.28))
+
 
 # %% ../nbs/12_formula.ipynb #48097624
 SCRIPT_SHIFT = 0.25   # a centre this far (x the reference height) above / below its base's centre: a script ...
@@ -542,15 +582,18 @@ FORMULA_HINT = "Write symbols side by side, scripts smaller and higher or lower.
 
 class FormulaPad(W.VBox):
     "Write a formula on the pad: its LaTeX as you write, click a symbol for its other guesses, add it to an equation."
-    def __init__(self, model=None, equation: EquationBuilder | None = None, size_px: int = 480, **kwargs):
+    def __init__(self, model=None, equation: EquationBuilder | None = None, size_px: int = 260, width_px: int = 780,
+                 pen_width: float = 0.02, **kwargs):
         enable_colab_widgets()
         self.guesser = _guesser(model)
-        self.board = PadBoard(size_px=size_px, hint=FORMULA_HINT)
+        self.board = PadBoard(size_px=size_px, width_px=width_px, pen_width=pen_width, hint=FORMULA_HINT)
         self.equation = equation if equation is not None else EquationBuilder()
         self.formula = read_formula([], self.guesser)
         self.selected: int | None = None
         self.view = W.HTMLMath()
+        self.view.add_class("hsp-formula-latex")
         self.symbol_buttons = W.ToggleButtons(options=[], style={"button_width": "auto"})
+        self.symbol_buttons.add_class("hsp-formula-symbols")
         self.add_button = W.Button(description="Add to equation", icon="plus")
         self.board.observe(lambda _: self._update(), names="seq")
         self.board.on_msg(lambda _, content, buffers: self.choose(content.get("latex", ""))
@@ -592,6 +635,7 @@ class FormulaPad(W.VBox):
         self._quiet = False
         s = f.symbols[self.selected] if self.selected is not None else None
         with self.board.hold_sync():
+            self.board.boxes = [dict(box=list(t.box), colour=ROLE_COLOURS[t.role]) for t in f.symbols]
             self.board.guesses = [candidate(g, p) for g, p in s.guesses] if s else []
             self.board.hint = "" if s else FORMULA_HINT
             self.board.guess_seq = self.board.seq

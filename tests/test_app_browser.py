@@ -37,7 +37,7 @@ def page(server, browser):
     pg = browser.new_page(viewport={"width": 1000, "height": 1000})
     try:
         pg.goto(server.url, timeout=120_000)
-        pg.wait_for_selector(".hasy-symbolpad[data-ready='1']", timeout=120_000)
+        pg.wait_for_selector(".hasy-pad .hasy-symbolpad[data-ready='1']", timeout=120_000)
         yield pg
     finally:
         pg.close()
@@ -45,25 +45,25 @@ def page(server, browser):
 
 def in_browser(page) -> bool:
     "Does the pad guess in the browser (the shipped model: hasynet.js) rather than in the kernel?"
-    return page.locator(".hasy-symbolpad").get_attribute("data-guessing") == "browser"
+    return page.locator(".hasy-pad .hasy-symbolpad").get_attribute("data-guessing") == "browser"
 
 
 def guess_seq(page) -> int:
     "How many answers the pad has shown (kernel: the seq Python answered; browser: guesses computed)."
     attr = "data-guesses" if in_browser(page) else "data-guess-seq"
-    return int(page.locator(".hasy-symbolpad").get_attribute(attr) or 0)
+    return int(page.locator(".hasy-pad .hasy-symbolpad").get_attribute(attr) or 0)
 
 
 def settle(page, seq0: int) -> None:
     "Wait until an answer newer than `seq0` is shown (the browser answers at once, the kernel after a round trip)."
     if in_browser(page): return
-    page.wait_for_function(f"Number(document.querySelector('.hasy-symbolpad').dataset.guessSeq) > {seq0}", timeout=30_000)
+    page.wait_for_function(f"Number(document.querySelector('.hasy-pad .hasy-symbolpad').dataset.guessSeq) > {seq0}", timeout=30_000)
 
 
 def stroke(page, points: list[tuple[float, float]], steps: int = 6, live: bool = False) -> float:
     """Draw one stroke through `points` (0..1 pad coordinates) with the mouse, then wait for the answer to it.
     `live`: before lifting the pen, wait until guesses arrived for the unfinished stroke (the throttled updates)."""
-    box = page.locator(".hsp-ink").bounding_box()
+    box = page.locator(".hasy-pad .hsp-ink").bounding_box()
     xy = [(box["x"] + x * box["width"], box["y"] + y * box["height"]) for x, y in points]
     before, seq0 = (0 if in_browser(page) else len(latencies(page))), guess_seq(page)
     page.mouse.move(*xy[0])
@@ -73,39 +73,39 @@ def stroke(page, points: list[tuple[float, float]], steps: int = 6, live: bool =
         page.wait_for_timeout(15)          # a person's hand is slower than Playwright's
     if live:
         settle(page, seq0)
-        assert page.locator(".hsp-cand").count() == 5, "no guesses while the pen is still down"
+        assert page.locator(".hasy-pad .hsp-cand").count() == 5, "no guesses while the pen is still down"
     page.mouse.up()
     if in_browser(page):     # guessed in the page on every pointer event: the time of the last one
-        return float(page.locator(".hasy-symbolpad").get_attribute("data-last-guess-ms"))
-    page.wait_for_function(f"JSON.parse(document.querySelector('.hasy-symbolpad').dataset.latencies || '[]').length > {before}",
+        return float(page.locator(".hasy-pad .hasy-symbolpad").get_attribute("data-last-guess-ms"))
+    page.wait_for_function(f"JSON.parse(document.querySelector('.hasy-pad .hasy-symbolpad').dataset.latencies || '[]').length > {before}",
                            timeout=30_000)
     return latencies(page)[-1]      # this stroke's end -> guesses, in ms, as the browser measured it
 
 
 def latencies(page) -> list[float]:
-    return json.loads(page.locator(".hasy-symbolpad").get_attribute("data-latencies") or "[]")
+    return json.loads(page.locator(".hasy-pad .hasy-symbolpad").get_attribute("data-latencies") or "[]")
 
 
 def top5(page) -> list[str]:
-    return [c.get_attribute("data-latex") for c in page.locator(".hsp-cand").all()]
+    return [c.get_attribute("data-latex") for c in page.locator(".hasy-pad .hsp-cand").all()]
 
 
 def candidate(page, latex: str):
     "The candidate button for `latex` (CSS attribute values need their backslashes escaped)."
     value = latex.replace("\\", "\\\\").replace('"', '\\"')
-    return page.locator(f'.hsp-cand[data-latex="{value}"]').first
+    return page.locator(f'.hasy-pad .hsp-cand[data-latex="{value}"]').first
 
 
 def clear(page) -> None:
-    page.locator(".hsp-clear").click()
-    page.wait_for_selector(".hsp-hint", timeout=30_000)
+    page.locator(".hasy-pad .hsp-clear").click()
+    page.wait_for_selector(".hasy-pad .hsp-hint", timeout=30_000)
 
 
 def test_empty_pad_shows_a_hint(page):
     if not os.environ.get("HASY_NB_RUN"):   # the shipped model guesses in the page; a custom run in the kernel
-        assert in_browser(page), page.locator(".hasy-symbolpad").get_attribute("data-browser-error")
-    assert page.locator(".hsp-cand").count() == 0
-    assert "Draw a symbol" in page.locator(".hsp-hint").inner_text()
+        assert in_browser(page), page.locator(".hasy-pad .hasy-symbolpad").get_attribute("data-browser-error")
+    assert page.locator(".hasy-pad .hsp-cand").count() == 0
+    assert "Draw a symbol" in page.locator(".hasy-pad .hsp-hint").inner_text()
 
 
 def test_draw_plus_guess_pick_and_latency(page):
@@ -129,8 +129,8 @@ def _draw_guess_pick(page):
     assert len(plus) == 5, plus
     assert "+" in plus, f"'+' not in the top 5: {plus}"
     candidate(page, "+").click()
-    page.wait_for_function("document.querySelector('.hsp-eq-source textarea').value.includes('+')", timeout=30_000)
-    assert "+" in page.locator(".hsp-eq-source textarea").input_value()
+    page.wait_for_function("document.querySelector('.hasy-pad .hsp-eq-source textarea').value.includes('+')", timeout=30_000)
+    assert "+" in page.locator(".hasy-pad .hsp-eq-source textarea").input_value()
 
     # "x": two diagonal strokes; then pick it too
     clear(page)
@@ -140,9 +140,9 @@ def _draw_guess_pick(page):
     assert {"x", "X", r"\times"} & set(cross), f"no x-like symbol in the top 5: {cross}"
     pick = next(c for c in cross if c in ("x", "X", r"\times"))
     candidate(page, pick).click()
-    page.wait_for_function(f"document.querySelector('.hsp-eq-source textarea').value.includes({json.dumps(pick)})",
+    page.wait_for_function(f"document.querySelector('.hasy-pad .hsp-eq-source textarea').value.includes({json.dumps(pick)})",
                            timeout=30_000)
-    src = page.locator(".hsp-eq-source textarea").input_value()
+    src = page.locator(".hasy-pad .hsp-eq-source textarea").input_value()
     assert src.startswith("+") and pick in src, src
 
     # a circle, drawn slowly enough that throttled guesses arrive while the pen is down
@@ -157,9 +157,9 @@ def _draw_guess_pick(page):
     for y in (0.3, 0.5, 0.7, 0.4, 0.6):
         clear(page)
         ms.append(stroke(page, [(0.2, y), (0.5, y), (0.8, y)]))
-        assert page.locator(".hsp-cand").count() == 5
+        assert page.locator(".hasy-pad .hsp-cand").count() == 5
     ARTIFACTS.mkdir(exist_ok=True)
-    python_ms = json.loads(page.locator(".hasy-symbolpad").get_attribute("data-compute-ms") or "[]")
+    python_ms = json.loads(page.locator(".hasy-pad .hasy-symbolpad").get_attribute("data-compute-ms") or "[]")
     report = {"latencies_ms": ms, "median_ms": statistics.median(ms), "max_ms": max(ms),
               "python_ms_median": statistics.median(python_ms) if python_ms else None,
               "top5_plus": plus, "top5_x": cross, "top5_circle": ring, "equation": src}
@@ -173,17 +173,17 @@ def test_tools_undo_eraser(page):
     clear(page)
     stroke(page, [(0.15, 0.5), (0.85, 0.5)])
     stroke(page, [(0.5, 0.15), (0.5, 0.85)])
-    assert page.locator(".hsp-cand").count() == 5
+    assert page.locator(".hasy-pad .hsp-cand").count() == 5
     seq = guess_seq(page)
-    page.locator(".hsp-undo").click()
+    page.locator(".hasy-pad .hsp-undo").click()
     settle(page, seq)
-    assert page.locator(".hsp-cand").count() == 5          # the horizontal bar is still there
-    page.locator(".hsp-eraser").click()
+    assert page.locator(".hasy-pad .hsp-cand").count() == 5          # the horizontal bar is still there
+    page.locator(".hasy-pad .hsp-eraser").click()
     stroke(page, [(0.02, 0.5), (0.98, 0.5)])                 # rub the bar out
-    page.wait_for_selector(".hsp-hint", timeout=30_000)
-    assert page.locator(".hsp-cand").count() == 0
-    page.locator(".hsp-pen").click()
-    assert "hsp-active" in page.locator(".hsp-pen").get_attribute("class")
+    page.wait_for_selector(".hasy-pad .hsp-hint", timeout=30_000)
+    assert page.locator(".hasy-pad .hsp-cand").count() == 0
+    page.locator(".hasy-pad .hsp-pen").click()
+    assert "hsp-active" in page.locator(".hasy-pad .hsp-pen").get_attribute("class")
 
 
 def _wait_http(url: str, proc, timeout: float = 120) -> None:
@@ -234,7 +234,7 @@ def test_pad_in_jupyterlab(tmp_path, browser):
                 pg.locator(".jp-Notebook .jp-Cell .cm-content").first.click()
                 pg.keyboard.press("Control+Enter")          # run the cell, stay on it
                 try:
-                    pg.wait_for_selector(".hasy-symbolpad[data-ready='1']", timeout=60_000)
+                    pg.wait_for_selector(".hasy-pad .hasy-symbolpad[data-ready='1']", timeout=60_000)
                     break
                 except Exception:
                     if attempt == 2: raise
@@ -243,7 +243,7 @@ def test_pad_in_jupyterlab(tmp_path, browser):
             got = top5(pg)
             assert "+" in got, got
             candidate(pg, "+").click()
-            pg.wait_for_function("document.querySelector('.hsp-eq-source textarea').value.includes('+')", timeout=30_000)
+            pg.wait_for_function("document.querySelector('.hasy-pad .hsp-eq-source textarea').value.includes('+')", timeout=30_000)
         finally:
             if pg is not None:
                 pg.screenshot(path=str(ARTIFACTS / "symbolpad-jupyterlab.png"))
@@ -251,3 +251,42 @@ def test_pad_in_jupyterlab(tmp_path, browser):
             lab.terminate()
             try: lab.wait(15)
             except subprocess.TimeoutExpired: lab.kill(); lab.wait()
+
+
+def test_formula_tab_reads_a_formula(page):
+    "The app's second tab: write x^2+y_1 <= alpha on the wide pad, read its LaTeX, fix a symbol in two clicks, add it."
+    from hasy_nb.formula import EXAMPLE_FORMULA, write_strokes
+    page.get_by_role("tab", name="A formula").click()
+    pad = page.locator(".hasy-formula-pad")
+    pad.locator(".hasy-symbolpad[data-ready='1']").wait_for(timeout=60_000)
+    box = pad.locator(".hsp-ink").bounding_box()
+    assert box["width"] >= 2.5 * box["height"], f"the formula pad is not wide: {box}"
+    symbols = pad.locator(".hsp-formula-symbols button")
+    try:
+        for s in write_strokes(*EXAMPLE_FORMULA):          # pad units: both coordinates in units of the height
+            xy = [(box["x"] + x * box["height"], box["y"] + y * box["height"]) for x, y in s["points"]]
+            page.mouse.move(*xy[0])
+            page.mouse.down()
+            for x, y in xy[1:]: page.mouse.move(x, y, steps=4)
+            page.mouse.up()
+        page.wait_for_function("document.querySelectorAll('.hasy-formula-pad .hsp-formula-symbols button').length === 7",
+                               timeout=30_000)
+        latex = pad.locator(".hsp-formula-latex code").inner_text()
+        assert latex.count("^{") == 1 and latex.count("_{") == 1, f"x^2 and y_1 not read as scripts: {latex}"
+        symbols.nth(5).click()                               # the sixth symbol, \leq: its guesses on the pad
+        page.wait_for_function("document.querySelectorAll('.hasy-formula-pad .hsp-cand').length === 5", timeout=30_000)
+        guesses = [c.get_attribute("data-latex") for c in pad.locator(".hsp-cand").all()]
+        assert "\\leq" in guesses, guesses
+        other = guesses[1]                                   # the symbol reads as guesses[0] until now
+        pad.locator(".hsp-cand").nth(1).click()              # one more click uses another guess for it
+        read_now = "document.querySelector('.hasy-formula-pad .hsp-formula-latex code').innerText"
+        page.wait_for_function(f"{read_now} !== {json.dumps(latex)}", timeout=30_000)
+        fixed = pad.locator(".hsp-formula-latex code").inner_text()
+        assert other in fixed, (latex, other, fixed)
+        pad.get_by_role("button", name="Add to equation").click()
+        page.wait_for_function("document.querySelector('.hasy-formula-pad .hsp-eq-source textarea').value.includes("
+                               f"{json.dumps(fixed)})", timeout=30_000)
+        (ARTIFACTS / "formula_pad.json").write_text(json.dumps({"read": latex, "guesses_leq": guesses, "fixed": fixed}))
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "formulapad.png"), full_page=True)

@@ -1,5 +1,5 @@
 // SymbolPad front end (anywidget ESM): draw strokes over a 32x32 grid, show the net's guesses.
-// Drawing happens here; the strokes (polylines in 0..1 pad coordinates) go to Python through the
+// Drawing happens here; the strokes (polylines in pad units: y 0..1 down the pad, x 0..width/height) go to Python through the
 // `strokes` traitlet together with a sequence number `seq`. Python answers with `guesses` and
 // `guess_seq` (the seq it answered), so we can measure stroke end -> guesses in the browser.
 
@@ -61,9 +61,11 @@ async function render({ model, el: root }) {
   bar.append(penBtn, eraserBtn, undoBtn, clearBtn);
 
   // ---- canvas -------------------------------------------------------------------------------
+  // `size` is the height; strokes are in units of it, so x runs to width / size on a wide (formula) pad
   const size = model.get("size_px") || 320;
+  const width = model.get("width_px") || size;
   const board = el("div", "hsp-board");
-  board.style.width = size + "px";
+  board.style.width = width + "px";
   board.style.height = size + "px";
   const grid = el("canvas", "hsp-grid");
   const ink = el("canvas", "hsp-ink");
@@ -81,9 +83,9 @@ async function render({ model, el: root }) {
 
   const dpr = window.devicePixelRatio || 1;
   for (const c of [grid, ink]) {
-    c.width = Math.round(size * dpr);
+    c.width = Math.round(width * dpr);
     c.height = Math.round(size * dpr);
-    c.style.width = size + "px";
+    c.style.width = width + "px";
     c.style.height = size + "px";
   }
   const g = grid.getContext("2d");
@@ -92,16 +94,31 @@ async function render({ model, el: root }) {
   ctx.scale(dpr, dpr);
 
   function drawGrid() {
-    g.clearRect(0, 0, size, size);
+    g.clearRect(0, 0, width, size);
     g.fillStyle = "#fff";
-    g.fillRect(0, 0, size, size);
-    for (let i = 0; i <= GRID; i++) {
-      const p = (i * size) / GRID;
+    g.fillRect(0, 0, width, size);
+    const cell = size / GRID;
+    for (let i = 0; i * cell <= width + 0.5; i++) {
       g.strokeStyle = i % 8 === 0 ? "#c9d3e0" : "#eef1f5";
       g.lineWidth = 1;
-      g.beginPath(); g.moveTo(p, 0); g.lineTo(p, size); g.stroke();
-      g.beginPath(); g.moveTo(0, p); g.lineTo(size, p); g.stroke();
+      g.beginPath(); g.moveTo(i * cell, 0); g.lineTo(i * cell, size); g.stroke();
+      if (i > GRID) continue;
+      g.beginPath(); g.moveTo(0, i * cell); g.lineTo(width, i * cell); g.stroke();
     }
+    drawBoxes();
+  }
+  // the symbols a formula pad read: a box per symbol, coloured by its role, numbered as the buttons below it
+  function drawBoxes() {
+    (model.get("boxes") || []).forEach((b, i) => {
+      const [x0, y0, x1, y1] = b.box.map((v) => v * size);
+      g.strokeStyle = b.colour || "#888";
+      g.setLineDash([4, 3]);
+      g.strokeRect(x0 - 3, y0 - 3, x1 - x0 + 6, y1 - y0 + 6);
+      g.setLineDash([]);
+      g.fillStyle = b.colour || "#888";
+      g.font = "11px sans-serif";
+      g.fillText(String(i + 1), x0 - 3, Math.max(10, y0 - 6));
+    });
   }
   drawGrid();
 
@@ -139,7 +156,7 @@ async function render({ model, el: root }) {
     ctx.restore();
   }
   function redraw() {
-    ctx.clearRect(0, 0, size, size);
+    ctx.clearRect(0, 0, width, size);
     for (const s of strokes) drawStroke(s);
     if (current) drawStroke(current);
   }
@@ -170,7 +187,7 @@ async function render({ model, el: root }) {
   // ---- pointer input ------------------------------------------------------------------------
   function pos(ev) {
     const r = ink.getBoundingClientRect();
-    const x = Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width));
+    const x = Math.min(width / size, Math.max(0, (ev.clientX - r.left) / r.height));
     const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
     return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
   }
@@ -212,8 +229,10 @@ async function render({ model, el: root }) {
   clearBtn.addEventListener("click", () => { strokes = []; redraw(); send(true); });
 
   // ---- answers from Python ------------------------------------------------------------------
+  let shown = null;   // the guesses on screen
   function showGuesses() {
     const guesses = model.get("guesses") || [];
+    shown = model.get("guesses");
     guessBox.replaceChildren();
     if (!guesses.length) {
       guessBox.append(el("div", "hsp-hint", model.get("hint") || ""));
@@ -264,7 +283,11 @@ async function render({ model, el: root }) {
   }
   // Python sets guesses, hint, preview and guess_seq in one message: redraw once, on guess_seq
   model.on("change:guess_seq", showGuesses);
+  // guesses without a new answer (a formula pad shows the guesses of the symbol clicked): after this message's
+  // change:guess_seq, if it had one, has run
+  model.on("change:guesses", () => queueMicrotask(() => { if (model.get("guesses") !== shown) showGuesses(); }));
   model.on("change:tool", () => setTool(model.get("tool")));
+  model.on("change:boxes", drawGrid);
   model.on("change:seq", () => { seq = Math.max(seq, model.get("seq") || 0); });
   model.on("change:strokes", () => {
     // strokes set from Python (pad.clear(), pad.strokes = ...) come with a seq beyond ours; ignore echoes
