@@ -76,7 +76,7 @@ async function render({ model, el: root }) {
   const previewImg = el("img", "hsp-preview-img");
   previewImg.alt = "what the net sees (32x32)";
   preview.append(el("div", "hsp-caption", "the net sees"), previewImg);
-  left.append(preview);
+  if (width === size) left.append(preview);   // a formula pad has no single picture of what the net sees
 
   const guessBox = el("div", "hsp-guesses");
   right.append(el("div", "hsp-title", "Guesses"), guessBox);
