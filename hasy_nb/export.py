@@ -233,7 +233,7 @@ class BrowserModel(nn.Module):
         return self._run(x, self.header["layers"])
 
 # %% ../nbs/10_export.ipynb #aa70d04a
-PAD_FILES = ("index.html", "pad.js", "pad.css", "hasynet.js", "hasynet_kernels.js")
+PAD_FILES = ("index.html", "pad.js", "pad.css", "hasynet.js", "hasynet_kernels.js", "formula.js")
 
 
 def symbols_table() -> list[dict]:
