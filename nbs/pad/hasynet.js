@@ -153,7 +153,7 @@ function filledEllipse(buf, n, x0, y0, x1, y1, ink) {
 }
 function trunc2(v) { return Math.trunc(v / 2); }   // C integer division by 2
 
-function pyRound(x) {   // Python's round(): halves to even
+export function pyRound(x) {   // Python's round(): halves to even
   const f = Math.floor(x), d = x - f;
   if (d > 0.5) return f + 1;
   if (d < 0.5) return f;
@@ -164,7 +164,7 @@ function pyRound(x) {   // Python's round(): halves to even
 export const DEFAULT_PAD = { line_px: 2.0, dot_px: 5.0, dot_span: 0.06, ss: 8, raster_ss: 4, max_ink: 0.5,
   size: 32, default_width: 0.04 };
 
-function checkStrokes(strokes, P) {
+export function checkStrokes(strokes, P = DEFAULT_PAD) {
   const out = [];
   (strokes || []).forEach((s, i) => {
     const pts = Array.isArray(s) ? s : s.points;

@@ -105,6 +105,7 @@ export function mountPad(root, opts) {
   search.setAttribute("aria-label", "find a symbol by name or command");
   const found = el("div", "hsp-found");
   right.append(guessTitle, guessBox, moreBtn, el("div", "hsp-title", "Search"), search, found);
+  for (const e of right.children) e.classList.add("hsp-symbol-only");     // hidden in formula mode
 
   const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
   for (const c of [grid, ink]) {
@@ -171,7 +172,7 @@ export function mountPad(root, opts) {
   function redo() { if (!undone.length) return; history.push(strokes); strokes = undone.pop(); redraw(); guess(); }
 
   // ---- guesses -----------------------------------------------------------------------------------
-  function candidate(latex, prob, rank, cls) {
+  function candidate(latex, prob, rank, cls, onPick = choose) {
     const s = bySym.get(latex) || { latex, usepackage: "", mode: "math", img: "" };
     const row = el("div", cls);
     row.dataset.latex = latex;
@@ -194,7 +195,7 @@ export function mountPad(root, opts) {
       pr.append(fill, el("span", "hsp-probtext", (100 * prob).toFixed(1) + "%"));
       pick.append(pr);
     }
-    pick.addEventListener("click", () => choose(latex));
+    pick.addEventListener("click", () => onPick(latex));
     const copy = el("button", "hsp-copy", "Copy");
     copy.type = "button";
     copy.title = "copy " + latex;
@@ -302,6 +303,7 @@ export function mountPad(root, opts) {
   clearBtn.addEventListener("click", () => { if (strokes.length) commit([]); });
   const keyTarget = opts.keyTarget || (typeof document !== "undefined" ? document : null);
   if (keyTarget) keyTarget.addEventListener("keydown", (ev) => {
+    if (root.classList.contains("hsp-formula-mode")) return;     // the formula board has its own keys
     const t = ev.target;
     if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;   // their own undo
     const k = ev.key.toLowerCase();
@@ -325,13 +327,237 @@ export function mountPad(root, opts) {
     else if (equation) equation.append(latex);
   }
 
+  // ---- formula mode (the static page): a wide board read by formula.js, `opts.formula` is that module -----------
+  let formula = null;
+  if (opts.formula) {
+    formula = mountFormula(root, wrap, { F: opts.formula, model, symbols, candidate, equation, katex: () => katex || (typeof window !== "undefined" ? window.katex : undefined),
+      css, keyTarget, height: opts.formulaHeight || 240, ratio: opts.formulaRatio || 3 });
+  }
+
   hint(opts.emptyHint || EMPTY_HINT);
   root.dataset.ready = "1";
   return {
+    formula,
     get strokes() { return strokes; },
     set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? penWidth, erase: !!s.erase }))); },
     guesses: () => Array.from(guessBox.querySelectorAll(".hsp-cand")).map((e) => e.dataset.latex),
     guessMs, undo, redo, equation, guess, model,
+    clear: () => commit([]),
+  };
+}
+
+export const FORMULA_HINT = "Write symbols side by side, scripts smaller and higher or lower. Click a symbol below for its guesses.";
+
+/**
+ * Formula mode: "One symbol" / "A formula" tabs and a wide board (ratio x as wide as high; strokes in units of its
+ * height) that formula.js (`o.F`) reads after each stroke: each symbol boxed and numbered in its role's colour, the
+ * LaTeX (KaTeX and code), a button per symbol that shows its top-5 guesses (click one to use it), "Add to equation".
+ */
+function mountFormula(root, wrap, o) {
+  const { F, model, symbols, candidate, equation, css } = o;
+  const H = o.height, W = Math.round(o.height * o.ratio);
+  const button = (cls, text, title) => { const b = el("button", "hsp-btn " + cls, text); b.type = "button"; if (title) b.title = title; return b; };
+  const tabs = el("div", "hsp-tabs");
+  tabs.setAttribute("role", "tablist");
+  const tab = (mode, text) => { const b = button("hsp-tab hsp-tab-" + mode, text); b.dataset.mode = mode; b.setAttribute("role", "tab"); return b; };
+  const oneTab = tab("symbol", "One symbol"), formulaTab = tab("formula", "A formula");
+  tabs.append(oneTab, formulaTab);
+
+  const panel = el("div", "hsp-formula");
+  const bar = el("div", "hsp-toolbar");
+  const penBtn = button("hsp-formula-pen", "✎ Pen", "draw (P)"), eraserBtn = button("hsp-formula-eraser", "⌫ Eraser", "rub out (E)");
+  const undoBtn = button("hsp-formula-undo", "↶ Undo", "undo the last stroke (Ctrl-Z)"), redoBtn = button("hsp-formula-redo", "↷ Redo", "redo (Ctrl-Shift-Z)");
+  const clearBtn = button("hsp-formula-clear", "✕ Clear", "wipe the formula");
+  bar.append(penBtn, eraserBtn, undoBtn, redoBtn, clearBtn);
+  const board = el("div", "hsp-board hsp-formula-board");
+  board.style.width = W + "px"; board.style.height = H + "px";
+  const bg = el("canvas", "hsp-formula-bg"), ink = el("canvas", "hsp-formula-ink");
+  board.append(bg, ink);
+  const rendered = el("div", "hsp-formula-rendered");
+  const code = el("code", "hsp-formula-latex");
+  const codeRow = el("div", "hsp-formula-code");
+  const copyBtn = button("hsp-copy hsp-formula-copy", "Copy", "copy the formula's LaTeX");
+  codeRow.append(code, copyBtn);
+  const symRow = el("div", "hsp-formula-symbols");
+  const guessBox = el("div", "hsp-formula-guesses");
+  const addBtn = button("hsp-formula-add", "+ Add to equation", "append the formula's LaTeX to the equation");
+  addBtn.hidden = !equation;
+  panel.append(bar, board, el("div", "hsp-title", "Formula"), rendered, codeRow, addBtn,
+    el("div", "hsp-title", "Symbols"), symRow, guessBox);
+  root.insertBefore(tabs, wrap);
+  root.insertBefore(panel, wrap);
+
+  const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
+  for (const c of [bg, ink]) { c.width = Math.round(W * dpr); c.height = Math.round(H * dpr); c.style.width = W + "px"; c.style.height = H + "px"; }
+  const g = bg.getContext("2d"), ctx = ink.getContext("2d");
+  g.scale(dpr, dpr); ctx.scale(dpr, dpr);
+  function drawBackground() {
+    g.clearRect(0, 0, W, H);
+    g.fillStyle = css("--hsp-board", "#fff"); g.fillRect(0, 0, W, H);
+    g.strokeStyle = css("--hsp-grid-major", "#c9d3e0"); g.lineWidth = 1; g.setLineDash([4, 6]);
+    for (const y of [0.3, 0.6]) { g.beginPath(); g.moveTo(0, y * H); g.lineTo(W, y * H); g.stroke(); }
+    g.setLineDash([]);
+  }
+  drawBackground();
+
+  let strokes = [], current = null, tool = "pen", f = F.readFormula(model, [], 5, { symbols }), selected = null;
+  const history = [], undone = [], readMs = [];
+  const penWidth = 0.02, eraserWidth = 0.08;
+  function drawStroke(s) {
+    const pts = s.points;
+    ctx.save();
+    ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
+    ctx.strokeStyle = ctx.fillStyle = css("--hsp-ink", "#111");
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.lineWidth = Math.max(1, s.width * H);
+    ctx.beginPath();
+    if (pts.length === 1) { ctx.arc(pts[0][0] * H, pts[0][1] * H, ctx.lineWidth / 2, 0, 2 * Math.PI); ctx.fill(); }
+    else { ctx.moveTo(pts[0][0] * H, pts[0][1] * H); for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * H, pts[i][1] * H); ctx.stroke(); }
+    ctx.restore();
+  }
+  function redraw() {
+    ctx.clearRect(0, 0, W, H);
+    for (const s of strokes) drawStroke(s);
+    if (current) { drawStroke(current); return; }
+    ctx.save();
+    ctx.font = "bold 12px system-ui, sans-serif";
+    f.symbols.forEach((s, i) => {          // each symbol's box in its role's colour, numbered
+      const [x0, y0, x1, y1] = s.box, colour = F.ROLE_COLOURS[s.role];
+      ctx.strokeStyle = ctx.fillStyle = colour;
+      ctx.lineWidth = i === selected ? 3 : 1.5;
+      ctx.strokeRect(x0 * H - 2, y0 * H - 2, (x1 - x0) * H + 4, (y1 - y0) * H + 4);
+      ctx.fillText(String(i + 1), x0 * H - 2, Math.max(11, y0 * H - 5));
+    });
+    ctx.restore();
+  }
+  function show() {
+    const tex = o.katex();
+    code.textContent = f.latex;
+    if (!f.symbols.length) rendered.replaceChildren(el("div", "hsp-hint", FORMULA_HINT));
+    else if (tex) {
+      try { tex.render(f.latex, rendered, { displayMode: true, throwOnError: true }); }
+      catch (e) { rendered.replaceChildren(el("code", "", f.latex)); }
+    } else rendered.replaceChildren(el("code", "", f.latex));
+    symRow.replaceChildren(...f.symbols.map((s, i) => {
+      const b = button("hsp-formula-sym", `${i + 1}: ${s.latex}`, `${s.role}: show its guesses`);
+      b.dataset.index = String(i); b.dataset.role = s.role; b.dataset.latex = s.latex;
+      b.style.borderColor = F.ROLE_COLOURS[s.role];
+      b.classList.toggle("hsp-active", i === selected);
+      b.addEventListener("click", () => select(i === selected ? null : i));
+      return b;
+    }));
+    const s = selected === null ? null : f.symbols[selected];
+    guessBox.replaceChildren(...(s ? s.guesses.map(([latex, p], r) =>
+      candidate(latex, p, r + 1, r === s.choice ? "hsp-cand hsp-chosen" : "hsp-cand", choose)) : []));
+    addBtn.disabled = !f.latex;
+    root.dataset.formula = f.latex;
+    redraw();
+  }
+  function read() {
+    const t0 = performance.now();
+    f = F.readFormula(model, strokes, 5, { symbols });
+    const ms = performance.now() - t0;
+    readMs.push(Math.round(ms * 1000) / 1000);
+    root.dataset.formulaReads = String(Number(root.dataset.formulaReads || 0) + 1);
+    root.dataset.lastFormulaMs = String(ms);
+    selected = null;
+    show();
+  }
+  function select(i) {
+    if (i !== null && !(i >= 0 && i < f.symbols.length)) throw new Error(`select: there is no symbol ${i}`);
+    selected = i; show();
+  }
+  function choose(latex) {
+    if (selected === null) throw new Error("choose: select a symbol first");
+    const j = f.symbols[selected].guesses.findIndex((x) => x[0] === latex);
+    if (j < 0) throw new Error(`choose: ${latex} is not among the symbol's guesses`);
+    f = F.withChoice(f, selected, j);
+    root.dataset.picked = latex;
+    show();
+    return f.latex;
+  }
+  function add() { if (equation && f.latex) equation.append(f.latex); return equation ? equation.latex : f.latex; }
+  function commit(next) { history.push(strokes); strokes = next; undone.length = 0; read(); }
+  function undo() { if (!history.length) return; undone.push(strokes); strokes = history.pop(); read(); }
+  function redo() { if (!undone.length) return; history.push(strokes); strokes = undone.pop(); read(); }
+
+  function pos(ev) {       // units of the board's height: x runs to W / H
+    const r = ink.getBoundingClientRect();
+    const x = Math.min(r.width / r.height, Math.max(0, (ev.clientX - r.left) / r.height));
+    const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
+    return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
+  }
+  ink.addEventListener("pointerdown", (ev) => {
+    if ((ev.button !== 0 && ev.button !== 5) || current) return;
+    ev.preventDefault();
+    try { ink.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic event has no pointer to capture */ }
+    const erase = tool === "eraser" || ev.button === 5;
+    current = { points: [pos(ev)], width: erase ? eraserWidth : penWidth, erase };
+    redraw();
+  });
+  ink.addEventListener("pointermove", (ev) => {
+    if (!current) return;
+    ev.preventDefault();
+    const p = pos(ev), last = current.points[current.points.length - 1];
+    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.002) return;
+    current.points.push(p);
+    redraw();
+  });
+  function end(ev) {
+    if (!current) return;
+    if (ev && ev.preventDefault) ev.preventDefault();
+    const s = current;
+    current = null;
+    commit(strokes.concat([s]));
+  }
+  ink.addEventListener("pointerup", end);
+  ink.addEventListener("pointercancel", end);
+  ink.addEventListener("lostpointercapture", end);
+  function setTool(t) {
+    tool = t;
+    penBtn.classList.toggle("hsp-active", t === "pen");
+    eraserBtn.classList.toggle("hsp-active", t === "eraser");
+    board.classList.toggle("hsp-erasing", t === "eraser");
+  }
+  setTool("pen");
+  penBtn.addEventListener("click", () => setTool("pen"));
+  eraserBtn.addEventListener("click", () => setTool("eraser"));
+  undoBtn.addEventListener("click", undo);
+  redoBtn.addEventListener("click", redo);
+  clearBtn.addEventListener("click", () => { if (strokes.length) commit([]); });
+  copyBtn.addEventListener("click", () => copyText(f.latex).then(() => { root.dataset.copied = f.latex; }));
+  addBtn.addEventListener("click", add);
+  if (o.keyTarget) o.keyTarget.addEventListener("keydown", (ev) => {
+    if (!root.classList.contains("hsp-formula-mode")) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
+    const k = ev.key.toLowerCase();
+    if ((ev.ctrlKey || ev.metaKey) && k === "z") { ev.preventDefault(); if (ev.shiftKey) redo(); else undo(); }
+    else if ((ev.ctrlKey || ev.metaKey) && k === "y") { ev.preventDefault(); redo(); }
+    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "e") setTool("eraser");
+    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "p") setTool("pen");
+  });
+  if (typeof window !== "undefined" && window.matchMedia) {
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { drawBackground(); redraw(); });
+  }
+  function setMode(mode) {
+    const on = mode === "formula";
+    root.classList.toggle("hsp-formula-mode", on);
+    root.dataset.mode = on ? "formula" : "symbol";
+    panel.hidden = !on;
+    oneTab.classList.toggle("hsp-active", !on); formulaTab.classList.toggle("hsp-active", on);
+    oneTab.setAttribute("aria-selected", String(!on)); formulaTab.setAttribute("aria-selected", String(on));
+  }
+  oneTab.addEventListener("click", () => setMode("symbol"));
+  formulaTab.addEventListener("click", () => setMode("formula"));
+  setMode("symbol");
+  show();
+  return {
+    get strokes() { return strokes; },
+    set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? penWidth, erase: !!s.erase }))); },
+    get reading() { return f; },
+    get latex() { return f.latex; },
+    readMs, select, choose, add, undo, redo, setMode, refresh: show,
     clear: () => commit([]),
   };
 }
@@ -414,14 +640,19 @@ function loadScript(src) {
 /** The static page: load the model and symbols next to this script, mount the pad into `root`, then KaTeX. */
 export async function startStaticPad(root, base = "./") {
   const t = { module: performance.now() };
-  const [model, symbols] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
-    fetch(base + "symbols.json").then((r) => r.json()).then((s) => { t.symbols = performance.now(); return s; })]);
-  const pad = mountPad(root, { model, symbols });
+  const [model, symbols, formula] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
+    fetch(base + "symbols.json").then((r) => r.json()).then((s) => { t.symbols = performance.now(); return s; }),
+    import("./formula.js")]);        // the formula reader (a dynamic import: the SymbolPad widget loads pad.js from a blob)
+  const pad = mountPad(root, { model, symbols, formula });
   if (typeof window !== "undefined") window.hasyPad = pad;
   t.ready = performance.now();
   root.dataset.readyMs = String(t.ready);       // since the page started loading (performance.timeOrigin)
   root.dataset.timing = JSON.stringify(t);
   // the equation's typesetting is not needed for the first guess: KaTeX loads after the pad is ready
-  loadScript(base + "katex/katex.min.js").then(() => { pad.equation.setKatex(window.katex); root.dataset.katex = "1"; });
+  loadScript(base + "katex/katex.min.js").then(() => {
+    pad.equation.setKatex(window.katex);
+    if (pad.formula) pad.formula.refresh();
+    root.dataset.katex = "1";
+  });
   return pad;
 }
