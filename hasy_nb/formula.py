@@ -421,6 +421,9 @@ def _read_image(image, line: float | None) -> tuple[list, list[Box], list[np.nda
     return groups, gboxes, [image_symbol_input(grey, labels, g, b, L) for g, b in zip(groups, gboxes)], L
 
 def _read_strokes(strokes: Sequence, line: float | None) -> tuple[list, list[Box], list[np.ndarray], float]:
+    check_strokes(strokes)                                   # errors name the stroke's index in the input
+    drawn = [i for i, s in enumerate(strokes) if check_strokes([s])]
+    strokes = [strokes[i] for i in drawn]                    # empty strokes out: the indices below are into this list
     keep, boxes = stroke_boxes(strokes)
     S = check_strokes(strokes)
     distance = stroke_distance(strokes, keep)
@@ -434,7 +437,7 @@ def _read_strokes(strokes: Sequence, line: float | None) -> tuple[list, list[Box
                    if e and (p.max(0) + w / 2 >= (x0, y0)).all() and (p.min(0) - w / 2 <= (x1, y1)).all()]
         mine = [strokes[i] for i in sorted(g + erasers)]
         inputs.append(strokes_symbol_input(mine, max(x1 - x0, y1 - y0), L))
-    return groups, gboxes, inputs, L
+    return [[drawn[i] for i in g] for g in groups], gboxes, inputs, L      # pieces: indices into the input
 
 def read_formula(image_or_strokes, model=None, k: int = 5, *, line: float | None = None,
                  batched: bool = True) -> Formula:

@@ -107,3 +107,14 @@ def test_benchmark_arguments_are_checked_before_any_work(guesser):
     with pytest.raises(ValueError, match="sizes must be counts"): formula_benchmark(None, 5, sizes=(), model=guesser)
     with pytest.raises(ValueError, match="rows is 'test' or 'train', not 'valid'"):
         formula_benchmark(None, 5, model=guesser, rows="valid")
+
+
+def test_empty_strokes_change_nothing(guesser):
+    from hasy_nb.formula import EXAMPLE_FORMULA, write_strokes
+    strokes = write_strokes(*EXAMPLE_FORMULA)
+    f = read_formula(strokes, guesser)
+    g = read_formula([{"points": [], "width": 0.02}] + strokes[:5] + [{"points": []}] + strokes[5:], guesser)
+    assert g.latex == f.latex and np.array_equal(g.inputs, f.inputs)
+    assert [s.role for s in g.symbols] == [s.role for s in f.symbols]
+    shift = lambda i: i + 1 + (i >= 5)                                # noqa: E731  pieces index the input as given
+    assert [s.pieces for s in g.symbols] == [tuple(shift(i) for i in s.pieces) for s in f.symbols]

@@ -76,6 +76,8 @@ def _cases(n: int, seed: int = 0) -> list[list[dict]]:
             p = np.asarray(strokes[int(rng.integers(len(strokes)))]["points"], float)
             strokes.append({"points": p[:1].round(4).tolist() + (p[:1] + 0.02).round(4).tolist(), "width": 0.04,
                             "erase": True})
+        if rng.random() < 0.1:                                           # a stroke with no points, anywhere
+            strokes.insert(int(rng.integers(len(strokes) + 1)), {"points": [], "width": 0.02})
         if rng.random() < 0.15:                                          # the same formula in pixels
             strokes = [{**st, "points": (np.asarray(st["points"]) * 300).round(2).tolist(), "width": st["width"] * 300}
                        for st in strokes]

@@ -288,7 +288,10 @@ function textModeOf(opts) {
 export function readFormula(model, strokes, k = 5, opts = {}) {
   const line = opts.line ?? null;
   if (line !== null && !(typeof line === "number" && line > 0)) throw new Error(`read_formula: line must be a positive height, got ${line}`);
-  const { groups, gboxes, S, L } = readStrokes(strokes || [], line);
+  checkStrokes(strokes || []);                                         // errors name the stroke's index in the input
+  const drawn = (strokes || []).flatMap((s, i) => (checkStrokes([s]).length ? [i] : []));
+  strokes = drawn.map((i) => strokes[i]);                              // empty strokes out, as _read_strokes
+  const { groups, gboxes, S, L } = readStrokes(strokes, line);
   const pad = (model && model.pad) || DEFAULT_PAD;
   const inputs = groups.map((g, n) => {
     const [x0, y0, x1, y1] = gboxes[n];
@@ -308,7 +311,7 @@ export function readFormula(model, strokes, k = 5, opts = {}) {
     return idx.map((i) => [model.labels[i], p[i]]);
   });
   const roles = gboxes.length ? layout(gboxes, line === null ? lineHeight(gboxes) : line) : [];
-  const symbols = gboxes.map((box, i) => ({ box, role: roles[i], guesses: guesses[i], pieces: groups[i], choice: 0,
+  const symbols = gboxes.map((box, i) => ({ box, role: roles[i], guesses: guesses[i], pieces: groups[i].map((j) => drawn[j]), choice: 0,
     latex: guesses[i].length ? guesses[i][0][0] : "" }));
   const textMode = textModeOf(opts);
   return { latex: writeLatex(symbols.map((s) => s.latex), roles, textMode), symbols, inputs, line: L, textMode };
