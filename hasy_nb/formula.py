@@ -26,8 +26,8 @@ from .data import to_input
 from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input, strokes_to_image
 
 # %% auto #0
-__all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'NEAR', 'Box',
-           'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR', 'GAP',
+__all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
+           'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR', 'GAP',
            'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FORMULA_HINT',
            'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance',
            'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
@@ -45,6 +45,7 @@ SPECK_GAP = 0.5      # ... when that one is closer than this (x the line height)
 FLAT = 0.5           # a dot-sized piece thinner than this (x its length) is a broken-off dash: it joins like a speck
 BAR_WIDTH = 0.2      # pieces narrower than this (x the line height) and at least half as tall are bars ...
 BAR_GAP = 0.5        # ... and two bars side by side closer than this make one symbol (\\|, \\parallel)
+HUG = 0.15           # a small raised symbol closer than this to the next one (x the line height) is part of it
 NEAR = 0.13          # two pieces side by side closer than this (x the line height): one symbol (a broken stroke)
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 (x right, y down; in the input's units)
@@ -94,6 +95,25 @@ def _bar_pairs(b: np.ndarray, L: float) -> list[tuple[int, int]]:
         if side and not between and b[right, 0] - b[left, 2] < BAR_GAP * L: out.append((i, j))
     return out
 
+def _hug_next(b: np.ndarray, groups: list[list[int]], L: float) -> list[list[int]]:
+    "Symbols left to right; a small one above the line's middle that hugs the next (not the one before) joins it: \\celsius."
+    centre = lambda g: (b[g, 0].min() + b[g, 2].max()) / 2                    # noqa: E731
+    box = lambda g: (b[g, 0].min(), b[g, 1].min(), b[g, 2].max(), b[g, 3].max())   # noqa: E731
+    out = sorted(groups, key=centre)
+    bx = [box(g) for g in out]
+    tall = [(y0 + y1) / 2 for x0, y0, x1, y1 in bx if max(x1 - x0, y1 - y0) >= 0.7 * L]
+    mid = float(np.median(tall)) if tall else -np.inf                         # the line's middle
+    i = 0
+    while i < len(out) - 1:
+        (x0, y0, x1, y1), after = bx[i], bx[i + 1]
+        gap_next, gap_prev = after[0] - x1, (x0 - bx[i - 1][2]) if i else np.inf
+        if max(x1 - x0, y1 - y0) < SMALL * L and y1 < mid and gap_next < HUG * L and gap_next < 0.5 * gap_prev:
+            out[i + 1] = sorted(out[i] + out[i + 1])
+            bx[i + 1] = box(out[i + 1])
+            del out[i], bx[i]
+        else: i += 1
+    return sorted(out, key=centre)
+
 def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[int]]:
     "Pieces (strokes or ink components) -> symbols: lists of piece indices, left to right; `distance(i, j)`: ink gap."
     b = _boxes(boxes)
@@ -133,8 +153,7 @@ def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[i
         k = int(np.argmin(gaps)) if gaps else -1
         if k >= 0 and gaps[k] < SPECK_GAP * L: whole[k] = sorted(whole[k] + g)
         else: alone.append(g)
-    out = whole + alone
-    return sorted(out, key=lambda g: (b[g, 0].min() + b[g, 2].max()) / 2)
+    return _hug_next(b, whole + alone, L)                              # 5. a raised ring that hugs the next symbol
 
 def union_box(boxes, idx: Sequence[int]) -> Box:
     "The box around the pieces `idx`."

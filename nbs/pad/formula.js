@@ -17,6 +17,7 @@ export const SPECK_GAP = 0.5;   // ... that joins the nearest symbol closer than
 export const FLAT = 0.5;        // a dot-sized piece thinner than this (x its length) is a dash: joins like a speck
 export const BAR_WIDTH = 0.2;   // pieces narrower than this (x the line height), at least half as tall: bars ...
 export const BAR_GAP = 0.5;     // ... two bars side by side closer than this: one symbol
+export const HUG = 0.15;        // a small raised symbol closer than this to the next one (x the line height): part of it
 export const NEAR = 0.13;       // two pieces side by side closer than this (x the line height): one symbol
 export const SCRIPT_SHIFT = 0.25;
 export const SCRIPT_SIZE = 0.85;
@@ -137,9 +138,32 @@ export function groupPieces(boxes, line = null, distance = null) {
     if (k >= 0 && gaps[k] < SPECK_GAP * L) whole[k] = whole[k].concat(g).sort((x, y) => x - y);
     else alone.push(g);
   });
-  const all = whole.concat(alone);
+  return hugNext(b, whole.concat(alone), L);                                    // 5. a raised ring hugging the next
+}
+
+function sortedByCentre(b, groups) {
   const key = (g) => (gMin(b, g, 0) + gMax(b, g, 2)) / 2;
-  return all.map((g) => [key(g), g]).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
+  return groups.map((g) => [key(g), g]).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
+}
+
+function hugNext(b, groups, L) {   // _hug_next: a small symbol above the line's middle that hugs the next joins it
+  const out = sortedByCentre(b, groups);
+  const box = (g) => [gMin(b, g, 0), gMin(b, g, 1), gMax(b, g, 2), gMax(b, g, 3)];
+  const bx = out.map(box);
+  const tall = bx.filter(([x0, y0, x1, y1]) => Math.max(x1 - x0, y1 - y0) >= 0.7 * L).map(([, y0, , y1]) => (y0 + y1) / 2);
+  const mid = tall.length ? median(tall) : -Infinity;
+  let i = 0;
+  while (i < out.length - 1) {
+    const [x0, y0, x1, y1] = bx[i], after = bx[i + 1];
+    const gapNext = after[0] - x1, gapPrev = i ? x0 - bx[i - 1][2] : Infinity;
+    if (Math.max(x1 - x0, y1 - y0) < SMALL * L && y1 < mid && gapNext < HUG * L && gapNext < 0.5 * gapPrev) {
+      out[i + 1] = out[i].concat(out[i + 1]).sort((x, y) => x - y);
+      bx[i + 1] = box(out[i + 1]);
+      out.splice(i, 1);
+      bx.splice(i, 1);
+    } else i += 1;
+  }
+  return sortedByCentre(b, out);
 }
 
 /** The box around the pieces `idx`. */
