@@ -57,6 +57,166 @@ export function searchSymbols(query, symbols, max = SEARCH_MAX) {
 }
 
 /**
+ * The drawing board the pads share: a background canvas and an ink canvas in `boardEl` (width x height px), strokes in
+ * units of the board's height ({points: [[x, y], ...], width, erase}: y 0..1 down, x 0..width/height), pointer input
+ * (mouse, touch, pen; a pen's eraser end rubs out), undo/redo history, the pen and the eraser.
+ * o: {width, height (px), penWidth, eraserWidth (numbers, or functions read at each pen-down), css(name, fallback) (the
+ * theme's colours; default: the fallbacks), classes ([background, ink] canvas classes), strokes (to start with),
+ * tool ("pen"), background(g) (paints the background canvas after it is cleared), overlay(ctx) (drawn over the strokes
+ * when no stroke is being drawn), onChange(strokes) (after every change: a stroke ended, undo, redo, clear, set),
+ * onMove(drawing, phase) (the pen went down ("down") or moved ("move"); drawing: the strokes and the one being drawn),
+ * onTool(tool), buttons: {pen, eraser, undo, redo, clear} (any may be left out), keyTarget and keysOn() (Ctrl-Z,
+ * Ctrl-Shift-Z, Ctrl-Y, E and P while keysOn() says so and no text field has the focus)}.
+ */
+export function mountBoard(boardEl, o) {
+  const W = o.width, H = o.height;
+  const css = o.css || ((name, fallback) => fallback);
+  const value = (v) => (typeof v === "function" ? v() : v);
+  const [bgClass, inkClass] = o.classes || ["hsp-grid", "hsp-ink"];
+  boardEl.style.width = W + "px";
+  boardEl.style.height = H + "px";
+  const bg = el("canvas", bgClass), ink = el("canvas", inkClass);
+  boardEl.append(bg, ink);
+  const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
+  for (const c of [bg, ink]) { c.width = Math.round(W * dpr); c.height = Math.round(H * dpr); c.style.width = W + "px"; c.style.height = H + "px"; }
+  const g = bg.getContext("2d"), ctx = ink.getContext("2d");
+  g.scale(dpr, dpr); ctx.scale(dpr, dpr);
+  function drawBackground() {
+    g.clearRect(0, 0, W, H);
+    if (o.background) o.background(g);
+  }
+
+  let strokes = (o.strokes || []).slice(), current = null, tool = o.tool || "pen";
+  const history = [], undone = [];          // strokes lists to undo to, and to redo
+  const b = o.buttons || {};
+  function drawStroke(s) {
+    const pts = s.points;
+    if (!pts || !pts.length) return;
+    ctx.save();
+    ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
+    ctx.strokeStyle = ctx.fillStyle = css("--hsp-ink", "#111");
+    ctx.lineCap = ctx.lineJoin = "round";
+    ctx.lineWidth = Math.max(1, s.width * H);
+    ctx.beginPath();
+    if (pts.length === 1) { ctx.arc(pts[0][0] * H, pts[0][1] * H, ctx.lineWidth / 2, 0, 2 * Math.PI); ctx.fill(); }
+    else { ctx.moveTo(pts[0][0] * H, pts[0][1] * H); for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * H, pts[i][1] * H); ctx.stroke(); }
+    ctx.restore();
+  }
+  function redraw() {
+    ctx.clearRect(0, 0, W, H);
+    for (const s of strokes) drawStroke(s);
+    if (current) drawStroke(current);
+    else if (o.overlay) { ctx.save(); o.overlay(ctx); ctx.restore(); }
+  }
+  function commit(next, silent = false) {   // a new drawing state that undo can go back from; silent: no onChange
+    history.push(strokes);
+    strokes = next;
+    undone.length = 0;
+    redraw();
+    if (!silent && o.onChange) o.onChange(strokes);
+  }
+  function undo() { if (!history.length) return; undone.push(strokes); strokes = history.pop(); redraw(); if (o.onChange) o.onChange(strokes); }
+  function redo() { if (!undone.length) return; history.push(strokes); strokes = undone.pop(); redraw(); if (o.onChange) o.onChange(strokes); }
+  const drawing = () => (current ? strokes.concat([current]) : strokes);
+
+  function pos(ev) {       // units of the board's height: x runs to W / H
+    const r = ink.getBoundingClientRect();
+    const x = Math.min(r.width / r.height, Math.max(0, (ev.clientX - r.left) / r.height));
+    const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
+    return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
+  }
+  ink.addEventListener("pointerdown", (ev) => {
+    if ((ev.button !== 0 && ev.button !== 5) || current) return;
+    ev.preventDefault();
+    try { ink.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic event has no pointer to capture */ }
+    const erase = tool === "eraser" || ev.button === 5;          // a pen's eraser end
+    current = { points: [pos(ev)], width: value(erase ? o.eraserWidth : o.penWidth), erase };
+    redraw();
+    if (o.onMove) o.onMove(drawing(), "down");
+  });
+  ink.addEventListener("pointermove", (ev) => {
+    if (!current) return;
+    ev.preventDefault();
+    const p = pos(ev), last = current.points[current.points.length - 1];
+    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.002) return;
+    current.points.push(p);
+    redraw();
+    if (o.onMove) o.onMove(drawing(), "move");
+  });
+  function end(ev) {
+    if (!current) return;
+    if (ev && ev.preventDefault) ev.preventDefault();
+    const s = current;
+    current = null;
+    commit(strokes.concat([s]));
+  }
+  ink.addEventListener("pointerup", end);
+  ink.addEventListener("pointercancel", end);
+  ink.addEventListener("lostpointercapture", end);
+
+  function setTool(t) {
+    tool = t;
+    if (b.pen) b.pen.classList.toggle("hsp-active", t === "pen");
+    if (b.eraser) b.eraser.classList.toggle("hsp-active", t === "eraser");
+    boardEl.classList.toggle("hsp-erasing", t === "eraser");
+    if (o.onTool) o.onTool(t);
+  }
+  if (b.pen) b.pen.addEventListener("click", () => setTool("pen"));
+  if (b.eraser) b.eraser.addEventListener("click", () => setTool("eraser"));
+  if (b.undo) b.undo.addEventListener("click", undo);
+  if (b.redo) b.redo.addEventListener("click", redo);
+  if (b.clear) b.clear.addEventListener("click", () => { if (strokes.length) commit([]); });
+  if (o.keyTarget) o.keyTarget.addEventListener("keydown", (ev) => {
+    if (o.keysOn && !o.keysOn()) return;
+    const t = ev.target;
+    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;   // their own undo
+    const k = ev.key.toLowerCase();
+    if ((ev.ctrlKey || ev.metaKey) && k === "z") { ev.preventDefault(); if (ev.shiftKey) redo(); else undo(); }
+    else if ((ev.ctrlKey || ev.metaKey) && k === "y") { ev.preventDefault(); redo(); }
+    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "e") setTool("eraser");
+    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "p") setTool("pen");
+  });
+  if (typeof window !== "undefined" && window.matchMedia) {   // the theme may change while the page is open
+    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { drawBackground(); redraw(); });
+  }
+  drawBackground();
+  setTool(tool);
+  redraw();
+  return {
+    get strokes() { return strokes; },
+    set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? value(o.penWidth), erase: !!s.erase }))); },
+    get drawing() { return drawing(); },      // the strokes and the one being drawn
+    get penDown() { return current !== null; },   // a stroke is being drawn
+    get tool() { return tool; },
+    commit, undo, redo, setTool, redraw, drawBackground,
+    clear: () => commit([]),
+  };
+}
+
+/** The board's 32x32 grid (a major line every 8 cells) on the board's colour; on a wide board it runs on to the right. */
+export function drawGrid(g, width, height, css = (name, fallback) => fallback) {
+  g.fillStyle = css("--hsp-board", "#fff");
+  g.fillRect(0, 0, width, height);
+  g.lineWidth = 1;
+  for (let i = 0; (i * height) / GRID <= width + 0.5; i++) {
+    const p = (i * height) / GRID;
+    g.strokeStyle = i % 8 === 0 ? css("--hsp-grid-major", "#c9d3e0") : css("--hsp-grid", "#eef1f5");
+    g.beginPath(); g.moveTo(p, 0); g.lineTo(p, height); g.stroke();
+    if (i > GRID) continue;
+    g.beginPath(); g.moveTo(0, p); g.lineTo(width, p); g.stroke();
+  }
+}
+
+/** The pad's frame in `root` (the SymbolPad widget's too): the board's column on the left, the guesses' on the right. */
+export function padFrame(root) {
+  root.classList.add("hasy-symbolpad");
+  const wrap = el("div", "hsp-wrap"), left = el("div", "hsp-left"), right = el("div", "hsp-right");
+  wrap.append(left, right);
+  root.append(wrap);
+  return { wrap, left, right };
+}
+
+/**
  * Mount a pad into `root`. opts: {model, symbols (array of {latex, usepackage, mode, img}), size (px),
  * onPick(latex) (default: add to the page's equation), equation: true to show the equation panel,
  * katex (the KaTeX object, default window.katex)}.
@@ -67,13 +227,8 @@ export function mountPad(root, opts) {
   const bySym = new Map(symbols.map((s) => [s.latex, s]));
   const size = opts.size || 320;
   const katex = opts.katex || (typeof window !== "undefined" ? window.katex : undefined);
-  root.classList.add("hasy-symbolpad");
   root.dataset.engine = model.kind;
-  const wrap = el("div", "hsp-wrap");
-  const left = el("div", "hsp-left");
-  const right = el("div", "hsp-right");
-  wrap.append(left, right);
-  root.append(wrap);
+  const { wrap, left, right } = padFrame(root);
 
   // ---- toolbar and board ----------------------------------------------------------------------
   const bar = el("div", "hsp-toolbar");
@@ -85,10 +240,6 @@ export function mountPad(root, opts) {
   const clearBtn = btn("hsp-clear", "✕ Clear", "wipe the drawing");
   bar.append(penBtn, eraserBtn, undoBtn, redoBtn, clearBtn);
   const board = el("div", "hsp-board");
-  board.style.width = board.style.height = size + "px";
-  const grid = el("canvas", "hsp-grid");
-  const ink = el("canvas", "hsp-ink");
-  board.append(grid, ink);
   const preview = el("div", "hsp-preview");
   const seen = el("canvas", "hsp-preview-img");
   seen.width = seen.height = GRID;
@@ -107,69 +258,15 @@ export function mountPad(root, opts) {
   right.append(guessTitle, guessBox, moreBtn, el("div", "hsp-title", "Search"), search, found);
   for (const e of right.children) e.classList.add("hsp-symbol-only");     // hidden in formula mode
 
-  const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
-  for (const c of [grid, ink]) {
-    c.width = c.height = Math.round(size * dpr);
-    c.style.width = c.style.height = size + "px";
-  }
-  const g = grid.getContext("2d"), ctx = ink.getContext("2d");
-  g.scale(dpr, dpr); ctx.scale(dpr, dpr);
   const css = (name, fallback) => getComputedStyle(root).getPropertyValue(name).trim() || fallback;
-  function drawGrid() {
-    g.clearRect(0, 0, size, size);
-    g.fillStyle = css("--hsp-board", "#fff");
-    g.fillRect(0, 0, size, size);
-    for (let i = 0; i <= GRID; i++) {
-      const p = (i * size) / GRID;
-      g.strokeStyle = i % 8 === 0 ? css("--hsp-grid-major", "#c9d3e0") : css("--hsp-grid", "#eef1f5");
-      g.lineWidth = 1;
-      g.beginPath(); g.moveTo(p, 0); g.lineTo(p, size); g.stroke();
-      g.beginPath(); g.moveTo(0, p); g.lineTo(size, p); g.stroke();
-    }
-  }
-  drawGrid();
-
-  // ---- state: strokes, undo/redo history -------------------------------------------------------
-  let strokes = [];
-  let current = null;
-  let tool = "pen";
-  const undone = [];                 // strokes lists to redo
-  const history = [];                // strokes lists to undo to
   let probs = null, shown = PAGE;
   const guessMs = [];                // compute + DOM time of each guess refresh
   const penWidth = opts.penWidth || 0.035, eraserWidth = opts.eraserWidth || 0.12;
-
-  function drawStroke(s) {
-    const pts = s.points;
-    ctx.save();
-    ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
-    ctx.strokeStyle = ctx.fillStyle = css("--hsp-ink", "#111");
-    ctx.lineCap = ctx.lineJoin = "round";
-    ctx.lineWidth = Math.max(1, s.width * size);
-    ctx.beginPath();
-    if (pts.length === 1) {
-      ctx.arc(pts[0][0] * size, pts[0][1] * size, ctx.lineWidth / 2, 0, 2 * Math.PI);
-      ctx.fill();
-    } else {
-      ctx.moveTo(pts[0][0] * size, pts[0][1] * size);
-      for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * size, pts[i][1] * size);
-      ctx.stroke();
-    }
-    ctx.restore();
-  }
-  function redraw() {
-    ctx.clearRect(0, 0, size, size);
-    for (const s of strokes) drawStroke(s);
-    if (current) drawStroke(current);
-  }
-  function commit(next) {            // a new drawing state that undo can go back from
-    history.push(strokes);
-    strokes = next;
-    undone.length = 0;
-    redraw(); guess();
-  }
-  function undo() { if (!history.length) return; undone.push(strokes); strokes = history.pop(); redraw(); guess(); }
-  function redo() { if (!undone.length) return; history.push(strokes); strokes = undone.pop(); redraw(); guess(); }
+  const keyTarget = opts.keyTarget || (typeof document !== "undefined" ? document : null);
+  const pad = mountBoard(board, { width: size, height: size, penWidth, eraserWidth, css,
+    background: (g) => drawGrid(g, size, size, css), onChange: () => guess(), onMove: () => guess(),
+    buttons: { pen: penBtn, eraser: eraserBtn, undo: undoBtn, redo: redoBtn, clear: clearBtn },
+    keyTarget, keysOn: () => !root.classList.contains("hsp-formula-mode") });    // the formula board has its own keys
 
   // ---- guesses -----------------------------------------------------------------------------------
   function candidate(latex, prob, rank, cls, onPick = choose) {
@@ -229,8 +326,7 @@ export function mountPad(root, opts) {
   }
   function guess() {
     const t0 = performance.now();
-    const all = current ? strokes.concat([current]) : strokes;
-    const r = padInput(all, model.pad);
+    const r = padInput(pad.drawing, model.pad);
     showSeen(r.image);
     if (r.empty) hint(opts.emptyHint || EMPTY_HINT);
     else if (r.tooMuchInk) hint(INK_HINT.replace("{}", Math.round(100 * r.cover)));
@@ -255,67 +351,6 @@ export function mountPad(root, opts) {
     if (search.value.trim() && !hits.length) found.replaceChildren(el("div", "hsp-hint", "no symbol matches " + JSON.stringify(search.value)));
   });
 
-  // ---- pointer input (mouse, touch, pen) ---------------------------------------------------------
-  function pos(ev) {
-    const r = ink.getBoundingClientRect();
-    const x = Math.min(1, Math.max(0, (ev.clientX - r.left) / r.width));
-    const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
-    return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
-  }
-  ink.addEventListener("pointerdown", (ev) => {
-    if ((ev.button !== 0 && ev.button !== 5) || current) return;
-    ev.preventDefault();
-    try { ink.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic event has no pointer to capture */ }
-    const erase = tool === "eraser" || ev.button === 5;          // a pen's eraser end
-    current = { points: [pos(ev)], width: erase ? eraserWidth : penWidth, erase };
-    redraw(); guess();
-  });
-  ink.addEventListener("pointermove", (ev) => {
-    if (!current) return;
-    ev.preventDefault();
-    const p = pos(ev), last = current.points[current.points.length - 1];
-    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.002) return;
-    current.points.push(p);
-    redraw(); guess();
-  });
-  function end(ev) {
-    if (!current) return;
-    if (ev && ev.preventDefault) ev.preventDefault();
-    const s = current;
-    current = null;
-    commit(strokes.concat([s]));
-  }
-  ink.addEventListener("pointerup", end);
-  ink.addEventListener("pointercancel", end);
-  ink.addEventListener("lostpointercapture", end);
-
-  function setTool(t) {
-    tool = t;
-    penBtn.classList.toggle("hsp-active", t === "pen");
-    eraserBtn.classList.toggle("hsp-active", t === "eraser");
-    board.classList.toggle("hsp-erasing", t === "eraser");
-  }
-  setTool("pen");
-  penBtn.addEventListener("click", () => setTool("pen"));
-  eraserBtn.addEventListener("click", () => setTool("eraser"));
-  undoBtn.addEventListener("click", undo);
-  redoBtn.addEventListener("click", redo);
-  clearBtn.addEventListener("click", () => { if (strokes.length) commit([]); });
-  const keyTarget = opts.keyTarget || (typeof document !== "undefined" ? document : null);
-  if (keyTarget) keyTarget.addEventListener("keydown", (ev) => {
-    if (root.classList.contains("hsp-formula-mode")) return;     // the formula board has its own keys
-    const t = ev.target;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;   // their own undo
-    const k = ev.key.toLowerCase();
-    if ((ev.ctrlKey || ev.metaKey) && k === "z") { ev.preventDefault(); if (ev.shiftKey) redo(); else undo(); }
-    else if ((ev.ctrlKey || ev.metaKey) && k === "y") { ev.preventDefault(); redo(); }
-    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "e") setTool("eraser");
-    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "p") setTool("pen");
-  });
-  if (typeof window !== "undefined" && window.matchMedia) {   // the theme may change while the page is open
-    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { drawGrid(); redraw(); });
-  }
-
   // ---- the equation --------------------------------------------------------------------------------
   let equation = null;
   if (opts.equation !== false) {
@@ -338,11 +373,11 @@ export function mountPad(root, opts) {
   root.dataset.ready = "1";
   return {
     formula,
-    get strokes() { return strokes; },
-    set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? penWidth, erase: !!s.erase }))); },
+    get strokes() { return pad.strokes; },
+    set strokes(v) { pad.strokes = v; },
     guesses: () => Array.from(guessBox.querySelectorAll(".hsp-cand")).map((e) => e.dataset.latex),
-    guessMs, undo, redo, equation, guess, model,
-    clear: () => commit([]),
+    guessMs, undo: pad.undo, redo: pad.redo, equation, guess, model,
+    clear: pad.clear,
   };
 }
 
@@ -370,9 +405,6 @@ function mountFormula(root, wrap, o) {
   const clearBtn = button("hsp-formula-clear", "✕ Clear", "wipe the formula");
   bar.append(penBtn, eraserBtn, undoBtn, redoBtn, clearBtn);
   const board = el("div", "hsp-board hsp-formula-board");
-  board.style.width = W + "px"; board.style.height = H + "px";
-  const bg = el("canvas", "hsp-formula-bg"), ink = el("canvas", "hsp-formula-ink");
-  board.append(bg, ink);
   const rendered = el("div", "hsp-formula-rendered");
   const code = el("code", "hsp-formula-latex");
   const codeRow = el("div", "hsp-formula-code");
@@ -387,49 +419,29 @@ function mountFormula(root, wrap, o) {
   root.insertBefore(tabs, wrap);
   root.insertBefore(panel, wrap);
 
-  const dpr = (typeof window !== "undefined" && window.devicePixelRatio) || 1;
-  for (const c of [bg, ink]) { c.width = Math.round(W * dpr); c.height = Math.round(H * dpr); c.style.width = W + "px"; c.style.height = H + "px"; }
-  const g = bg.getContext("2d"), ctx = ink.getContext("2d");
-  g.scale(dpr, dpr); ctx.scale(dpr, dpr);
-  function drawBackground() {
-    g.clearRect(0, 0, W, H);
+  let f = F.readFormula(model, [], 5, { symbols }), selected = null;
+  const readMs = [];
+  const penWidth = 0.02, eraserWidth = 0.08;
+  function background(g) {
     g.fillStyle = css("--hsp-board", "#fff"); g.fillRect(0, 0, W, H);
     g.strokeStyle = css("--hsp-grid-major", "#c9d3e0"); g.lineWidth = 1; g.setLineDash([4, 6]);
     for (const y of [0.3, 0.6]) { g.beginPath(); g.moveTo(0, y * H); g.lineTo(W, y * H); g.stroke(); }
     g.setLineDash([]);
   }
-  drawBackground();
-
-  let strokes = [], current = null, tool = "pen", f = F.readFormula(model, [], 5, { symbols }), selected = null;
-  const history = [], undone = [], readMs = [];
-  const penWidth = 0.02, eraserWidth = 0.08;
-  function drawStroke(s) {
-    const pts = s.points;
-    ctx.save();
-    ctx.globalCompositeOperation = s.erase ? "destination-out" : "source-over";
-    ctx.strokeStyle = ctx.fillStyle = css("--hsp-ink", "#111");
-    ctx.lineCap = ctx.lineJoin = "round";
-    ctx.lineWidth = Math.max(1, s.width * H);
-    ctx.beginPath();
-    if (pts.length === 1) { ctx.arc(pts[0][0] * H, pts[0][1] * H, ctx.lineWidth / 2, 0, 2 * Math.PI); ctx.fill(); }
-    else { ctx.moveTo(pts[0][0] * H, pts[0][1] * H); for (let i = 1; i < pts.length; i++) ctx.lineTo(pts[i][0] * H, pts[i][1] * H); ctx.stroke(); }
-    ctx.restore();
-  }
-  function redraw() {
-    ctx.clearRect(0, 0, W, H);
-    for (const s of strokes) drawStroke(s);
-    if (current) { drawStroke(current); return; }
-    ctx.save();
+  function overlay(ctx) {                  // each symbol's box in its role's colour, numbered
     ctx.font = "bold 12px system-ui, sans-serif";
-    f.symbols.forEach((s, i) => {          // each symbol's box in its role's colour, numbered
+    f.symbols.forEach((s, i) => {
       const [x0, y0, x1, y1] = s.box, colour = F.ROLE_COLOURS[s.role];
       ctx.strokeStyle = ctx.fillStyle = colour;
       ctx.lineWidth = i === selected ? 3 : 1.5;
       ctx.strokeRect(x0 * H - 2, y0 * H - 2, (x1 - x0) * H + 4, (y1 - y0) * H + 4);
       ctx.fillText(String(i + 1), x0 * H - 2, Math.max(11, y0 * H - 5));
     });
-    ctx.restore();
   }
+  const pad = mountBoard(board, { width: W, height: H, penWidth, eraserWidth, css, classes: ["hsp-formula-bg", "hsp-formula-ink"],
+    background, overlay, onChange: () => read(),
+    buttons: { pen: penBtn, eraser: eraserBtn, undo: undoBtn, redo: redoBtn, clear: clearBtn },
+    keyTarget: o.keyTarget, keysOn: () => root.classList.contains("hsp-formula-mode") });
   function show() {
     const tex = o.katex();
     code.textContent = f.latex;
@@ -451,11 +463,11 @@ function mountFormula(root, wrap, o) {
       candidate(latex, p, r + 1, r === s.choice ? "hsp-cand hsp-chosen" : "hsp-cand", choose)) : []));
     addBtn.disabled = !f.latex;
     root.dataset.formula = f.latex;
-    redraw();
+    pad.redraw();
   }
   function read() {
     const t0 = performance.now();
-    f = F.readFormula(model, strokes, 5, { symbols });
+    f = F.readFormula(model, pad.strokes, 5, { symbols });
     const ms = performance.now() - t0;
     readMs.push(Math.round(ms * 1000) / 1000);
     root.dataset.formulaReads = String(Number(root.dataset.formulaReads || 0) + 1);
@@ -477,69 +489,8 @@ function mountFormula(root, wrap, o) {
     return f.latex;
   }
   function add() { if (equation && f.latex) equation.append(f.latex); return equation ? equation.latex : f.latex; }
-  function commit(next) { history.push(strokes); strokes = next; undone.length = 0; read(); }
-  function undo() { if (!history.length) return; undone.push(strokes); strokes = history.pop(); read(); }
-  function redo() { if (!undone.length) return; history.push(strokes); strokes = undone.pop(); read(); }
-
-  function pos(ev) {       // units of the board's height: x runs to W / H
-    const r = ink.getBoundingClientRect();
-    const x = Math.min(r.width / r.height, Math.max(0, (ev.clientX - r.left) / r.height));
-    const y = Math.min(1, Math.max(0, (ev.clientY - r.top) / r.height));
-    return [Math.round(x * 10000) / 10000, Math.round(y * 10000) / 10000];
-  }
-  ink.addEventListener("pointerdown", (ev) => {
-    if ((ev.button !== 0 && ev.button !== 5) || current) return;
-    ev.preventDefault();
-    try { ink.setPointerCapture(ev.pointerId); } catch (e) { /* a synthetic event has no pointer to capture */ }
-    const erase = tool === "eraser" || ev.button === 5;
-    current = { points: [pos(ev)], width: erase ? eraserWidth : penWidth, erase };
-    redraw();
-  });
-  ink.addEventListener("pointermove", (ev) => {
-    if (!current) return;
-    ev.preventDefault();
-    const p = pos(ev), last = current.points[current.points.length - 1];
-    if (Math.abs(p[0] - last[0]) + Math.abs(p[1] - last[1]) < 0.002) return;
-    current.points.push(p);
-    redraw();
-  });
-  function end(ev) {
-    if (!current) return;
-    if (ev && ev.preventDefault) ev.preventDefault();
-    const s = current;
-    current = null;
-    commit(strokes.concat([s]));
-  }
-  ink.addEventListener("pointerup", end);
-  ink.addEventListener("pointercancel", end);
-  ink.addEventListener("lostpointercapture", end);
-  function setTool(t) {
-    tool = t;
-    penBtn.classList.toggle("hsp-active", t === "pen");
-    eraserBtn.classList.toggle("hsp-active", t === "eraser");
-    board.classList.toggle("hsp-erasing", t === "eraser");
-  }
-  setTool("pen");
-  penBtn.addEventListener("click", () => setTool("pen"));
-  eraserBtn.addEventListener("click", () => setTool("eraser"));
-  undoBtn.addEventListener("click", undo);
-  redoBtn.addEventListener("click", redo);
-  clearBtn.addEventListener("click", () => { if (strokes.length) commit([]); });
   copyBtn.addEventListener("click", () => copyText(f.latex).then(() => { root.dataset.copied = f.latex; }));
   addBtn.addEventListener("click", add);
-  if (o.keyTarget) o.keyTarget.addEventListener("keydown", (ev) => {
-    if (!root.classList.contains("hsp-formula-mode")) return;
-    const t = ev.target;
-    if (t && (t.tagName === "INPUT" || t.tagName === "TEXTAREA" || t.isContentEditable)) return;
-    const k = ev.key.toLowerCase();
-    if ((ev.ctrlKey || ev.metaKey) && k === "z") { ev.preventDefault(); if (ev.shiftKey) redo(); else undo(); }
-    else if ((ev.ctrlKey || ev.metaKey) && k === "y") { ev.preventDefault(); redo(); }
-    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "e") setTool("eraser");
-    else if (!ev.ctrlKey && !ev.metaKey && !ev.altKey && k === "p") setTool("pen");
-  });
-  if (typeof window !== "undefined" && window.matchMedia) {
-    window.matchMedia("(prefers-color-scheme: dark)").addEventListener("change", () => { drawBackground(); redraw(); });
-  }
   function setMode(mode) {
     const on = mode === "formula";
     root.classList.toggle("hsp-formula-mode", on);
@@ -553,12 +504,12 @@ function mountFormula(root, wrap, o) {
   setMode("symbol");
   show();
   return {
-    get strokes() { return strokes; },
-    set strokes(v) { commit(v.map((s) => ({ points: s.points.map((p) => p.slice()), width: s.width ?? penWidth, erase: !!s.erase }))); },
+    get strokes() { return pad.strokes; },
+    set strokes(v) { pad.strokes = v; },
     get reading() { return f; },
     get latex() { return f.latex; },
-    readMs, select, choose, add, undo, redo, setMode, refresh: show,
-    clear: () => commit([]),
+    readMs, select, choose, add, undo: pad.undo, redo: pad.redo, setMode, refresh: show,
+    clear: pad.clear,
   };
 }
 
