@@ -2,9 +2,9 @@
 
     python bench/formula.py [--n 2000] [--seed 0] [--timing 50]
 
-Accuracy (`hasy_nb.formula.formula_benchmark`): `--n` formulas of 2 to 6 symbols drawn at random from fold 1's test
+Accuracy (`hasy_nb.formula_bench.formula_benchmark`): `--n` formulas of 2 to 6 symbols drawn at random from fold 1's test
 rows (the shipped model never trained on them), each at a random scale with random gaps, baseline jitter and, in a
-fifth of them, a superscript or subscript; all composition ranges are fixed in hasy_nb.formula (GAP, SCRIPT_GAP,
+fifth of them, a superscript or subscript; all composition ranges are fixed in hasy_nb.formula_bench (GAP, SCRIPT_GAP,
 SCALE, ...), not tuned. Printed per formula size and overall: segmentation (right groups), layout (right roles,
 given right groups), exact match, exact match within each symbol's top 5, the share of formulas whose symbols are all
 right when each HASY image is classified alone, and the product of per-symbol top-1 accuracies.
@@ -27,8 +27,8 @@ import pandas as pd
 import torch
 
 from hasy_nb.data import load_hasy
-from hasy_nb.formula import (EXAMPLE_FORMULA, benchmark_summary, compose_formula, formula_benchmark, read_formula,
-                             write_strokes)
+from hasy_nb.formula import EXAMPLE_FORMULA, read_formula, write_strokes
+from hasy_nb.formula_bench import benchmark_summary, compose_formula, formula_benchmark
 from hasy_nb.infer import Guesser
 
 

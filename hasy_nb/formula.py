@@ -27,12 +27,11 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
-           'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR', 'GAP',
-           'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FORMULA_HINT',
-           'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance',
-           'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
+           'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR',
+           'FORMULA_HINT', 'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components',
+           'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
            'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Formula', 'show_formula',
-           'read_formula', 'compose_formula', 'segmentation_ok', 'formula_benchmark', 'benchmark_summary', 'FormulaPad']
+           'read_formula', 'FormulaPad']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -476,128 +475,6 @@ def read_formula(image_or_strokes, model=None, k: int = 5, *, line: float | None
     symbols = tuple(FormulaSymbol(box=tuple(float(v) for v in b), role=r, guesses=tuple(gs), pieces=tuple(g))
                     for b, r, gs, g in zip(boxes, roles, guesses, groups))
     return Formula(symbols=symbols, inputs=inputs, line=float(L))
-
-# %% ../nbs/12_formula.ipynb #7056014a
-GAP = (0.2, 0.6)            # benchmark: the gap between two symbols' ink, x the frame (a HASY image's 32 px, scaled)
-SCRIPT_GAP = (0.15, 0.35)   # ... between a base and its script
-SCALE = (1.0, 2.5)          # ... the frame in px / 32, per formula
-SIZE_JITTER = 0.1           # ... each symbol's size, +-10 %
-BASE_JITTER = 0.08          # ... each base symbol's centre, up or down by up to this x the frame
-SCRIPT_SIZE_RANGE = (0.5, 0.7)    # ... a script's frame, x its base's frame
-SCRIPT_RISE = (0.4, 0.6)          # ... its centre above (sup) or below (sub) its base's centre, x the base's frame
-
-def _scaled_ink(img: np.ndarray, side: int) -> np.ndarray:
-    "A HASY image's ink (bool) scaled to `side` x `side` px (bilinear, then thresholded at half)."
-    ink = Image.fromarray((img < 128).astype(np.float32), mode="F").resize((side, side), Image.Resampling.BILINEAR)
-    return np.asarray(ink) >= 0.5
-
-def compose_formula(images: Sequence[np.ndarray], rng: np.random.Generator,
-                    roles: Sequence[str] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    "HASY images side by side on a white canvas (random scale, gaps, baseline jitter; `roles`: scripts): canvas, owner."
-    n = len(images)
-    roles = list(roles or ["base"] * n)
-    if len(roles) != n: raise ValueError(f"compose_formula: {n} images but {len(roles)} roles")
-    frame = 32 * rng.uniform(*SCALE)
-    placed, x, base = [], 0.0, None      # (ink, top, left) per symbol
-    for i, img in enumerate(images):
-        if roles[i] == "base":
-            side = frame * rng.uniform(1 - SIZE_JITTER, 1 + SIZE_JITTER)
-            centre = rng.uniform(-BASE_JITTER, BASE_JITTER) * frame
-            gap = rng.uniform(*GAP) * frame
-        else:
-            if base is None: raise ValueError(f"compose_formula: symbol {i} is a script without a base before it")
-            side = base[1] * rng.uniform(*SCRIPT_SIZE_RANGE)
-            rise = rng.uniform(*SCRIPT_RISE) * base[1]
-            centre = base[0] + (-rise if roles[i] == "sup" else rise)
-            gap = rng.uniform(*SCRIPT_GAP) * base[1]
-        ink = _scaled_ink(img, max(2, round(side)))
-        cols = np.flatnonzero(ink.any(0))
-        if len(cols) == 0: raise ValueError(f"compose_formula: image {i} has no ink")
-        ink = ink[:, cols[0]:cols[-1] + 1]
-        left = x + (gap if i else 0.0)
-        placed.append((ink, round(centre - ink.shape[0] / 2), round(left)))
-        x = max(x, round(left) + ink.shape[1])
-        if roles[i] == "base": base = (centre, side)
-    margin = round(0.3 * frame)
-    top = min(t for _, t, _ in placed) - margin
-    bottom = max(t + ink.shape[0] for ink, t, _ in placed) + margin
-    canvas = np.full((bottom - top, int(x) + 2 * margin), 255, np.uint8)
-    owner = np.full(canvas.shape, -1, np.int16)
-    for i, (ink, t, left) in enumerate(placed):
-        ys, xs = np.nonzero(ink)
-        canvas[ys + t - top, xs + left + margin] = 0
-        owner[ys + t - top, xs + left + margin] = i
-    return canvas, owner
-
-def _pick_roles(tall: Sequence[bool], rng: np.random.Generator) -> list[str]:
-    "Roles for a formula with scripts: one symbol after a tall base symbol becomes a sup or sub."
-    roles = ["base"] * len(tall)
-    can = [i for i in range(1, len(tall)) if tall[i - 1]]
-    if can: roles[int(rng.choice(can))] = "sup" if rng.random() < 0.5 else "sub"
-    return roles
-
-def _is_tall(img: np.ndarray) -> bool:
-    "Does a HASY image's ink fill at least 60 % of the frame's height (a base that can carry a script)?"
-    rows = np.flatnonzero((img < 128).any(1))
-    return len(rows) > 0 and rows[-1] - rows[0] + 1 >= 0.6 * img.shape[0]
-
-def segmentation_ok(formula: Formula, owner: np.ndarray, canvas: np.ndarray) -> bool:
-    "Did `read_formula` group the canvas's ink exactly into its symbols (each group one symbol, each symbol one group)?"
-    labels, _ = ink_components(canvas)
-    seen = []
-    for s in formula.symbols:
-        who = np.unique(owner[np.isin(labels, np.asarray(s.pieces) + 1)])
-        if len(who) != 1: return False
-        seen.append(int(who[0]))
-    return sorted(seen) == list(range(int(owner.max()) + 1))
-
-# %% ../nbs/12_formula.ipynb #e8e75b4c
-def formula_benchmark(data, n: int = 200, seed: int = 0, sizes: Sequence[int] = (2, 3, 4, 5, 6),
-                      scripts: float = 0.2, fold: int = 1, model=None, progress: bool = True,
-                      rows: str = "test") -> "pandas.DataFrame":
-    "Read `n` formulas composed from fold `fold`'s `rows` ('test'; 'train' to develop rules on); one row each."
-    import pandas as pd
-    from fastprogress.fastprogress import progress_bar
-    if not (isinstance(n, int) and n > 0): raise ValueError(f"formula_benchmark: n must be a positive int, got {n!r}")
-    if not sizes or min(sizes) < 1: raise ValueError(f"formula_benchmark: sizes must be counts >= 1, got {sizes!r}")
-    guesser = _guesser(model)
-    if rows not in ("test", "train"): raise ValueError(f"formula_benchmark: rows is 'test' or 'train', not {rows!r}")
-    test = data.split(fold)[rows == "test"]
-    rng = np.random.default_rng(seed)
-    rows = []
-    for _ in progress_bar(range(n), display=progress):
-        k = int(rng.choice(list(sizes)))
-        idx = rng.choice(test, k)
-        imgs = data.images[idx]
-        truth = [data.latex(c) for c in data.labels[idx]]
-        roles = _pick_roles([_is_tall(a) for a in imgs], rng) if rng.random() < scripts else ["base"] * k
-        canvas, owner = compose_formula(imgs, rng, roles)
-        f = read_formula(canvas, guesser)
-        seg = segmentation_ok(f, owner, canvas)
-        lay = top5 = None
-        if seg:
-            labels, _ = ink_components(canvas)
-            who = [int(owner[labels == s.pieces[0] + 1][0]) for s in f.symbols]
-            lay = all(s.role == roles[w] for s, w in zip(f.symbols, who))
-            top5 = all(truth[w] in [g for g, _ in s.guesses] for s, w in zip(f.symbols, who))
-        alone = [g[0][0] == t for g, t in zip(classify(imgs, guesser, k=1), truth)]
-        rows.append(dict(symbols=k, scripts=any(r != "base" for r in roles), segmentation=seg, layout=lay,
-                         exact=f.latex == write_latex(truth, roles), exact_top5=bool(seg and lay and top5),
-                         alone_right=sum(alone), truth=write_latex(truth, roles), read=f.latex))
-    return pd.DataFrame(rows)
-
-def benchmark_summary(df: "pandas.DataFrame") -> "pandas.DataFrame":
-    "Per formula size and overall: segmentation, layout (given right groups), exact, exact within top 5, product."
-    import pandas as pd
-    p1 = df.alone_right.sum() / df.symbols.sum()                 # each symbol's top-1 accuracy, read alone
-    def row(d):
-        return {"formulas": len(d), "with scripts": int(d.scripts.sum()), "segmentation": d.segmentation.mean(),
-                "layout": d.layout[d.segmentation].astype(float).mean(), "exact": d.exact.mean(),
-                "exact within top-5": d.exact_top5.mean(), "all right alone": (d.alone_right == d.symbols).mean(),
-                "product of top-1": (p1 ** d.symbols).mean()}
-    out = {f"{k} symbols": row(d) for k, d in df.groupby("symbols")}
-    out["all"] = row(df)
-    return pd.DataFrame(out).T
 
 # %% ../nbs/12_formula.ipynb #2fd0175a
 FORMULA_HINT = "Write symbols side by side, scripts smaller and higher or lower. Click a symbol below for its guesses."

@@ -5,8 +5,8 @@ import pytest
 import torch
 from PIL import Image
 
-from hasy_nb.formula import (Formula, compose_formula, group_pieces, layout, line_height, read_formula,
-                             segmentation_ok, write_latex)
+from hasy_nb.formula import Formula, group_pieces, layout, line_height, read_formula, write_latex
+from hasy_nb.formula_bench import compose_formula, segmentation_ok
 from hasy_nb.infer import Guesser
 
 
@@ -102,7 +102,7 @@ def test_compose_and_check_segmentation():
 
 
 def test_benchmark_arguments_are_checked_before_any_work(guesser):
-    from hasy_nb.formula import formula_benchmark
+    from hasy_nb.formula_bench import formula_benchmark
     with pytest.raises(ValueError, match="n must be a positive int"): formula_benchmark(None, 0, model=guesser)
     with pytest.raises(ValueError, match="sizes must be counts"): formula_benchmark(None, 5, sizes=(), model=guesser)
     with pytest.raises(ValueError, match="rows is 'test' or 'train', not 'valid'"):
