@@ -368,8 +368,8 @@ class SymbolPad(W.VBox):
         t0 = time.perf_counter()
         self.error = None
         try:
-            S = check_strokes(strokes)
-            cover = (rasterize(strokes) < 128).mean() if S else 0.0
+            checked = check_strokes(strokes)
+            cover = (rasterize(strokes) < 128).mean() if checked else 0.0
             img = strokes_to_image(strokes)
             if (img < 128).sum() == 0:
                 guesses, hint, self.image = [], EMPTY_HINT, img

@@ -73,12 +73,12 @@ def _conv_layer(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, T: _Tensors) -> dict
                          "only zero padding by numbers")
     w, b = _fold(conv, bn)
     g, co, cig, k = conv.groups, w.shape[0], w.shape[1], w.shape[2]
-    L = {"op": "conv", "in": conv.in_channels, "out": co, "k": _one(conv.kernel_size, "kernel", conv),
+    entry = {"op": "conv", "in": conv.in_channels, "out": co, "k": _one(conv.kernel_size, "kernel", conv),
          "s": _one(conv.stride, "stride", conv), "p": _one(conv.padding, "padding", conv),
          "d": _one(conv.dilation, "dilation", conv), "g": g,
          "w": T.add(w.reshape(g, co // g, cig, k, k).permute(0, 3, 4, 2, 1))}
-    if b is not None: L["b"] = T.add(b)
-    return L
+    if b is not None: entry["b"] = T.add(b)
+    return entry
 
 
 def _pool_layer(m: nn.Module, name: str) -> dict:
@@ -110,19 +110,19 @@ def _layers(mods: Sequence[nn.Module], T: _Tensors, where: str = "") -> list[dic
             if isinstance(m, nn.GELU) and m.approximate != "none":
                 raise ValueError(f"export: layer {name} GELU(approximate={m.approximate!r}) "
                                  "is not in the browser format")
-            L = {"op": _ACT_OPS[type(m)]}
-            if isinstance(m, nn.LeakyReLU): L["alpha"] = float(m.negative_slope)
-            if isinstance(m, nn.ELU): L["alpha"] = float(m.alpha)
-            out.append(L)
+            entry = {"op": _ACT_OPS[type(m)]}
+            if isinstance(m, nn.LeakyReLU): entry["alpha"] = float(m.negative_slope)
+            if isinstance(m, nn.ELU): entry["alpha"] = float(m.alpha)
+            out.append(entry)
         elif isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)): out.append(_pool_layer(m, name))
         elif isinstance(m, (nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool2d)):
             out.append({"op": "aavg" if isinstance(m, nn.AdaptiveAvgPool2d) else "amax",
                         "size": _one(m.output_size, "output size", m)})
         elif isinstance(m, nn.Flatten): out.append({"op": "flatten"})
         elif isinstance(m, nn.Linear):
-            L = {"op": "linear", "in": m.in_features, "out": m.out_features, "w": T.add(m.weight)}
-            if m.bias is not None: L["b"] = T.add(m.bias)
-            out.append(L)
+            entry = {"op": "linear", "in": m.in_features, "out": m.out_features, "w": T.add(m.weight)}
+            if m.bias is not None: entry["b"] = T.add(m.bias)
+            out.append(entry)
         elif isinstance(m, nn.Sequential): out += _layers(m, T, f"{name}.")
         elif hasattr(m, "body") and hasattr(m, "shortcut"):      # hasy_nb.models.Residual
             out.append({"op": "residual", "body": _layers(m.body, T, f"{name}.body."),

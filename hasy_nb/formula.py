@@ -198,16 +198,16 @@ def ink_distance(labels: np.ndarray, boxes: np.ndarray):
 
 def stroke_boxes(strokes: Sequence) -> tuple[list[int], np.ndarray]:
     "The pen strokes' indices (erasers left out) and their boxes, points widened by half the pen width."
-    S = check_strokes(strokes)
-    keep = [i for i, s in enumerate(S) if not s[2]]
-    boxes = [(*(S[i][0].min(0) - S[i][1] / 2), *(S[i][0].max(0) + S[i][1] / 2)) for i in keep]
+    checked = check_strokes(strokes)
+    keep = [i for i, s in enumerate(checked) if not s[2]]
+    boxes = [(*(checked[i][0].min(0) - checked[i][1] / 2), *(checked[i][0].max(0) + checked[i][1] / 2)) for i in keep]
     return keep, np.asarray(boxes, dtype=np.float64).reshape(len(keep), 4)
 
 def stroke_distance(strokes: Sequence, keep: Sequence[int]):
     "A function (i, j) -> the gap between pen strokes keep[i] and keep[j]: nearest points, less half of each pen width."
-    S = check_strokes(strokes)
+    checked = check_strokes(strokes)
     def distance(i: int, j: int) -> float:
-        (a, wa, _), (c, wc, _) = S[keep[i]], S[keep[j]]
+        (a, wa, _), (c, wc, _) = checked[keep[i]], checked[keep[j]]
         d = a[:, None, :] - c[None, :, :]
         return float(np.sqrt((d ** 2).sum(-1).min())) - (wa + wc) / 2
     return distance
@@ -443,7 +443,7 @@ def _read_strokes(strokes: Sequence, line: float | None) -> tuple[list, list[Box
     drawn = [i for i, s in enumerate(strokes) if check_strokes([s])]
     strokes = [strokes[i] for i in drawn]                    # empty strokes out: the indices below are into this list
     keep, boxes = stroke_boxes(strokes)
-    S = check_strokes(strokes)
+    checked = check_strokes(strokes)
     distance = stroke_distance(strokes, keep)
     L = line if line is not None else estimate_line(boxes, distance)
     groups = [[keep[i] for i in g] for g in group_pieces(boxes, L, distance)]
@@ -451,7 +451,7 @@ def _read_strokes(strokes: Sequence, line: float | None) -> tuple[list, list[Box
     gboxes = [union_box(boxes, [pos[i] for i in g]) for g in groups]
     inputs = []
     for g, (x0, y0, x1, y1) in zip(groups, gboxes):
-        erasers = [i for i, (p, w, e) in enumerate(S)
+        erasers = [i for i, (p, w, e) in enumerate(checked)
                    if e and (p.max(0) + w / 2 >= (x0, y0)).all() and (p.min(0) - w / 2 <= (x1, y1)).all()]
         mine = [strokes[i] for i in sorted(g + erasers)]
         inputs.append(strokes_symbol_input(mine, max(x1 - x0, y1 - y0), L))
