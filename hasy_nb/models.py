@@ -26,9 +26,9 @@ from .spec import Layer, SpecError, _parse, _split_tokens, parse_spec
 
 # %% auto #0
 __all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 'Residual', 'build', 'count_params', 'ArchTable',
-           'arch_table', 'asset_path', 'load_weights', 'list_models', 'create_model', 'describe_model', 'paper_2layer',
-           'paper_3layer', 'paper_4layer', 'tf_cnn', 'hasy_pretrained_v1', 'lenet5', 'vgg_small', 'resnet_small',
-           'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary', 'register_cli']
+           'arch_table', 'asset_path', 'load_pt', 'load_weights', 'list_models', 'create_model', 'describe_model',
+           'paper_2layer', 'paper_3layer', 'paper_4layer', 'tf_cnn', 'hasy_pretrained_v1', 'lenet5', 'vgg_small',
+           'resnet_small', 'dilated', 'mobilenet_small', 'allconv', 'mlp', 'hasy_net', 'zoo_summary', 'register_cli']
 
 # %% ../nbs/03_models.ipynb #14637efc
 MODEL_REGISTRY: dict[str, Callable] = {}
@@ -364,16 +364,22 @@ def asset_path(name: str) -> Path:
         raise FileNotFoundError(f"hasy_nb asset {name!r} is missing (looked at {path}); reinstall hasy_nb")
     return path
 
+def load_pt(path: str | Path):
+    "What a .pt file holds, loaded with `weights_only` (it cannot run code); one line naming the file if it is not one."
+    path = Path(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"no weights file {path}") from None
+    except Exception as e:
+        raise ValueError(f"{path} is not a PyTorch state_dict or checkpoint that hasy_nb can load safely "
+                         f"({type(e).__name__})") from None
+
 def load_weights(model: nn.Module, path: str | Path) -> nn.Module:
     """Load the `state_dict` at `path` into `model` (`weights_only`: loading cannot run code); one clear line if it does
     not fit."""
     path = Path(path)
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise FileNotFoundError(f"no weights file {path}") from None
-    except Exception as e:
-        raise ValueError(f"{path} is not a PyTorch state_dict that hasy_nb can load safely ({type(e).__name__})") from None
+    state = load_pt(path)
     if not isinstance(state, dict):
         raise ValueError(f"{path} holds a {type(state).__name__}, not a state_dict")
     own = model.state_dict()

@@ -137,6 +137,30 @@ def test_resume_only_the_same_run(fake_archive, tmp_path):
     assert [m["epoch"] for m in metrics(second)] == ["1", "2"] and metrics(second)[0] == metrics(first)[0]
 
 
+class _CarriesCode:
+    "Pickled, this would make a folder when loaded without weights_only: a code-carrying weights file."
+    def __init__(self, path: str): self.path = path
+    def __reduce__(self): return (os.makedirs, (self.path,))
+
+
+def test_damaged_or_code_carrying_weight_files_are_one_line(fake_archive, tmp_path):
+    evil = tmp_path / "evil.pt"
+    torch.save(_CarriesCode(str(tmp_path / "code_ran")), evil)
+    junk = tmp_path / "junk"
+    junk.mkdir()
+    (junk / "checkpoint.pt").write_bytes(np.random.default_rng(0).bytes(4000))
+    base = ["train", "--arch", "paper_2layer", "--epochs", "1", "--bs", "16", "--device", "cpu", "--data",
+            str(fake_archive), "--runs-dir", str(tmp_path / "runs"), "--quiet"]
+    for extra, path in ((["--init", str(evil)], evil), (["--resume", str(junk)], junk / "checkpoint.pt")):
+        q = run(*base, *extra, cwd=tmp_path)
+        lines = q.stderr.strip().splitlines()
+        assert q.returncode == 1 and len(lines) == 1, q.stderr[-3000:]
+        assert lines[0] == (f"hasy-nb: error: {path} is not a PyTorch state_dict or checkpoint that hasy_nb can load "
+                            "safely (UnpicklingError)"), lines[0]
+    assert not (tmp_path / "code_ran").exists()
+    assert not (tmp_path / "runs").exists()                           # refused before any run folder
+
+
 # ------------------------------------------------------------------------------------------------ SIGTERM
 def test_sigterm_interrupts_cleanly_and_resumes(fake_archive, tmp_path):
     runs = tmp_path / "runs"
