@@ -29,7 +29,7 @@ __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART
            'COSTS_FILE', 'vgg_spec', 'make_grid', 'load_grid', 'Entry', 'plan', 'select', 'build_arch', 'build_entry',
            'arch_cost', 'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table',
            'choose_budget', 'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'plot_pareto',
-           'budget_findings', 'ablation_findings', 'register_cli']
+           'plot_verdict', 'budget_findings', 'ablation_findings', 'register_cli']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: int = 3, valid_blocks: int = 0,
@@ -98,8 +98,8 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
            _table("budget", dict(folds="1", epochs=[1, 2, 4, 8, 16], also_read=["../cv"]),
                   "top-1 against epochs on fold 1; ../cv holds the 1-epoch points"),
            _table("budget.archs", dict(hasy_vgg=base, tf_cnn="tf_cnn", paper_4layer="paper_4layer")),
-           _table("ablation", dict(folds="1,2", epochs=budget_epochs, seeds=[0]),
-                  "one factor at a time; epochs provisional until the budget rule picks them"),
+           _table("ablation", dict(folds="1,2", epochs=budget_epochs, seeds=[0], also_read=["budget", "verdict"]),
+                  "one factor at a time; the baseline's seed-0 folds are the budget's and verdict's runs (same settings)"),
            _table("ablation.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1]))]
     for name, (factor, spec, recipe) in ABLATIONS.items():
         d = dict(factor=factor, arch=vgg_spec(**spec), **recipe)
@@ -465,6 +465,34 @@ def plot_pareto(table: "pandas.DataFrame", label: str = "variant"):
     axes[0].legend(fontsize=8)
     fig.tight_layout()
     return fig
+
+# %% ../nbs/08_study.ipynb #eb3b3a49
+def plot_verdict(runs: "pandas.DataFrame", n_folds: int = 10, goal: float = 86.0, ax=None):
+    "Each fold's top-1 (dots) and the mean (line) of every variant with all `n_folds` folds, beside the paper's row."
+    import matplotlib.pyplot as plt
+    from hasy_nb.evaluate import PAPER_ARCHS, PAPER_RESULTS
+    full = [v for v, d in runs.groupby("variant", sort=False) if d.fold.nunique() >= n_folds]
+    if ax is None: _, ax = plt.subplots(figsize=(1.6 * max(len(full), 2) + 2.5, 3.6))
+    for i, v in enumerate(full):
+        t1 = runs[runs.variant == v].top1.to_numpy(float)
+        ax.scatter(np.full(len(t1), i - 0.12), t1, s=10, color="tab:blue", label=None if i else "ours: one fold")
+        mean_label = None if i else f"ours: {n_folds}-fold mean"
+        ax.hlines(t1.mean(), i - 0.3, i + 0.06, color="tab:blue", lw=2, label=mean_label)
+        ax.annotate(f"{t1.mean():.2f}", (i - 0.12, t1.max()), xytext=(0, 4), textcoords="offset points", ha="center",
+                    fontsize=7)
+        p = PAPER_RESULTS.get(PAPER_ARCHS.get(v, ""))
+        if p: ax.errorbar(i + 0.18, p["mean"], yerr=[[p["mean"] - p["min"]], [p["max"] - p["mean"]]], fmt="s",
+                          color="tab:orange", ms=4, capsize=3, label="paper: mean (min-max)")
+    ax.axhline(goal, color="grey", ls="--", lw=0.8, label=f"goal {goal} %")
+    handles, labels = ax.get_legend_handles_labels()
+    keep = dict(zip(labels, handles))                                   # one legend entry per label
+    ax.legend(keep.values(), keep.keys(), fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    ax.set_xticks(range(len(full)), full)
+    ax.set_xlim(-0.6, len(full) - 0.4)
+    ax.set(ylabel="test top-1 %", title=f"The verdict: every variant with all {n_folds} folds")
+    ax.grid(axis="y", alpha=0.3)
+    ax.figure.tight_layout()
+    return ax.figure
 
 # %% ../nbs/08_study.ipynb #298dbc9a
 def _missing(table: "pandas.DataFrame", part: str) -> list[str]:
