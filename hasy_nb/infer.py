@@ -74,6 +74,7 @@ def load_run(run_dir: str | os.PathLike) -> nn.Module:
     model = build(arch, n_classes=int(cfg.get("n_classes", 369)))
     load_weights(model, run / "model.pt")
     if cfg.get("classes") is not None: model.class_ids = [int(c) for c in cfg["classes"]]
+    if cfg.get("latex") is not None: model.classes = list(cfg["latex"])        # each output's LaTeX, as trained
     return model.eval()
 
 # %% ../nbs/06_infer.ipynb #8af765b8

@@ -444,14 +444,16 @@ def _as_arrays(data, fold: int, train_idx, valid_idx) -> dict:
             raise TypeError(f"data must be a HasyData (from load_hasy), got {type(data).__name__} without .{a}")
     train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
     n_classes = int(getattr(data, "n_classes", int(np.max(data.labels)) + 1))
-    return dict(images=data.images, labels=data.labels, train_idx=train_idx, valid_idx=valid_idx, n_classes=n_classes)
+    latex = [data.latex(i) for i in range(n_classes)] if hasattr(data, "latex") else None   # each output's name
+    return dict(images=data.images, labels=data.labels, train_idx=train_idx, valid_idx=valid_idx, n_classes=n_classes,
+                latex=latex)
 
 def _compact(arr: dict) -> dict:
     "Only the images the run uses (train + valid), re-indexed: what is sent to worker processes."
     used = np.union1d(arr["train_idx"], arr["valid_idx"])
     return dict(images=np.ascontiguousarray(arr["images"][used]), labels=np.ascontiguousarray(arr["labels"][used]),
                 train_idx=np.searchsorted(used, arr["train_idx"]), valid_idx=np.searchsorted(used, arr["valid_idx"]),
-                n_classes=arr["n_classes"])
+                n_classes=arr["n_classes"], latex=arr.get("latex"))
 
 _CONFIG_KEYS = ("fold", "epochs", "bs", "lr", "wd", "label_smoothing", "augment", "schedule", "init")
 
@@ -468,7 +470,7 @@ def _run(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: tor
     config = dict(arch=cfg["arch"], spec=getattr(model, "spec", None), params=count_params(model),
                   **{k: cfg[k] for k in _CONFIG_KEYS}, device=str(device), processes=dist.world, seed=cfg["seed"],
                   n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]), n_classes=arr["n_classes"],
-                  classes=_trained_classes(arr), resume=cfg["resume"])
+                  classes=_trained_classes(arr), latex=arr.get("latex"), resume=cfg["resume"])
     config["augment"] = False if cfg["augment"] is None else (cfg["augment"] or True)   # {}: the default affine
     if report is not None:                                     # the caller's report: log into it, the caller closes it
         report.log_config(**config)

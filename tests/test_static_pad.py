@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from helpers import ARTIFACTS, needs_chromium
+from helpers import ARTIFACTS, hasy_nb_cmd, needs_chromium
 
 # the issue's goal for a guess refresh after a pointer move (one frame at 60 Hz); an overloaded machine may need more
 GUESS_BUDGET_MS = float(os.environ.get("HASY_NB_GUESS_BUDGET_MS", "16"))
@@ -186,6 +186,36 @@ def test_parity_with_pytorch_on_1000_test_images(pad):
     print(f"browser vs PyTorch on {len(z)} fold-1 test images: top-1 agreement {agree:.2%}, largest logit difference "
           f"{diff:.2e}, {out['ms']:.2f} ms per image ({out['kind']})")
     assert agree >= 0.995 and diff <= 1e-3
+
+
+def test_exported_run_in_the_browser_equals_pytorch(pad, site, tmp_path):
+    "A run trained and exported with the CLI (`hasy-nb export RUN --out DIR`) gives PyTorch's logits in the browser."
+    import subprocess
+    import torch
+    from hasy_nb.data import load_hasy, make_fake_hasy, to_input
+    from hasy_nb.infer import load_run
+    archive = make_fake_hasy(tmp_path / "fake", n_classes=5, per_class=20)
+    spec = "conv8k3 bn relu maxpool2 conv16k3 bn gelu avgpool2 drop0.2 fc"
+    env = dict(os.environ, HASY_NB_HOME=str(tmp_path / "home"))
+    train = subprocess.run(hasy_nb_cmd() + ["train", "--arch", spec, "--epochs", "1", "--bs", "16", "--device", "cpu",
+                                            "--data", str(archive), "--runs-dir", str(tmp_path / "runs"), "--quiet"],
+                           capture_output=True, text=True, env=env, timeout=600)
+    assert train.returncode == 0, train.stderr[-3000:]
+    (run,) = (tmp_path / "runs").iterdir()
+    out = site / "exported-run"                                   # inside the served site, so the page can load it
+    exp = subprocess.run(hasy_nb_cmd() + ["export", str(run), "--out", str(out)], capture_output=True, text=True,
+                         env=env, timeout=300)
+    assert exp.returncode == 0 and "5 classes" in exp.stdout, exp.stdout + exp.stderr[-3000:]
+    images = load_hasy(archive, cache=False).images[:64]
+    with torch.inference_mode(): ref = load_run(run)(to_input(images)).numpy()
+    b64 = base64.b64encode(images.tobytes()).decode()
+    z = np.array(pad.evaluate("""async (b64) => { const m = await import('./hasynet.js');
+        const model = await m.loadModel('./exported-run/');
+        const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)), z = [];
+        for (let i = 0; i < bytes.length / 1024; i++) z.push(Array.from(m.logits(model, bytes.subarray(i * 1024, (i + 1) * 1024))));
+        return z; }""", b64))
+    assert z.shape == ref.shape == (64, 5)
+    assert (z.argmax(1) == ref.argmax(1)).all() and float(np.abs(z - ref).max()) <= 1e-3
 
 
 def test_show_more(pad):
