@@ -74,9 +74,9 @@ def _conv_layer(conv: nn.Conv2d, bn: nn.BatchNorm2d | None, T: _Tensors) -> dict
     w, b = _fold(conv, bn)
     g, co, cig, k = conv.groups, w.shape[0], w.shape[1], w.shape[2]
     entry = {"op": "conv", "in": conv.in_channels, "out": co, "k": _one(conv.kernel_size, "kernel", conv),
-         "s": _one(conv.stride, "stride", conv), "p": _one(conv.padding, "padding", conv),
-         "d": _one(conv.dilation, "dilation", conv), "g": g,
-         "w": T.add(w.reshape(g, co // g, cig, k, k).permute(0, 3, 4, 2, 1))}
+             "s": _one(conv.stride, "stride", conv), "p": _one(conv.padding, "padding", conv),
+             "d": _one(conv.dilation, "dilation", conv), "g": g,
+             "w": T.add(w.reshape(g, co // g, cig, k, k).permute(0, 3, 4, 2, 1))}
     if b is not None: entry["b"] = T.add(b)
     return entry
 

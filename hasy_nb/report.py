@@ -469,11 +469,11 @@ def read_run(run_dir: str | os.PathLike) -> dict:
 
 def load_state(run_dir: str | os.PathLike, name: str = "model.pt") -> dict:
     "Load the state_dict saved by `save_model` from a run folder (weights_only=True, onto the CPU)."
-    import torch
     path = Path(run_dir) / name
     if not path.exists():
         raise FileNotFoundError(f"load_state: no {name} in {run_dir}")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    from hasy_nb.models import load_pt                    # the one safe .pt loader: one line naming a bad file
+    return load_pt(path)
 
 def find_runs(runs_dir: str | os.PathLike, status: str | None = None) -> list[dict]:
     "Every run folder below `runs_dir` (any depth), read with `read_run`, in folder order; `status`: only those."
