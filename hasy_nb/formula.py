@@ -27,8 +27,8 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
-           'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS', 'LINE_FLOOR',
-           'FORMULA_HINT', 'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components',
+           'NEAR_X', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS',
+           'LINE_FLOOR', 'FORMULA_HINT', 'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components',
            'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
            'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Formula', 'show_formula',
            'read_formula', 'FormulaPad']
@@ -45,7 +45,8 @@ FLAT = 0.5           # a dot-sized piece thinner than this (x its length) is a b
 BAR_WIDTH = 0.2      # pieces narrower than this (x the line height) and at least half as tall are bars ...
 BAR_GAP = 0.5        # ... and two bars side by side closer than this make one symbol (\\|, \\parallel)
 HUG = 0.15           # a small raised symbol closer than this to the next one (x the line height) is part of it
-NEAR = 0.13          # two pieces side by side closer than this (x the line height): one symbol (a broken stroke)
+NEAR = 0.16          # two pieces side by side whose ink is closer than this (x the line height): one symbol ...
+NEAR_X = 0.13        # ... or, one of them dot-sized, whose boxes are closer than this in x (a detached tail)
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 (x right, y down; in the input's units)
 
@@ -131,10 +132,12 @@ def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[i
         gx = np.maximum(b[:, None, 0], b[None, :, 0]) - np.minimum(b[:, None, 2], b[None, :, 2])
         gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
         hy = b[:, 3] - b[:, 1]
+        small = np.maximum(b[:, 2] - b[:, 0], hy) < DOT * L                # a tail or a dot: its box gap is enough
         side = -gy >= 0.5 * np.minimum(hy[:, None], hy[None])              # side by side (not a script's corner)
         close = (np.maximum(gx, gy) < NEAR * L) & side & ~near           # boxes that close: measure the ink
         for i, j in zip(*np.nonzero(np.triu(close, 1))):
-            near[i, j] = distance(int(i), int(j)) < NEAR * L
+            boxes_touch = (small[i] or small[j]) and gx[i, j] < NEAR_X * L
+            near[i, j] = boxes_touch or distance(int(i), int(j)) < NEAR * L
     for i, j in _bar_pairs(b, L): near[i, j] = True                     # 1b. two bars side by side: one symbol
     groups = _components(near)
     extent = lambda g: float(max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()))   # noqa: E731

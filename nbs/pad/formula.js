@@ -18,7 +18,8 @@ export const FLAT = 0.5;        // a dot-sized piece thinner than this (x its le
 export const BAR_WIDTH = 0.2;   // pieces narrower than this (x the line height), at least half as tall: bars ...
 export const BAR_GAP = 0.5;     // ... two bars side by side closer than this: one symbol
 export const HUG = 0.15;        // a small raised symbol closer than this to the next one (x the line height): part of it
-export const NEAR = 0.13;       // two pieces side by side closer than this (x the line height): one symbol
+export const NEAR = 0.16;       // two pieces side by side whose ink is closer than this (x the line height) ...
+export const NEAR_X = 0.13;     // ... or, one of them dot-sized, whose boxes are closer than this in x
 export const SCRIPT_SHIFT = 0.25;
 export const SCRIPT_SIZE = 0.85;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
@@ -111,9 +112,10 @@ export function groupPieces(boxes, line = null, distance = null) {
       const gx = Math.max(b[i][0], b[j][0]) - Math.min(b[i][2], b[j][2]);
       const gy = Math.max(b[i][1], b[j][1]) - Math.min(b[i][3], b[j][3]);
       const side = -gy >= 0.5 * Math.min(b[i][3] - b[i][1], b[j][3] - b[j][1]);
-      if (Math.max(gx, gy) < NEAR * L && side && !near[i][j]) close.push([i, j]);
+      if (Math.max(gx, gy) < NEAR * L && side && !near[i][j]) close.push([i, j, gx]);
     }
-    for (const [i, j] of close) near[i][j] = distance(i, j) < NEAR * L;
+    const small = b.map((r) => Math.max(r[2] - r[0], r[3] - r[1]) < DOT * L);    // a tail or a dot: box gap
+    for (const [i, j, gx] of close) near[i][j] = ((small[i] || small[j]) && gx < NEAR_X * L) || distance(i, j) < NEAR * L;
   }
   for (const [i, j] of barPairs(b, L)) near[i][j] = true;                      // 1b. two bars: one symbol
   const groups = components(near);
