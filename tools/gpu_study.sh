@@ -10,7 +10,7 @@
 # by the deadline is interrupted (SIGINT) and left out; every fold folder that finished is packed into $OUT/study.tgz.
 # Back here: `tar xzf <files_at>/study.tgz` in the repo root, then commit each folder as usual.
 #
-# Dry run of the flow on this machine (no GPU, no training): PYTHON=.venv/bin/python DEVICE=cpu PARTS=none OUT=/tmp/out bash tools/gpu_study.sh 60
+# Dry run of the flow on this machine (no GPU, no training): PYTHON=.venv/bin/python DEVICE=cpu PARTS= OUT=/tmp/out bash tools/gpu_study.sh 60
 set -uo pipefail
 cd "$(dirname "$0")/.."
 ARCHIVE=gpu/HASYv2.tar.bz2
@@ -29,7 +29,7 @@ case $budget in ''|*[!0-9]*) echo "gpu_study.sh: SECONDS must be a whole number,
 [ -f "$ARCHIVE" ] || { echo "gpu_study.sh: $ARCHIVE missing: run 'bash tools/gpu_study.sh --prepare' here and carry gpu" >&2; exit 2; }
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}   # the GPU image's python3 holds torch
-PARTS=${PARTS:-verdict ablation budget}
+PARTS=${PARTS-verdict ablation budget}   # empty: no part (a dry run)
 deadline=$(( $(date +%s) + budget ))
 
 if [ -d gpu/wheels ] && ! $PY -c "import fastcore, fastprogress" 2>/dev/null; then
@@ -40,12 +40,11 @@ export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1 MPLBACKEND=
 log=$OUT/gpu_study.log
 { date -u; nvidia-smi -L 2>/dev/null; $PY -c "import torch; print('torch', torch.__version__, torch.cuda.is_available())"; } | tee "$log"
 
-stamp=$(mktemp) && touch "$stamp"
+stamp=$(mktemp)   # fold folders written after this are the ones this run made
 if [ "$DEVICE" = cuda ]; then
   timeout -s INT -k 20 180 $PY bench/train_speed.py --device cuda 2>&1 | tee "$OUT/train_speed.txt" | tail -n 20 >> "$log"
 fi
 for part in $PARTS; do
-  [ "$part" = none ] && continue
   left=$(( deadline - $(date +%s) ))
   [ "$left" -gt 30 ] || break
   echo "== $part: ${left}s left" | tee -a "$log"
@@ -54,10 +53,8 @@ for part in $PARTS; do
     | grep -v '%|\|% \[' >> "$log"
 done
 
-finished=()
-for s in $(find results/study -name summary.json -newer "$stamp"); do
-  $PY -c "import json,sys; sys.exit(json.load(open('$s')).get('status') != 'ok')" && finished+=("$(dirname "$s")")
-done
+finished=($($PY -c "import os, sys; from hasy_nb.report import find_runs
+print(*(r['dir'] for r in find_runs('results/study', status='ok') if os.path.getmtime(r['dir'] / 'summary.json') > os.path.getmtime(sys.argv[1])))" "$stamp"))
 echo "finished fold folders: ${#finished[@]}" | tee -a "$log"
 [ ${#finished[@]} -eq 0 ] || tar czf "$OUT/study.tgz" --exclude='*.pt' "${finished[@]}"
 rm -f "$stamp"
