@@ -366,10 +366,16 @@ def choose_budget(table: "pandas.DataFrame", tol: float = 0.3) -> dict:
     def rank(ep): return sorted(curves, key=lambda f: -curves[f][ep])
     best = {f: max(c[ep] for ep in common) for f, c in curves.items()}
     near = [ep for ep in common if all(best[f] - curves[f][ep] <= tol for f in curves)]
-    pick = next(ep for ep in near if rank(ep) == rank(common[-1]))
-    gains = {f: round(c[common[-1]] - c[common[-2]], 2) if len(common) > 1 else np.nan for f, c in curves.items()}
-    flat = len(common) > 1 and all(g <= tol for g in gains.values())
-    last = f"{common[-2]} -> {common[-1]} epochs" if len(common) > 1 else "none"
+    pick = next((ep for ep in near if rank(ep) == rank(common[-1])), None)
+    gains = {f: round(float(c[common[-1]] - c[common[-2]]), 2) for f, c in curves.items()}
+    flat = all(g <= tol for g in gains.values())
+    if pick is None:                          # no budget has every model near its best, in the final order
+        peaks = {f: int(max(common, key=c.get)) for f, c in curves.items()}
+        why = (f"no budget measured has every model within {tol} points of its best in the order of {common[-1]} "
+               f"epochs (each model's best budget: {peaks}; gains of the last doubling: {gains} points)")
+        return dict(epochs=None, flattened=bool(flat), common=[int(x) for x in common], gains=gains,
+                    reason=why + ("" if flat else ": measure the next doubling"))
+    last = f"{common[-2]} -> {common[-1]} epochs"
     why = (f"the last doubling ({last}) gained at most {tol} points for every model" if flat
            else f"not flattened: from the last two budgets measured for every model the gains were {gains} points "
            f"(flattened needs <= {tol} for each), so the best measured budget is not shown to be the plateau")
