@@ -369,21 +369,22 @@ def choose_budget(table: "pandas.DataFrame", tol: float = 0.3) -> dict:
     pick = next((ep for ep in near if rank(ep) == rank(common[-1])), None)
     gains = {f: round(float(c[common[-1]] - c[common[-2]]), 2) for f, c in curves.items()}
     flat = all(g <= tol for g in gains.values())
+    def result(epochs, why):
+        return dict(epochs=epochs, flattened=flat, common=[int(x) for x in common], gains=gains, reason=why)
     if pick is None:                          # no budget has every model near its best, in the final order
         peaks = {f: int(max(common, key=c.get)) for f, c in curves.items()}
         why = (f"no budget measured has every model within {tol} points of its best in the order of {common[-1]} "
                f"epochs (each model's best budget: {peaks}; gains of the last doubling: {gains} points)")
-        return dict(epochs=None, flattened=bool(flat), common=[int(x) for x in common], gains=gains,
-                    reason=why + ("" if flat else ": measure the next doubling"))
-    last = f"{common[-2]} -> {common[-1]} epochs"
-    why = (f"the last doubling ({last}) gained at most {tol} points for every model" if flat
-           else f"not flattened: from the last two budgets measured for every model the gains were {gains} points "
-           f"(flattened needs <= {tol} for each), so the best measured budget is not shown to be the plateau")
+        return result(None, why + ("" if flat else ": measure the next doubling"))
     if pick == common[-1] and not flat:       # only the largest budget qualifies and it is still rising: no choice
-        why = (f"still rising at {common[-1]} epochs, the largest budget measured for every model (gains of the last "
-               f"doubling: {gains} points): measure the next doubling")
-        return dict(epochs=None, flattened=False, common=[int(x) for x in common], gains=gains, reason=why)
-    return dict(epochs=int(pick), flattened=bool(flat), common=[int(x) for x in common], gains=gains, reason=why)
+        return result(None, f"still rising at {common[-1]} epochs, the largest budget measured for every model (gains "
+                            f"of the last doubling: {gains} points): measure the next doubling")
+    if flat:
+        return result(int(pick), f"the last doubling ({common[-2]} -> {common[-1]} epochs) gained at most {tol} points "
+                                 "for every model")
+    return result(int(pick), f"not flattened: from the last two budgets measured for every model the gains were {gains} "
+                             f"points (flattened needs <= {tol} for each), so the best measured budget is not shown to "
+                             "be the plateau")
 
 _EFFECT_COLS = ["variant", "factor", "folds", "delta", "delta min", "delta max"]
 
