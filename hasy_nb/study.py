@@ -100,7 +100,7 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
            _table("budget.archs", dict(hasy_vgg=base, tf_cnn="tf_cnn", paper_4layer="paper_4layer")),
            _table("ablation", dict(folds="1,2", epochs=budget_epochs, seeds=[0], also_read=["budget", "verdict"]),
                   "one factor at a time; the baseline's seed-0 folds are the budget's and verdict's runs (same settings)"),
-           _table("ablation.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1]))]
+           _table("ablation.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1, 2]))]
     for name, (factor, spec, recipe) in ABLATIONS.items():
         d = dict(factor=factor, arch=vgg_spec(**spec), **recipe)
         if name in PENDING: d["pending"] = PENDING[name]
