@@ -107,8 +107,8 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
         out.append(_table(f"ablation.entries.{name}", d))
     out += [_table("verdict", dict(folds="1-10", epochs=verdict_epochs, also_read=["budget", "ablation"]),
                    "all 10 folds; folds already run with the same settings in the budget or the ablation count"),
-            _table("verdict.entries.best", dict(arch=base, note="the combination of the ablation's winners; "
-                                                "the shipped architecture until the ablation has run")),
+            _table("verdict.entries.best", dict(arch=base, note="the shipped architecture: when the verdict ran, "
+                                                "no ablation variant was beyond the seed band on both folds")),
             _table("verdict.entries.wide", dict(arch=vgg_spec(**ABLATIONS["width_double"][1]),
                                                 note="double width, the ablation's one change beyond the seed band"))]
     paper = ("tf_cnn", "paper_4layer", "paper_3layer", "paper_2layer")
