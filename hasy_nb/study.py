@@ -505,14 +505,14 @@ def plot_verdict(runs: "pandas.DataFrame", n_folds: int = 10, goal: float = 86.0
 
 # %% ../nbs/08_study.ipynb #298dbc9a
 def _missing(table: "pandas.DataFrame", part: str) -> list[str]:
-    "One line per variant of `table` without all its runs: what is not yet run and the command that runs it."
+    "One line per variant of `table` without all its runs: what is not run or not finished, and its command."
     out = []
     for _, r in table[table.status != "done"].iterrows():
         if r.status.startswith("pending"):
             out.append(f"{r.variant}: not runnable yet ({r.status[9:]})")
             continue
-        done = f"{r.status} finished" if r.runs else "nothing finished"
-        out.append(f"{r.variant}: not yet run ({done}); `hasy-nb study --part {part} --only {r.variant}`")
+        state = f"not finished ({r.status} finished)" if r.runs else "not yet run"
+        out.append(f"{r.variant}: {state}; `hasy-nb study --part {part} --only {r.variant}`")
     return out
 
 def budget_findings(table: "pandas.DataFrame", tol: float = 0.3) -> list[str]:
