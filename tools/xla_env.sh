@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Make (or reuse) the torch_xla test environment and print its python's path on the last line.
+# Make (or reuse) the torch_xla test environment and print its python's path on the last line
+# (with --path: only the environment's folder, nothing made).
 # torch_xla 2.9.0 imports only beside torch 2.9.0 exactly (FACTS.md), so this venv is separate from .venv.
 # It lives outside the checkout (7 GB, ~4 min to build) and is reused while it still imports; a broken or
 # half-built one (no .complete marker) is rebuilt from scratch.
@@ -7,6 +8,8 @@ set -euo pipefail
 XLA_VERSION=2.9.0
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${HASY_XLA_VENV:-${HASY_NB_HOME:-$HOME/.cache/hasy_nb}/xla-venv-$XLA_VERSION}"
+# --path: print where the environment lives (made or not) and stop
+if [ "${1:-}" = "--path" ]; then echo "$venv"; exit 0; fi
 py="$venv/bin/python"
 log="$(mktemp)"
 check() {
