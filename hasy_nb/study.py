@@ -527,7 +527,8 @@ def budget_findings(table: "pandas.DataFrame", tol: float = 0.3) -> list[str]:
         gain = f"; gain per doubling of the epochs: {per} points" if len(steps) else ""
         lines.append(f"{f}: top-1 {pts} (fold 1, one seed){gain}.")
     c = choose_budget(table, tol)
-    pick = f"{c['epochs']} epochs" if c["epochs"] is not None else "no choice yet"
+    no_pick = "none qualifies" if c["flattened"] else "no choice yet"   # flattened: longer budgets gained nothing
+    pick = f"{c['epochs']} epochs" if c["epochs"] is not None else no_pick
     lines.append(f"Rule ({tol} points; budgets measured for every model: {c['common']}): {pick}; {c['reason']}.")
     return lines + _missing(table, "budget")
 
