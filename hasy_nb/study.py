@@ -28,8 +28,8 @@ PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries"
 __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS', 'PENDING',
            'COSTS_FILE', 'vgg_spec', 'make_grid', 'load_grid', 'Entry', 'plan', 'select', 'build_arch', 'build_entry',
            'arch_cost', 'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table',
-           'choose_budget', 'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'plot_pareto',
-           'plot_verdict', 'budget_findings', 'ablation_findings', 'register_cli']
+           'choose_budget', 'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room',
+           'plot_pareto', 'plot_verdict', 'budget_findings', 'ablation_findings', 'register_cli']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: int = 3, valid_blocks: int = 0,
@@ -452,8 +452,17 @@ def plot_ablation(effects: "pandas.DataFrame", band: float, ax=None):
     ax.figure.tight_layout()
     return ax.figure
 
+def label_room(x: np.ndarray, y: np.ndarray, order, box: tuple = (0.12, 0.04)) -> list[int]:
+    "Points of `order` to label: each kept unless its label box (axes fractions, log x) hits one kept before."
+    def frac(v): return (v - v.min()) / max(np.ptp(v), 1e-12)
+    px, py = frac(np.log10(x)), frac(np.asarray(y, float))
+    kept = []
+    for i in order:
+        if all(abs(px[i] - px[j]) >= box[0] or abs(py[i] - py[j]) >= box[1] for j in kept): kept.append(int(i))
+    return kept
+
 def plot_pareto(table: "pandas.DataFrame", label: str = "variant"):
-    "Top-1 against parameters and against MACs (log scale), the Pareto front of each drawn as a line."
+    "Top-1 against parameters and against MACs (log scale), the Pareto front of each drawn as a line and named."
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter, NullFormatter
     t = table[table.runs > 0]
@@ -461,9 +470,11 @@ def plot_pareto(table: "pandas.DataFrame", label: str = "variant"):
     for ax, col in zip(axes, ["params", "MACs"]):
         x, y = t[col].to_numpy(float), t["top-1 mean"].to_numpy(float)
         ax.scatter(x, y, s=18)
-        for xi, yi, n in zip(x, y, t[label]):
-            ax.annotate(n, (xi, yi), xytext=(3, 2), textcoords="offset points", fontsize=7)
         f = pareto_front(x, y)
+        rest = [i for i in np.argsort(-y) if i not in set(f)]      # the front first, then the most accurate
+        for i in label_room(x, y, [*f, *rest]):
+            ax.annotate(t[label].iloc[i], (x[i], y[i]), xytext=(3, 2), textcoords="offset points", fontsize=7,
+                        color="tab:red" if i in f else "k")
         if len(f): ax.step(x[f], y[f], where="post", color="tab:red", lw=1, label="Pareto front")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M"))
