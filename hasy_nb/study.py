@@ -471,10 +471,11 @@ def plot_pareto(table: "pandas.DataFrame", label: str = "variant"):
         x, y = t[col].to_numpy(float), t["top-1 mean"].to_numpy(float)
         ax.scatter(x, y, s=18)
         f = pareto_front(x, y)
-        rest = [i for i in np.argsort(-y) if i not in set(f)]      # the front first, then the most accurate
+        on_front = set(f.tolist())
+        rest = [i for i in np.argsort(-y) if i not in on_front]     # the front first, then the most accurate
         for i in label_room(x, y, [*f, *rest]):
             ax.annotate(t[label].iloc[i], (x[i], y[i]), xytext=(3, 2), textcoords="offset points", fontsize=7,
-                        color="tab:red" if i in f else "k")
+                        color="tab:red" if i in on_front else "k")
         if len(f): ax.step(x[f], y[f], where="post", color="tab:red", lw=1, label="Pareto front")
         ax.set_xscale("log")
         ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v / 1e6:g}M"))
