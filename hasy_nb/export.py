@@ -11,6 +11,7 @@ import argparse
 import gzip
 import json
 import os
+import shlex
 import shutil
 from pathlib import Path
 from typing import Sequence
@@ -24,8 +25,8 @@ from .infer import _SS as PAD_SUPERSAMPLING
 from .models import asset_path, build
 
 # %% auto #0
-__all__ = ['FORMAT', 'VERSION', 'PAD_FILES', 'pad_settings', 'browser_model', 'export_model', 'BrowserModel', 'symbols_table',
-           'write_static_pad', 'site_sizes', 'register_cli']
+__all__ = ['FORMAT', 'VERSION', 'MANIFEST', 'PAD_FILES', 'pad_settings', 'browser_model', 'export_model', 'BrowserModel',
+           'symbols_table', 'write_static_pad', 'site_sizes', 'register_cli']
 
 # %% ../nbs/10_export.ipynb #825d6c8f
 FORMAT, VERSION = "hasynet", 1
@@ -174,16 +175,52 @@ def browser_model(model: nn.Module, labels: Sequence[str] | None = None, size: i
     return header, b"".join(T.parts)
 
 
+def _model_files(header: dict, blob: bytes) -> dict[str, bytes]:
+    "The two files of a browser model: `model.json` (the header) and `model.bin` (the float32 weights)."
+    text = json.dumps(header, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return {"model.json": text.encode("utf-8"), "model.bin": blob}
+
+
 def export_model(model_or_run=None, out_dir: str | os.PathLike = "browser_model",
-                 labels: Sequence[str] | None = None) -> Path:
-    "Write `model.json` + `model.bin` (BatchNorm folded, float32) for the browser pad into `out_dir`; returns it."
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"export: --out {out} is a file, not a folder")
-    header, blob = browser_model(_load_model(model_or_run), labels)
+                 labels: Sequence[str] | None = None, force: bool = False) -> Path:
+    """Write `model.json` + `model.bin` (BatchNorm folded, float32) for the browser pad into `out_dir` (new, empty or an
+    earlier export; `force`: any folder); returns it."""
+    out = _out_folder(out_dir, "export", "--out", force)
+    files = _model_files(*browser_model(_load_model(model_or_run), labels))
+    return _write_files(out, "export", files)
+
+
+# %% ../nbs/10_export.ipynb #3b03975c
+MANIFEST = "hasy-nb-manifest.json"   # the files `hasy-nb export` / `pad --static` wrote into a folder
+
+
+def _manifest(folder: Path) -> dict:
+    "The manifest an earlier `export` / `pad --static` left in `folder` ({} when there is none or it is unreadable)."
+    try: found = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError): return {}
+    return found if isinstance(found, dict) else {}
+
+
+def _out_folder(out_dir: str | os.PathLike, command: str, flag: str, force: bool = False) -> Path:
+    "The folder `hasy-nb <command>` may write into (new, empty, its own earlier output; any with `force`), or one clear error."
+    text = os.fspath(out_dir)
+    if not text.strip(): raise ValueError(f"{command} {flag} {text!r}: an empty path; name a folder, e.g. {flag} site")
+    out = Path(text).expanduser()
+    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"{command} {flag} {out}: a file, not a folder")
+    if force or not out.exists() or next(out.iterdir(), None) is None: return out
+    if _manifest(out).get("command") == command: return out
+    raise FileExistsError(f"{command} {flag} {out}: the folder is not empty and holds no earlier `hasy-nb {command}` "
+                          f"output (no {MANIFEST}); choose a new or empty folder, or add --force to write into it")
+
+
+def _write_files(out: Path, command: str, files: dict[str, bytes]) -> Path:
+    "Write `files` (relative name -> bytes) into `out`, after a manifest that lists them; returns `out`."
     out.mkdir(parents=True, exist_ok=True)
-    (out / "model.bin").write_bytes(blob)
-    text = json.dumps(header, ensure_ascii=False, separators=(",", ":"))
-    (out / "model.json").write_text(text + "\n", encoding="utf-8")
+    manifest = {"written_by": f"hasy-nb {command}", "command": command, "files": sorted(files)}
+    (out / MANIFEST).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
+    for name, data in files.items():
+        (out / name).parent.mkdir(parents=True, exist_ok=True)
+        (out / name).write_bytes(data)
     return out
 
 # %% ../nbs/10_export.ipynb #31b9f43b
@@ -248,30 +285,35 @@ def symbols_table() -> list[dict]:
     return out
 
 
-def write_static_pad(out_dir: str | os.PathLike, model_or_run=None) -> Path:
-    "Write the self-contained pad site (page, scripts, KaTeX, model, symbols) into `out_dir`; returns the folder."
-    out = Path(out_dir)
-    if out.exists() and not out.is_dir(): raise NotADirectoryError(f"pad --static: {out} is a file, not a folder")
-    model = _load_model(model_or_run)                      # fails here, before any file is written
+def _pad_assets() -> dict[str, bytes]:
+    "The page, its scripts and KaTeX (from the package's `assets/pad/`) as relative name -> bytes."
     src = asset_path("pad")
-    out.mkdir(parents=True, exist_ok=True)
-    for name in PAD_FILES: shutil.copyfile(src / name, out / name)
-    shutil.copytree(src / "katex", out / "katex", dirs_exist_ok=True)
-    export_model(model, out)
-    symbols = json.dumps(symbols_table(), ensure_ascii=False, separators=(",", ":"))
-    (out / "symbols.json").write_text(symbols + "\n", encoding="utf-8")
-    return out
+    katex = [p for p in sorted((src / "katex").rglob("*")) if p.is_file()]
+    return {**{name: (src / name).read_bytes() for name in PAD_FILES},
+            **{p.relative_to(src).as_posix(): p.read_bytes() for p in katex}}
+
+
+def write_static_pad(out_dir: str | os.PathLike, model_or_run=None, force: bool = False) -> Path:
+    """Write the self-contained pad site (page, scripts, KaTeX, model, symbols) into `out_dir` (new, empty or an earlier
+    pad; `force`: any folder); returns it."""
+    out = _out_folder(out_dir, "pad", "--static", force)
+    model = _load_model(model_or_run)                      # fails here, before any file is written
+    symbols = json.dumps(symbols_table(), ensure_ascii=False, separators=(",", ":")) + "\n"
+    files = {**_pad_assets(), **_model_files(*browser_model(model)), "symbols.json": symbols.encode("utf-8")}
+    return _write_files(out, "pad", files)
 
 
 def site_sizes(folder: str | os.PathLike) -> dict[str, tuple[int, int]]:
-    "Each file of a site folder: (bytes, bytes gzipped at level 9), as a server that compresses would send it."
+    "Each file that the site folder's manifest lists: (bytes, bytes gzipped at level 9), as a compressing server sends it."
     folder = Path(folder)
-    return {p.relative_to(folder).as_posix(): (p.stat().st_size, len(gzip.compress(p.read_bytes(), 9)))
-            for p in sorted(folder.rglob("*")) if p.is_file()}
+    names = _manifest(folder).get("files")
+    if not names: raise FileNotFoundError(f"site_sizes: {folder} has no {MANIFEST} listing the files of a site")
+    return {name: ((folder / name).stat().st_size, len(gzip.compress((folder / name).read_bytes(), 9))) for name in names}
+
 
 # %% ../nbs/10_export.ipynb #1341c3c3
 def _cli_export(args: argparse.Namespace) -> int:
-    out = export_model(args.model, args.out)
+    out = export_model(args.model, args.out, force=args.force)
     h = json.loads((out / "model.json").read_text(encoding="utf-8"))
     print(f"hasy-nb export: {out / 'model.json'} + {out / 'model.bin'} ({h['bytes']:,} bytes of weights, "
           f"{len(h['layers'])} layers, {h['n_classes']} classes)")
@@ -279,11 +321,11 @@ def _cli_export(args: argparse.Namespace) -> int:
 
 
 def _cli_pad(args: argparse.Namespace) -> int:
-    out = write_static_pad(args.static, args.run)
+    out = write_static_pad(args.static, args.run, force=args.force)
     sizes = site_sizes(out)
     gz = sum(v[1] for v in sizes.values())
     print(f"hasy-nb pad: the static pad is in {out} ({len(sizes)} files, {gz / 1e6:.2f} MB gzipped); "
-          f"serve it with: python -m http.server -d {out}")
+          f"serve it with: python -m http.server -d {shlex.quote(str(out))}")
     return 0
 
 
@@ -293,11 +335,15 @@ def register_cli(subparsers) -> None:
                               description="Export the shipped model or a trained run for the browser "
                                           "(BatchNorm folded).")
     p.add_argument("model", help="'pretrained', a run folder from `hasy-nb train`, or a .pt with its .json beside it")
-    p.add_argument("--out", required=True, help="folder to write model.json and model.bin into")
+    p.add_argument("--out", required=True, help="folder to write model.json and model.bin into (new, empty or an "
+                                                "earlier export)")
+    p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     p.set_defaults(func=_cli_export)
     q = subparsers.add_parser("pad", help="write the symbol pad as a static site that runs in any browser, offline",
                               description="Write the symbol pad (page, scripts, model, symbols, KaTeX) "
                                           "as a static site.")
-    q.add_argument("--static", required=True, metavar="DIR", help="folder to write the site into")
+    q.add_argument("--static", required=True, metavar="DIR", help="folder to write the site into (new, empty or an "
+                                                                  "earlier pad)")
+    q.add_argument("--force", action="store_true", help="write into a folder that holds other files")
     q.add_argument("--run", default="pretrained", help="the model: 'pretrained' (default) or a run folder")
     q.set_defaults(func=_cli_pad)
