@@ -8,6 +8,7 @@ Docs: https://hasy-nb.github.io/hasy_nb/evaluate.html.md"""
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import re
 import sys
@@ -24,8 +25,10 @@ from torch import nn
 from .infer import load_pretrained, load_run, predict_logits, preprocess
 from .models import asset_path
 from .report import read_run
-from .recipes import fold_number, nonempty, nonneg_int, positive_float, positive_int, prob
-from .train import topk_correct
+from .recipes import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
+                             prob, valid_share)
+from .config import AUGMENTS, PRECISIONS, TrainConfig, legacy_identity
+from .train import device_kind, topk_correct
 
 # %% auto #0
 __all__ = ['PAPER_RESULTS', 'PAPER_NOTES', 'PAPER_ARCHS', 'parse_confusable', 'confusable_groups', 'confusable_matrix',
@@ -213,15 +216,21 @@ def evaluate(model: nn.Module, data, idx, *, bs: int = 1024, device: str | torch
     return scores(data.labels[idx], topk, names, confusable_matrix(data, groups))
 
 # %% ../nbs/07_evaluate.ipynb #2b50adf4
-def _jsonable(x):
-    "Settings as plain JSON values (what config.json will hold), so they compare equal after a round trip."
-    return json.loads(json.dumps(x, sort_keys=True, default=str))
+_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 
 def _cv_settings(arch, fit_kwargs: dict) -> dict:
-    "What makes two fold runs comparable: the architecture and every training setting that changes the result."
+    "What makes the folds of a cross-validation one: the TrainConfig identity of its runs, the fold left out."
     arch_id = arch if isinstance(arch, str) else (getattr(arch, "spec", None) or type(arch).__name__)
-    skip = {"progress", "on_epoch_end", "report", "runs_dir", "name", "resume", "device", "processes"}
-    return _jsonable(dict(arch=arch_id, **{k: v for k, v in sorted(fit_kwargs.items()) if k not in skip}))
+    unknown = set(fit_kwargs) - _FIELDS - {"progress", "on_epoch_end"}
+    if unknown: raise TypeError(f"cross_validate: unknown setting(s) {', '.join(sorted(unknown))}")
+    tc = TrainConfig(**{k: v for k, v in fit_kwargs.items() if k in _FIELDS}).replace(arch=arch_id)
+    return {k: v for k, v in tc.identity(device_kind(tc.device)).items() if k != "fold"}
+
+def _run_settings(config: dict) -> dict:
+    "A cv fold run's settings as `_cv_settings` writes them; runs from before TrainConfig read by `legacy_identity`."
+    s = config.get("cv_settings") or {}
+    if "precision" in s: return s
+    return {k: v for k, v in legacy_identity(dict(s, device=config.get("device", "cpu"))).items() if k != "fold"}
 
 def _cv_runs(runs_dir: str | Path) -> list[dict]:
     "Every finished (status ok) cross-validation fold directly under `runs_dir`, read with the run reader."
@@ -316,7 +325,7 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
     settings = _cv_settings(arch, fit_kwargs)
     names = [data.latex(i) for i in range(data.n_classes)]
     done = {int(r["config"]["fold"]): r for r in _cv_runs(runs_dir)
-            if r["config"]["cv_name"] == name and r["config"].get("cv_settings") == settings}
+            if r["config"]["cv_name"] == name and _run_settings(r["config"]) == settings}
     records = []
     for k in folds:
         if k in done:
@@ -330,6 +339,9 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
             ev = evaluate(res.model, data, test)
             np.savez_compressed(report.dir / "confusion.npz", confusion=ev.confusion.astype(np.int32))
             report.set_summary(test_top1=ev.top1, test_top3=ev.top3, test_top5=ev.top5, test_merged=ev.merged, n_test=ev.n)
+            if res.ema_model is not None:                      # scored beside the raw weights; the choice is on validation
+                ema = evaluate(res.ema_model, data, test)
+                report.set_summary(ema_test_top1=ema.top1, ema_test_top5=ema.top5, ema_test_merged=ema.merged)
         records.append(dict(fold=k, **{m: getattr(ev, m) for m in ("top1", "top3", "top5", "merged")}, n_test=ev.n,
                             dir=str(report.dir), trained=True))
         if progress: print(f"{name} fold {k}: top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, merged {ev.merged:.2%} "
@@ -341,7 +353,7 @@ def load_cv(runs_dir: str | Path, names: list | None = None) -> list[CVResult]:
     "Every cross-validation found under `runs_dir` (finished folds only; the newest run of a repeated fold)."
     groups: dict = {}
     for r in _cv_runs(runs_dir):
-        key = (r["config"]["cv_name"], json.dumps(r["config"].get("cv_settings"), sort_keys=True))
+        key = (r["config"]["cv_name"], json.dumps(_run_settings(r["config"]), sort_keys=True))
         groups.setdefault(key, {})[int(r["config"]["fold"])] = r     # sorted by folder name: the newest wins
     return [CVResult(n, json.loads(s), [_fold_record(f[k], False) for k in sorted(f)], names)
             for (n, s), f in sorted(groups.items())]
@@ -377,8 +389,8 @@ def _cli_cv(args) -> int:
     "`hasy-nb cv`: run or continue the 10-fold protocol for one architecture; print the table."
     from hasy_nb.data import load_hasy
     data = load_hasy(args.data)
-    kw = dict(epochs=args.epochs, bs=args.bs, lr=args.lr, augment=args.augment, device=args.device)
-    if args.label_smoothing: kw["label_smoothing"] = args.label_smoothing
+    names = ("epochs", "bs", "lr", "wd", "label_smoothing", "augment", "valid", "ema", "seed", "precision", "threads")
+    kw = {k: getattr(args, k) for k in names if getattr(args, k) is not None}       # TrainConfig has the rest
     res = cross_validate(args.arch, data, folds=args.folds, runs_dir=args.runs_dir, name=args.name, **kw)
     print(res.table().to_string(index=False, na_rep=""))
     return 0
@@ -416,14 +428,22 @@ def register_cli(subparsers) -> None:
                               description="Train and test ARCH on each fold; folds finished before are skipped.")
     p.add_argument("--arch", required=True, type=nonempty, help="zoo model name or layer spec")
     p.add_argument("--folds", default="1-10", type=_folds_arg, help="e.g. 1-10, 1,3,5 (default 1-10)")
-    p.add_argument("--epochs", type=positive_int, default=5)
-    p.add_argument("--bs", type=positive_int, default=256)
-    p.add_argument("--lr", type=positive_float, default=3e-3)
-    p.add_argument("--label-smoothing", type=prob, default=0.0)
-    p.add_argument("--augment", action="store_true", help="random affine augmentation while training")
-    p.add_argument("--device", default="auto")
+    d = TrainConfig()                                          # the defaults the help texts name
+    p.add_argument("--epochs", type=positive_int, help=f"default {d.epochs}")
+    p.add_argument("--bs", type=positive_int, help=f"default {d.bs}")
+    p.add_argument("--lr", type=positive_float, help=f"default {d.lr}")
+    p.add_argument("--wd", type=nonneg_float, help=f"default {d.wd}")
+    p.add_argument("--label-smoothing", type=prob, help=f"default {d.label_smoothing}")
+    p.add_argument("--augment", nargs="?", const="affine", choices=["none", *AUGMENTS],
+                   help="augmentation: affine (a bare --augment), light or shipped")
+    p.add_argument("--valid", type=valid_share, help="hold out this share of each fold's training images")
+    p.add_argument("--ema", type=ema_decay, help="keep a moving average of the weights with this decay")
+    p.add_argument("--seed", type=nonneg_int, help=f"default {d.seed}")
+    p.add_argument("--precision", choices=PRECISIONS, help=f"default {d.precision}")
+    p.add_argument("--threads", type=positive_int, help="torch threads (default: torch's)")
+    p.add_argument("--device", default="auto", type=nonempty)
     p.add_argument("--runs-dir", default="runs/cv", help="where the fold folders go (default runs/cv)")
-    p.add_argument("--name", default=None, help="name of this cross-validation (default: the arch)")
+    p.add_argument("--name", default=None, type=nonempty, help="name of this cross-validation (default: the arch)")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
     p.set_defaults(func=_cli_cv)
     e = subparsers.add_parser("evaluate", help="score a trained run (or 'pretrained') on its fold's test split",

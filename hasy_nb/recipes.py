@@ -17,14 +17,15 @@ from typing import Any, Callable, Sequence
 import torch
 
 from .cache import atomic_open
-from .train import SCHEDULES, FitResult, fit
+from .config import AUGMENTS, PRECISIONS, SCHEDULES, TrainConfig
+from .train import FitResult, fit
 
 # %% auto #0
 __all__ = ['RECIPES', 'train_recipe', 'ship_model', 'positive_int', 'nonneg_int', 'positive_float', 'nonneg_float', 'prob',
-           'fold_number', 'nonempty', 'processes_arg', 'register_cli']
+           'fold_number', 'nonempty', 'valid_share', 'ema_decay', 'processes_arg', 'register_cli']
 
 # %% ../nbs/04a_recipes.ipynb #cd0c3f6f
-_AFFINE = dict(max_rotate=10.0, max_scale=0.1, max_shift=0.06, max_shear=0.15)
+_AFFINE = {k: v for k, v in AUGMENTS["shipped"].items() if k.startswith("max_")}   # the shipped augmentation's warp
 
 RECIPES: dict[str, dict] = {
     "pretrained": dict(name="hasy_pretrained_v1", fold=1, stages=[
@@ -36,12 +37,17 @@ RECIPES: dict[str, dict] = {
 }
 
 # %% ../nbs/04a_recipes.ipynb #6740c386
+def _main_rank() -> bool:
+    "True in a single process and in rank 0 of torch.distributed."
+    import torch.distributed as dist
+    return not (dist.is_available() and dist.is_initialized()) or dist.get_rank() == 0
+
 class _EpochEnd:
     "on_epoch_end that prints each epoch's line (when asked) and stops after epoch `stop_after` (None: never)."
     def __init__(self, stop_after: int | None = None, echo: bool = False):
         self.stop_after, self.echo = stop_after, echo
     def __call__(self, epoch: int, m: dict) -> bool:
-        if self.echo:
+        if self.echo and _main_rank():                                 # every DDP process calls it; one prints
             print(f"epoch {epoch}: train loss {m['train_loss']:.4f}, test loss {m['valid_loss']:.4f}, "
                   f"test top-1 {m['valid_acc']:.4f}, top-5 {m['valid_top5']:.4f} ({m['seconds']:.0f} s)", flush=True)
         return self.stop_after is not None and epoch >= self.stop_after
@@ -136,21 +142,30 @@ def nonempty(text: str) -> str:
     "argparse type: a string that is not empty or blank."
     return _checked(text, str, lambda v: bool(v.strip()), "a non-empty value")
 
+def valid_share(text: str) -> float:
+    "argparse type: a share of the training images for validation, in [0, 0.5)."
+    return _checked(text, float, lambda v: 0 <= v < 0.5, "a share from 0 to below 0.5")
+
+def ema_decay(text: str) -> float:
+    "argparse type: a moving average's decay, in [0, 1)."
+    return _checked(text, float, lambda v: 0 <= v < 1, "a decay from 0 to below 1")
+
 def processes_arg(text: str) -> int | str:
     "argparse type: a number of processes >= 1, or 'all' (every XLA core)."
     return "all" if text == "all" else _checked(text, int, lambda v: v >= 1, "'all' or an integer >= 1")
 
 # %% ../nbs/04a_recipes.ipynb #38a6a555
-_TRAIN_DEFAULTS = dict(arch="tf_cnn", fold=1, epochs=10, bs=256, lr=3e-3, wd=0.05, label_smoothing=0.0,
-                       schedule="onecycle", seed=0)
+_CLI_SETTINGS = ("arch", "fold", "epochs", "bs", "lr", "wd", "label_smoothing", "schedule", "seed", "valid", "ema",
+                 "precision", "compile", "threads")   # the TrainConfig fields `hasy-nb train` sets; defaults: TrainConfig's
+_CLI_ARCH = "tf_cnn"                                  # the architecture when neither --arch nor --recipe is given
 
 def _given(args) -> dict:
     "The training settings given on the command line (with a recipe, they override every stage)."
-    return {k: getattr(args, k) for k in _TRAIN_DEFAULTS if getattr(args, k, None) is not None}
+    return {k: getattr(args, k) for k in _CLI_SETTINGS if getattr(args, k, None) is not None}
 
 def _train_settings(args) -> dict:
-    "The settings of a plain (recipe-less) run: the defaults, then what was given."
-    return {**_TRAIN_DEFAULTS, **_given(args)}
+    "The settings of a plain (recipe-less) run: the architecture, then what was given (TrainConfig has the rest)."
+    return {"arch": _CLI_ARCH, **_given(args)}
 
 def _recipe_command(args) -> str:
     "The `hasy-nb train --recipe ...` command that was run, for pretrained.json."
@@ -195,19 +210,26 @@ def register_cli(subparsers) -> None:
                               description="Train a zoo model, a layer spec or a named recipe on one HASYv2 fold; "
                                           "write a report folder per run.")
     add = p.add_argument
-    add("--arch", type=nonempty, help="zoo name or layer spec (default tf_cnn)")
+    d = TrainConfig()                                          # the defaults the help texts name
+    add("--arch", type=nonempty, help=f"zoo name or layer spec (default {_CLI_ARCH})")
     add("--recipe", choices=list(RECIPES), help="train a named recipe's stages, e.g. pretrained (the shipped model)")
     add("--stages", type=positive_int, nargs="+", metavar="N", help="only these stages of the recipe")
     add("--ship", type=nonempty, metavar="DIR", help="write the recipe's model to DIR/pretrained.pt + .json")
-    add("--fold", type=fold_number, help="fold 1..10 (default 1)")
-    add("--epochs", type=positive_int, help="epochs, the schedule's length (default 10)")
+    add("--fold", type=fold_number, help=f"fold 1..10 (default {d.fold})")
+    add("--epochs", type=positive_int, help=f"epochs, the schedule's length (default {d.epochs})")
     add("--stop-after", type=positive_int, metavar="N", help="stop after epoch N (the schedule still spans --epochs)")
-    add("--bs", type=positive_int, help="batch size per process (default 256)")
-    add("--lr", type=positive_float, help="peak learning rate (default 0.003)")
-    add("--wd", type=nonneg_float, help="AdamW weight decay (default 0.05)")
-    add("--label-smoothing", type=prob, help="label smoothing (default 0)")
-    add("--schedule", choices=SCHEDULES, help="learning-rate schedule (default onecycle)")
-    add("--augment", action="store_true", help="random affine augmentation on the device")
+    add("--bs", type=positive_int, help=f"batch size per process (default {d.bs})")
+    add("--lr", type=positive_float, help=f"peak learning rate (default {d.lr})")
+    add("--wd", type=nonneg_float, help=f"AdamW weight decay (default {d.wd})")
+    add("--label-smoothing", type=prob, help=f"label smoothing (default {d.label_smoothing})")
+    add("--schedule", choices=SCHEDULES, help=f"learning-rate schedule (default {d.schedule})")
+    add("--augment", nargs="?", const="affine", choices=["none", *AUGMENTS], help="augmentation on the device: "
+        "affine (the default of a bare --augment), light or shipped")
+    add("--valid", type=valid_share, help="hold out this share of the fold's training images for validation (e.g. 0.08)")
+    add("--ema", type=ema_decay, help="keep a moving average of the weights with this decay (e.g. 0.999)")
+    add("--precision", choices=PRECISIONS, help=f"arithmetic: bf16 autocast where native (default {d.precision})")
+    add("--compile", action="store_true", default=None, help="torch.compile the model (measured slower on CPU)")
+    add("--threads", type=positive_int, help="torch threads (default: torch's)")
     add("--init", type=nonempty, metavar="PATH", help="start from these weights (run folder or .pt): fine-tuning")
     add("--device", default="auto", type=nonempty, help="auto | cpu | cuda | mps | xla")
     add("--processes", type=processes_arg, default=1, help="processes (DDP on cpu/cuda); 'all' = every XLA core")
@@ -215,7 +237,7 @@ def register_cli(subparsers) -> None:
     add("--runs-dir", default="runs", type=nonempty, help="where report folders go (default runs)")
     add("--name", default=None, type=nonempty, help="run name (default: the arch)")
     add("--limit-classes", type=positive_int, metavar="N", help="train and test on the N most frequent classes")
-    add("--seed", type=nonneg_int, help="random seed (default 0)")
+    add("--seed", type=nonneg_int, help=f"random seed (default {d.seed})")
     add("--resume", default=None, type=nonempty, help="run folder or checkpoint.pt to continue (same fold, arch, data)")
     add("--quiet", action="store_true", help="no progress bars (one line per epoch instead)")
     p.set_defaults(func=_cli_train)

@@ -19,17 +19,19 @@ import numpy as np
 
 STUDY_DIR = Path("results/study")
 GRID_FILE = STUDY_DIR / "grid.toml"
-PARTS = ("budget", "ablation", "verdict")
-RECIPE_KEYS = {"epochs": int, "bs": int, "lr": float, "label_smoothing": float, "augment": bool, "device": str}
+PARTS = ("budget", "ablation", "verdict", "converge")
+RECIPE_KEYS = {"epochs": int, "bs": int, "lr": float, "wd": float, "schedule": str, "label_smoothing": float,
+               "augment": (bool, str), "valid": float, "ema": float, "precision": str, "device": str}   # TrainConfig's
 ENTRY_KEYS = {"arch", "factor", "seeds", "folds", "note", "pending", *RECIPE_KEYS}
 PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries", "baseline"}
 
 # %% auto #0
-__all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS', 'PENDING',
-           'COSTS_FILE', 'vgg_spec', 'make_grid', 'load_grid', 'Entry', 'plan', 'select', 'build_arch', 'build_entry',
-           'arch_cost', 'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table',
-           'choose_budget', 'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room',
-           'plot_pareto', 'plot_verdict', 'budget_findings', 'ablation_findings', 'register_cli']
+__all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS',
+           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'PENDING', 'COSTS_FILE', 'vgg_spec', 'make_grid', 'load_grid',
+           'Entry', 'plan', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds', 'run_part',
+           'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
+           'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
+           'budget_findings', 'ablation_findings', 'register_cli']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: int = 3, valid_blocks: int = 0,
@@ -72,6 +74,8 @@ ABLATIONS: dict[str, tuple[str, dict, dict]] = {
     "no_smoothing": ("label smoothing", {}, dict(label_smoothing=0.0)),
 }
 GRID_BUDGETS = dict(budget_epochs=4, verdict_epochs=4)   # written into grid.toml; see "Choosing the budget"
+CONVERGE_EPOCHS = (8, 16, 32)                            # stage 2: budget x regularisation, on validation
+CONVERGE_AUGMENTS = ("none", "light", "shipped")
 PENDING: dict[str, str] = {}   # variant -> why it cannot run yet (written into the grid as `pending`)
 
 def _toml(v) -> str:
@@ -93,8 +97,8 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
     out = ["# The study's grid (issue 13), written by hasy_nb.study.make_grid; run a part with\n"
            "#   hasy-nb study --part budget|ablation|verdict [--only PATTERN] [--dry-run]\n"
            "# Paths are relative to this file; each part's fold folders go to <this folder>/<part>/.\n",
-           _table("recipe", dict(lr=0.004, label_smoothing=0.1, bs=256, augment=False, device="cpu"),
-                  "the one-epoch runs' recipe in results/cv: AdamW, one-cycle fitted to the budget"),
+           _table("recipe", dict(lr=0.004, label_smoothing=0.1, bs=256, augment=False, device="cpu", precision="fp32"),
+                  "the one-epoch runs' recipe in results/cv: AdamW, one-cycle fitted to the budget, float32"),
            _table("budget", dict(folds="1", epochs=[1, 2, 4, 8, 16], also_read=["../cv"]),
                   "top-1 against epochs on fold 1; ../cv holds the 1-epoch points"),
            _table("budget.archs", dict(hasy_vgg=base, tf_cnn="tf_cnn", paper_4layer="paper_4layer")),
@@ -105,6 +109,8 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
         d = dict(factor=factor, arch=vgg_spec(**spec), **recipe)
         if name in PENDING: d["pending"] = PENDING[name]
         out.append(_table(f"ablation.entries.{name}", d))
+    out.append(_table("ablation.entries.precision_bf16", dict(factor="precision", arch=base, precision="bf16", folds="1",
+                                                              seeds=[0, 1, 2])))
     out += [_table("verdict", dict(folds="1-10", epochs=verdict_epochs, also_read=["budget", "ablation"]),
                    "all 10 folds; folds already run with the same settings in the budget or the ablation count"),
             _table("verdict.entries.best", dict(arch=base, note="the shipped architecture: when the verdict ran, "
@@ -113,6 +119,11 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
                                                 note="double width, the ablation's one change beyond the seed band"))]
     paper = ("tf_cnn", "paper_4layer", "paper_3layer", "paper_2layer")
     out += [_table(f"verdict.entries.{m}", dict(arch=m)) for m in paper]
+    out.append(_table("converge", dict(folds="1,2", valid=0.08, ema=0.999, precision="bf16"),
+                      "budget x regularisation; every choice on a validation split (8 % of each fold's training part), "
+                      "the test split scored once per run"))
+    out += [_table(f"converge.entries.e{ep}_{aug}", dict(factor=aug, arch=base, epochs=ep, augment=aug))
+            for ep in CONVERGE_EPOCHS for aug in CONVERGE_AUGMENTS]
     return "\n".join(out)
 
 # %% ../nbs/08_study.ipynb #0c3730ca
@@ -122,18 +133,24 @@ def _check_keys(path: Path, where: str, d: dict, known: set) -> None:
         if k not in known:
             raise ValueError(f"{path}: [{where}] has unknown key {k!r} (known: {', '.join(sorted(known))})")
 
+def _type_ok(v, typ) -> bool:
+    "`v` is of `typ` (a type or a tuple of types); a bool is not an int, an int is a float (lr = 1)."
+    types = typ if isinstance(typ, tuple) else (typ,)
+    if isinstance(v, bool): return bool in types
+    return isinstance(v, types) or (float in types and isinstance(v, int))
+
 def _check_types(path: Path, where: str, d: dict) -> None:
-    "The recipe keys of table `where` have the right types (epochs >= 1, lr > 0, 0 <= label_smoothing < 1)."
+    "The recipe keys of table `where`: their types, then their values as TrainConfig checks them, and the device."
+    from hasy_nb.config import TrainConfig
+    from hasy_nb.train import device_kind
     for k, typ in RECIPE_KEYS.items():
-        if k not in d: continue
-        v = d[k]
-        ok = isinstance(v, typ) and not (typ is int and isinstance(v, bool))
-        ok = ok or (typ is float and isinstance(v, int) and not isinstance(v, bool))      # lr = 1 is a float too
-        if not ok: raise ValueError(f"{path}: [{where}] {k} = {v!r} should be of type {typ.__name__}")
-    if d.get("epochs", 1) < 1 or d.get("bs", 1) < 1: raise ValueError(f"{path}: [{where}] epochs and bs must be >= 1")
-    if d.get("lr", 1) <= 0: raise ValueError(f"{path}: [{where}] lr must be > 0, got {d['lr']}")
-    if not 0 <= d.get("label_smoothing", 0) < 1:
-        raise ValueError(f"{path}: [{where}] label_smoothing must be in [0, 1)")
+        if k in d and not _type_ok(d[k], typ):
+            names = "/".join(t.__name__ for t in (typ if isinstance(typ, tuple) else (typ,)))
+            raise ValueError(f"{path}: [{where}] {k} = {d[k]!r} should be of type {names}")
+    try:
+        TrainConfig(**{k: v for k, v in d.items() if k in RECIPE_KEYS or k == "arch"})
+        device_kind(d.get("device", "cpu"))
+    except (ValueError, RuntimeError) as e: raise ValueError(f"{path}: [{where}] {e}") from None
 
 def load_grid(path: str | Path = GRID_FILE) -> dict:
     "Read and check a study grid file (TOML): known parts and keys, types; `_path` holds where it was read from."
@@ -177,7 +194,7 @@ class Entry:
     name: str
     arch: str
     folds: list
-    settings: dict                 # epochs, bs, lr, augment; label_smoothing and seed only when not 0 (as `hasy-nb cv`)
+    settings: dict                 # TrainConfig settings: the recipe's keys with the part's and the entry's over them
     device: str = "cpu"
     factor: str = ""
     variant: str = ""              # the name without its seed suffix: the rows one ablation bar averages
@@ -185,14 +202,14 @@ class Entry:
     also_read: list = field(default_factory=list)
 
     def cv_settings(self) -> dict:
-        "The settings `cross_validate` records for this entry (what makes two fold runs comparable)."
-        return json.loads(json.dumps(dict(arch=self.arch, **self.settings), sort_keys=True))
+        "The settings `cross_validate` records for this entry: its runs' identity (`hasy_nb.config`), fold aside."
+        from hasy_nb.evaluate import _cv_settings
+        return _cv_settings(self.arch, dict(self.settings, device=self.device))
 
 def _settings(recipe: dict, seed: int) -> tuple[dict, str]:
-    "`fit` keyword arguments from a merged recipe, in the form `hasy-nb cv` uses; and the device."
-    s = dict(epochs=int(recipe.get("epochs", 1)), bs=int(recipe.get("bs", 256)), lr=float(recipe.get("lr", 3e-3)),
-             augment=bool(recipe.get("augment", False)))
-    if recipe.get("label_smoothing"): s["label_smoothing"] = float(recipe["label_smoothing"])
+    "TrainConfig settings from a merged recipe (1 epoch unless it says), with the seed; and the device."
+    s = {k: v for k, v in recipe.items() if k in RECIPE_KEYS and k != "device"}
+    s["epochs"] = int(s.get("epochs", 1))
     if seed: s["seed"] = int(seed)
     return s, str(recipe.get("device", "cpu"))
 

@@ -8,6 +8,8 @@ Docs: https://hasy-nb.github.io/hasy_nb/train.html.md"""
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import hashlib
 import importlib
 import importlib.util
@@ -31,11 +33,12 @@ from fastprogress.fastprogress import master_bar, progress_bar
 
 from .data import Batches, augment_batch
 from .cache import atomic_open
+from .config import SCHEDULES, TrainConfig, augment_options, machine_record, resolve_precision, run_key
 
 # %% auto #0
-__all__ = ['SCHEDULES', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
-           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct',
-           'sigterm_as_interrupt', 'fit']
+__all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
+           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct', 'EMA',
+           'valid_split', 'sigterm_as_interrupt', 'fit']
 
 # %% ../nbs/04_train.ipynb #19356f15
 _TPU_HINTS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR", "XRT_TPU_CONFIG")
@@ -87,18 +90,19 @@ class FitResult:
     history: list[dict]
     valid_acc: float
     report_dir: Path | None = None
+    ema_model: nn.Module | None = None          # the moving average of the weights, when the run kept one
 
     def __repr__(self) -> str:
         return (f"FitResult(valid_acc={self.valid_acc:.4f}, epochs={len(self.history)}, "
                 f"model={type(self.model).__name__}, report_dir={self.report_dir})")
 
 # %% ../nbs/04_train.ipynb #55168e00
-def make_optimizer(model: nn.Module, lr: float = 3e-3, wd: float = 0.05) -> torch.optim.AdamW:
+def make_optimizer(model: nn.Module, lr: float = 3e-3, wd: float = 0.05, fused: bool = False) -> torch.optim.AdamW:
     "AdamW with weight decay on weight matrices and conv kernels only (not on biases and norm scales), as in nanoGPT."
     params = [p for p in model.parameters() if p.requires_grad]
     decay, no_decay = [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]
     groups = [dict(params=decay, weight_decay=wd), dict(params=no_decay, weight_decay=0.0)]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr)
+    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, fused=fused or None)   # None: torch's foreach
 
 def _make_model(model_or_spec: nn.Module | str, n_classes: int) -> nn.Module:
     "The module itself, or `hasy_nb.models.build(spec_or_name)` for a zoo name or layer spec."
@@ -114,8 +118,6 @@ def _arch_name(model: nn.Module, model_or_spec) -> str:
     return getattr(model, "arch_name", None) or getattr(model, "spec", None) or type(model).__name__
 
 # %% ../nbs/04_train.ipynb #c8542a1e
-SCHEDULES = ("onecycle", "cosine")
-
 def cosine_factor(step: int, total: int, warmup: float = 0.05) -> float:
     "The learning rate at `step` as a fraction of the peak: a linear warm-up over 5 % of `total`, one cosine to 1 %."
     w = max(1, int(warmup * total))
@@ -248,13 +250,10 @@ def topk_correct(logits: torch.Tensor, labels: torch.Tensor, ks: Sequence[int] =
     return torch.stack([hits[:, :min(k, kmax)].any(1).sum() for k in ks])
 
 # %% ../nbs/04_train.ipynb #f0845c7f
-def _autocast(device: torch.device):
-    "bf16 autocast where the hardware has fast bf16 (TPU, recent CUDA GPUs); a no-op on CPU, MPS and XLA's CPU device."
-    if device.type == "xla":
-        import torch_xla.runtime as xr
-        if xr.device_type() == "TPU": return torch.autocast("xla", dtype=torch.bfloat16)
-    if device.type == "cuda" and torch.cuda.is_bf16_supported(): return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
+def _autocast(device: torch.device, precision: str):
+    "bf16 autocast when the run's precision (resolved by `resolve_precision`) is bf16; float32 weights either way."
+    if precision != "bf16": return contextlib.nullcontext()
+    return torch.autocast(device.type, dtype=torch.bfloat16)
 
 def _sync(device: torch.device) -> None:
     "Wait for the device to finish queued work (only at epoch ends, to time them honestly)."
@@ -269,12 +268,35 @@ def _device_loader(batches, device: torch.device):
     import torch_xla.distributed.parallel_loader as pl
     return pl.MpDeviceLoader(batches, device)
 
+# %% ../nbs/04_train.ipynb #82d48681
+class EMA:
+    "An exponential moving average of a model's weights and buffers (batch norm statistics), in float32."
+    def __init__(self, model: nn.Module, decay: float):
+        self.decay, self.steps = decay, 0
+        self.module = copy.deepcopy(model).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, model: nn.Module) -> None:
+        "One step towards `model`'s weights (with a warm-up: the decay grows as (1 + t) / (10 + t) up to `decay`)."
+        self.steps += 1
+        d = min(self.decay, (1 + self.steps) / (10 + self.steps))
+        pairs = list(zip(self.module.state_dict().values(), model.state_dict().values()))
+        floats = [(a, b) for a, b in pairs if a.is_floating_point()]
+        torch._foreach_lerp_([a for a, _ in floats], [b for _, b in floats], 1 - d)
+        for a, b in pairs:
+            if not a.is_floating_point(): a.copy_(b)                 # counters, e.g. num_batches_tracked
+
+    def state_dict(self) -> dict: return dict(module=self.module.state_dict(), steps=self.steps)
+    def load_state_dict(self, state: dict) -> None:
+        self.module.load_state_dict(state["module"])
+        self.steps = state["steps"]
+
 # %% ../nbs/04_train.ipynb #61a2df43
 @dataclass
 class _Run:
     "What one process's loop works with: made once by `_prepare`, shared by the steps below."
     raw: nn.Module                 # the module itself: its weights are saved
-    model: nn.Module               # what is called: `raw`, or DDP around it
+    model: nn.Module               # what is called: `raw`, or DDP and/or torch.compile around it
     train: Batches
     valid: Batches                 # the held-out images (this rank's share)
     steps: int                     # training steps per epoch, the same on every rank
@@ -285,31 +307,40 @@ class _Run:
     device: torch.device
     amp: Any = None                # bf16 autocast or a no-op
     gen: torch.Generator | None = None   # augmentation's random numbers
+    ema: EMA | None = None         # the moving average of the weights, when cfg["ema"] > 0
     rep: Any = None                # the ReportManager (main process only)
     mb: Any = None                 # the progress bars (main process only)
 
+def _place(model: nn.Module, cfg: dict, dist: _DistContext, device: torch.device) -> tuple[nn.Module, nn.Module]:
+    "(raw, called): the model on the device (channels-last on CPU and CUDA if asked), DDP-wrapped, compiled if asked."
+    raw = model.to(device)
+    if cfg["channels_last"] and device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)
+    called = raw
+    if dist.kind == "ddp":
+        from torch.nn.parallel import DistributedDataParallel as DDP
+        called = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None)
+    if cfg["compile"] and device.type != "xla": called = torch.compile(called)   # XLA compiles the graph itself
+    return raw, called
+
 def _prepare(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> _Run:
-    "Seed; the model on the device (DDP-wrapped for several processes); this rank's batches; optimizer and schedule."
+    "Seed; the model placed; this rank's batches; optimizer, schedule, autocast and the moving average."
     xla = device.type == "xla"
     torch.manual_seed(cfg["seed"])
     if xla:
         import torch_xla.core.xla_model as xm
         xm.set_rng_state(cfg["seed"] + dist.rank)
-    raw = model.to(device)
-    if device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)   # NHWC: faster convs there
-    if dist.kind == "ddp":
-        from torch.nn.parallel import DistributedDataParallel as DDP
-        model = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None)
+    raw, model = _place(model, cfg, dist, device)
     train, valid = shard_batches(arr, cfg["bs"], cfg["seed"], dist.rank, dist.world, "cpu" if xla else device)
     steps = dist.min_int(len(train))                           # every rank runs the same number of steps
     if steps == 0:
         raise ValueError(f"no training batches: {len(arr['train_idx'])} training images, bs={cfg['bs']}, "
                          f"{dist.world} processes")
-    opt = make_optimizer(raw, cfg["lr"], cfg["wd"])
+    opt = make_optimizer(raw, cfg["lr"], cfg["wd"], fused=cfg["fused"])
     sched = make_scheduler(opt, cfg["schedule"], cfg["epochs"] * steps)
     gen = None if xla else torch.Generator(device=device).manual_seed(cfg["seed"] * 1000 + dist.rank)
-    return _Run(raw, model, train, valid, steps, opt, sched, cfg, dist, device, _autocast(device), gen,
-                rep if dist.main else None)
+    ema = EMA(raw, cfg["ema"]) if cfg["ema"] else None
+    return _Run(raw, model, train, valid, steps, opt, sched, cfg, dist, device, _autocast(device, cfg["precision"]),
+                gen, ema, rep if dist.main else None)
 
 # %% ../nbs/04_train.ipynb #48f88af3
 def _optimizer_step(opt: torch.optim.Optimizer, device: torch.device) -> None:
@@ -347,44 +378,49 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
         loss.backward()
         _optimizer_step(r.opt, r.device)
         r.sched.step()
+        if r.ema is not None: r.ema.update(r.raw)
         tl = tl + torch.stack([loss.detach() * y.shape[0], torch.ones((), device=r.device) * y.shape[0]])
         if r.mb is not None and step % 10 == 0: _show_loss(r.mb, loss.detach(), r.device)
     return tl
 
 # %% ../nbs/04_train.ipynb #746d8481
 @torch.no_grad()
-def _evaluate(model: nn.Module, batches, device: torch.device, amp) -> torch.Tensor:
-    "Sums on the device: [loss, top-1 hits, top-5 hits, count]; nothing is read back to the host here."
+def _evaluate(model: nn.Module, batches, device: torch.device) -> torch.Tensor:
+    "Sums on the device, in float32 as `predict` scores: [loss, top-1 hits, top-5 hits, count]; nothing read back here."
     model.eval()
     stats = torch.zeros(4, device=device)
     for x, y in batches:
-        with amp: logits = model(x)
-        logits = logits.float()
+        logits = model(x).float()
         top1, top5 = topk_correct(logits, y).float()
         stats = stats + torch.stack([F.cross_entropy(logits, y, reduction="sum"), top1, top5,
                                      torch.tensor(float(y.shape[0]), device=device)])
     return stats
 
 # %% ../nbs/04_train.ipynb #79129b83
-def _epoch_metrics(r: _Run, epoch: int, sums: list[float], t0: float, t_train: float) -> dict:
-    "The epoch's row (the report's column names) from the summed [loss, images, loss, top-1, top-5, count]."
-    tl_sum, tl_n, vl, top1, top5, n = sums
+def _held_out_metrics(sums: list[float], prefix: str = "") -> dict:
+    "Loss, top-1 and top-5 from summed [loss, top-1 hits, top-5 hits, count], the keys starting with `prefix`."
+    vl, top1, top5, n = sums
     n = max(n, 1)
-    return dict(epoch=epoch + 1, train_loss=tl_sum / max(tl_n, 1), valid_loss=vl / n, valid_acc=top1 / n,
-                valid_top5=top5 / n, seconds=time.perf_counter() - t0, images_per_s=tl_n / t_train,
-                lr=r.sched.get_last_lr()[0])
+    return {f"{prefix}valid_loss": vl / n, f"{prefix}valid_acc": top1 / n, f"{prefix}valid_top5": top5 / n}
+
+def _epoch_metrics(r: _Run, epoch: int, sums: list[float], t0: float, t_train: float) -> dict:
+    "The epoch's row (the report's column names) from [loss, images, 4 held-out sums (, 4 more for the EMA)]."
+    tl_sum, tl_n = sums[:2]
+    m = dict(epoch=epoch + 1, train_loss=tl_sum / max(tl_n, 1), **_held_out_metrics(sums[2:6]))
+    if r.ema is not None: m.update(_held_out_metrics(sums[6:10], "ema_"))
+    return dict(m, seconds=time.perf_counter() - t0, images_per_s=tl_n / t_train, lr=r.sched.get_last_lr()[0])
 
 def _log_epoch(r: _Run, history: list[dict]) -> None:
     "Main process: show the epoch's row, add it to the report and write the checkpoint a resume needs."
     m = history[-1]
     if r.mb is not None:
-        cols = ("train_loss", "valid_loss", "valid_acc", "valid_top5")
+        cols = ("train_loss", "valid_loss", "valid_acc", "valid_top5") + (("ema_valid_acc",) if r.ema else ())
         r.mb.write([str(m["epoch"]), *(f"{m[k]:.4f}" for k in cols), f"{m['seconds']:.1f}",
                     f"{m['images_per_s']:.0f}"], table=True)
     if r.rep is None: return
     save_checkpoint(Path(r.rep.dir) / "checkpoint.pt", model=r.raw.state_dict(), optimizer=r.opt.state_dict(),
                     scheduler=r.sched.state_dict(), epoch=m["epoch"], history=history, epochs=r.cfg["epochs"],
-                    steps=r.steps, record=r.cfg["record"])
+                    steps=r.steps, record=r.cfg["record"], ema=r.ema.state_dict() if r.ema else None)
     r.rep.log_metrics(**m)                    # after the checkpoint: a logged epoch can always be resumed
 
 def _resume(r: _Run) -> list[dict]:
@@ -397,6 +433,7 @@ def _resume(r: _Run) -> list[dict]:
     r.raw.load_state_dict(ck["model"])
     r.opt.load_state_dict(ck["optimizer"])
     r.sched.load_state_dict(ck["scheduler"])
+    if r.ema is not None: r.ema.load_state_dict(ck["ema"])            # same run: it kept one too
     if r.rep is not None:
         for h in ck["history"]: r.rep.log_metrics(**h)
     return list(ck["history"])
@@ -410,31 +447,49 @@ def _train(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: t
     if cfg["progress"] and dist.main:
         held = cfg["held_out"]
         r.mb = master_bar(epochs)
-        r.mb.write(["epoch", "train_loss", f"{held}_loss", f"{held}_top1", f"{held}_top5", "seconds", "images/s"],
-                   table=True)
+        r.mb.write(["epoch", "train_loss", f"{held}_loss", f"{held}_top1", f"{held}_top5",
+                    *([f"ema_{held}_top1"] if r.ema else []), "seconds", "images/s"], table=True)
     for epoch in (r.mb if r.mb is not None else epochs):
         t0 = time.perf_counter()
         tl = _train_epoch(r, epoch)
         _sync(device)
         t_train = time.perf_counter() - t0
-        stats = _evaluate(r.raw, _device_loader(r.valid, device), device, r.amp)   # no collectives inside
-        sums = dist.sum(torch.cat([tl, stats])).tolist()                            # the one host read per epoch
+        valid = _device_loader(r.valid, device)
+        stats = [_evaluate(r.raw, valid, device)] + ([_evaluate(r.ema.module, valid, device)] if r.ema else [])
+        sums = dist.sum(torch.cat([tl, *stats])).tolist()                            # the one host read per epoch
         history.append(_epoch_metrics(r, epoch, sums, t0, t_train))
         _log_epoch(r, history)
         if cfg["on_epoch_end"] is not None and cfg["on_epoch_end"](epoch + 1, history[-1]) is True: break
     return _finish(r, history)
 
 def _finish(r: _Run, history: list[dict]) -> FitResult:
-    "The model back on the CPU in eval mode; the main process saves it into the report (which draws the curves)."
+    "The models back on the CPU in eval mode; the main process saves them into the report (which draws the curves)."
     raw = r.raw.cpu().eval()
+    ema = r.ema.module.cpu().eval() if r.ema else None
     acc = history[-1]["valid_acc"] if history else float("nan")
-    if r.rep is None: return FitResult(raw, history, acc, None)
+    if r.rep is None: return FitResult(raw, history, acc, None, ema)
     r.rep.save_model(raw.state_dict())
-    r.rep.set_summary(valid_acc=acc, epochs=len(history))
-    return FitResult(raw, history, acc, Path(r.rep.dir))
+    if ema is not None: r.rep.save_model(ema.state_dict(), "ema.pt")
+    r.rep.set_summary(valid_acc=acc, epochs=len(history),
+                      **({"ema_valid_acc": history[-1]["ema_valid_acc"]} if ema is not None and history else {}))
+    return FitResult(raw, history, acc, Path(r.rep.dir), ema)
 
 # %% ../nbs/04_train.ipynb #21e5191b
-def _as_arrays(data, fold: int, train_idx, valid_idx) -> dict:
+VALID_SEED = 0          # one validation split per fold, whatever a run's own seed
+
+def valid_split(labels: np.ndarray, train_idx, share: float, seed: int = VALID_SEED) -> tuple[np.ndarray, np.ndarray]:
+    "(train, valid): a `share` of each class of `train_idx` held out for validation, seeded, sorted int64 rows."
+    train_idx = np.sort(np.asarray(train_idx, dtype=np.int64))
+    lab = labels[train_idx]
+    order = np.argsort(lab, kind="stable")
+    classes = np.split(train_idx[order], np.flatnonzero(np.diff(lab[order])) + 1)
+    rng = np.random.default_rng(seed)
+    take = [rng.choice(rows, min(max(1, round(share * len(rows))), len(rows) - 1), replace=False)
+            for rows in classes if len(rows) > 1]
+    valid = np.sort(np.concatenate(take))
+    return np.setdiff1d(train_idx, valid), valid
+
+def _as_arrays(data, tc: TrainConfig, train_idx, valid_idx) -> dict:
     "Images, labels and the two index arrays the loop needs, from a HasyData (or a path / None: `load_hasy`)."
     if data is None or isinstance(data, (str, os.PathLike)):
         from hasy_nb.data import load_hasy
@@ -442,7 +497,10 @@ def _as_arrays(data, fold: int, train_idx, valid_idx) -> dict:
     for a in ("images", "labels"):
         if not hasattr(data, a):
             raise TypeError(f"data must be a HasyData (from load_hasy), got {type(data).__name__} without .{a}")
-    train_idx, valid_idx = data.split(fold, train_idx, valid_idx)
+    if tc.valid and (train_idx is not None or valid_idx is not None):
+        raise ValueError(f"valid={tc.valid} holds out a share of the fold's training part: pass it or train_idx/valid_idx, not both")
+    if tc.valid: train_idx, valid_idx = valid_split(data.labels, data.fold(tc.fold)[0], tc.valid)
+    train_idx, valid_idx = data.split(tc.fold, train_idx, valid_idx)
     n_classes = int(getattr(data, "n_classes", int(np.max(data.labels)) + 1))
     latex = [data.latex(i) for i in range(n_classes)] if hasattr(data, "latex") else None   # each output's name
     return dict(images=data.images, labels=data.labels, train_idx=train_idx, valid_idx=valid_idx, n_classes=n_classes,
@@ -455,28 +513,45 @@ def _compact(arr: dict) -> dict:
                 train_idx=np.searchsorted(used, arr["train_idx"]), valid_idx=np.searchsorted(used, arr["valid_idx"]),
                 n_classes=arr["n_classes"], latex=arr.get("latex"))
 
-_CONFIG_KEYS = ("fold", "epochs", "bs", "lr", "wd", "label_smoothing", "augment", "schedule", "init")
-
 def _trained_classes(arr: dict) -> list[int] | None:
     "The class indices a run trains on, when it is not all of them (evaluation then scores on these only)."
     seen = np.unique(arr["labels"][arr["train_idx"]])
     return None if len(seen) == arr["n_classes"] else seen.tolist()
 
+# %% ../nbs/04_train.ipynb #e6838850
+def _run_config(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device) -> dict:
+    "What config.json records: the TrainConfig, the run's identity and key, what it ran on, and the data it saw."
+    from hasy_nb.models import count_params
+    from hasy_nb.report import env_info
+    tc = cfg["config"]
+    ident = dict(tc.replace(arch=cfg["arch"]).identity(device.type), **cfg["split"])
+    opts = augment_options(tc.augment)
+    config = dict(dataclasses.asdict(tc), arch=cfg["arch"], spec=getattr(model, "spec", None), params=count_params(model))
+    config.update(augment=False if opts is None else (opts or True), precision=ident["precision"], device=str(device),
+                  processes=dist.world, identity=ident, run_key=run_key(ident), machine=machine_record(),
+                  git=env_info()["git"])
+    config.update(n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]), n_classes=arr["n_classes"],
+                  classes=_trained_classes(arr), latex=arr.get("latex"), resume=cfg["resume"])
+    return config
+
+def _save_split(rep, arr: dict) -> None:
+    "The validation rows of a run that holds out part of its fold's training images, saved beside its report."
+    with atomic_open(Path(rep.dir) / "valid_idx.npz", mode="wb") as f:
+        np.savez_compressed(f, valid_idx=np.asarray(arr["valid_idx"], dtype=np.int32))
+
 def _run(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, report=None) -> FitResult:
-    "Open the report (main process only), record the run's config in it, and train."
+    "Resolve the precision here (where the device is); open the report (main process only), record the run, train."
+    cfg = dict(cfg, precision=resolve_precision(cfg["config"].precision, device.type))
     if not dist.main or (report is None and cfg.get("runs_dir") is None):
         return _train(model, arr, cfg, dist, device, report if dist.main else None)
-    from hasy_nb.models import count_params
-    config = dict(arch=cfg["arch"], spec=getattr(model, "spec", None), params=count_params(model),
-                  **{k: cfg[k] for k in _CONFIG_KEYS}, device=str(device), processes=dist.world, seed=cfg["seed"],
-                  n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]), n_classes=arr["n_classes"],
-                  classes=_trained_classes(arr), latex=arr.get("latex"), resume=cfg["resume"])
-    config["augment"] = False if cfg["augment"] is None else (cfg["augment"] or True)   # {}: the default affine
+    config = _run_config(model, arr, cfg, dist, device)
     if report is not None:                                     # the caller's report: log into it, the caller closes it
         report.log_config(**config)
+        if cfg["config"].valid: _save_split(report, arr)
         return _train(model, arr, cfg, dist, device, report)
     from hasy_nb.report import ReportManager
     with ReportManager(cfg["runs_dir"], cfg["name"] or config["arch"], config=config) as rep:
+        if cfg["config"].valid: _save_split(rep, arr)
         return _train(model, arr, cfg, dist, device, rep)
 
 # %% ../nbs/04_train.ipynb #e32bc2c9
@@ -495,7 +570,7 @@ def _ddp_worker(rank: int, world: int, rendezvous: str, model: nn.Module, arr: d
     import torch.distributed as tdist
     cuda = cfg["device_type"] == "cuda"
     if cuda: torch.cuda.set_device(rank)
-    else: torch.set_num_threads(max(1, (os.cpu_count() or 1) // world))   # no oversubscription of the cores
+    else: torch.set_num_threads(cfg["config"].threads or max(1, (os.cpu_count() or 1) // world))   # no oversubscription
     arr = {k: (v.numpy() if isinstance(v, torch.Tensor) else v) for k, v in arr.items()}
     tdist.init_process_group("nccl" if cuda else "gloo", init_method=f"file://{rendezvous}", rank=rank,
                              world_size=world)
@@ -545,53 +620,61 @@ def sigterm_as_interrupt():
     finally:
         signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
-def _check_fit_args(epochs, bs, schedule: str, processes) -> None:
-    "Refuse values that would fail later, after a run folder exists."
-    if int(epochs) < 1 or int(bs) < 1: raise ValueError(f"epochs and bs must be >= 1, got epochs={epochs}, bs={bs}")
-    if schedule not in SCHEDULES: raise ValueError(f"unknown schedule {schedule!r}: use one of {', '.join(SCHEDULES)}")
-    if processes != "all" and int(processes) < 1:
-        raise ValueError(f"processes must be 'all' or a number >= 1, got {processes!r}")
-
 # %% ../nbs/04_train.ipynb #376252d5
-def fit(model_or_spec: nn.Module | str, data=None, fold: int = 1, *, epochs: int = 5, bs: int = 256, lr: float = 3e-3,
-        wd: float = 0.05, label_smoothing: float = 0.0, augment: bool | dict = False,
-        device: str | torch.device = "auto", processes: int | str = 1, report=None,
-        runs_dir: str | Path | None = None, name: str | None = None, train_idx=None, valid_idx=None, seed: int = 0,
-        progress: bool = True, resume: str | Path | None = None, on_epoch_end: Callable[[int, dict], Any] | None = None,
-        schedule: str = "onecycle", init=None, held_out: str | None = None) -> FitResult:
-    "Train a model (module, zoo name or layer spec) on HASYv2 with AdamW + a schedule; CPU/CUDA/MPS/XLA, 1+ processes."
-    # augment: True (a random affine) or `augment_batch`'s options as a dict (e.g. thicken=0.2, lowres=0.25)
-    # init: weights to start from (a state_dict, a .pt file or a run folder); resume: a run (folder) to continue
-    # on_epoch_end(epoch, metrics) runs after each epoch's test pass; returning True stops training there
-    # held_out: what printed text calls the valid_idx images ("test": the fold's test split; else "holdout")
+def _config(model_or_spec, fold, config: TrainConfig | None, settings: dict) -> TrainConfig:
+    "The run's TrainConfig: `config` (or the defaults), then `settings` and `fold` over it, all checked."
+    tc = (config or TrainConfig()).replace(**settings, **({} if fold is None else {"fold": fold}))
+    if isinstance(model_or_spec, str) and tc.arch not in (None, model_or_spec):
+        raise ValueError(f"fit: model_or_spec {model_or_spec!r} and config.arch {tc.arch!r} differ: give one")
+    return tc
+
+@contextlib.contextmanager
+def _threads(n: int | None):
+    "torch's intra-op threads set to `n` inside the block (unchanged when None), restored after it."
+    old = torch.get_num_threads()
+    if n: torch.set_num_threads(n)
+    try: yield
+    finally: torch.set_num_threads(old)
+
+# %% ../nbs/04_train.ipynb #1df07dd5
+def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | None = None, *,
+        config: TrainConfig | None = None, report=None, runs_dir: str | Path | None = None, name: str | None = None,
+        train_idx=None, valid_idx=None, progress: bool = True, resume: str | Path | None = None,
+        on_epoch_end: Callable[[int, dict], Any] | None = None, held_out: str | None = None, **settings) -> FitResult:
+    "Train a model (module, zoo name or spec) on HASYv2 by a `TrainConfig` and/or its `settings` (epochs=, lr=, ...)."
+    # on_epoch_end(epoch, metrics) runs after each epoch's held-out pass; returning True stops training there
+    # held_out: what printed text calls the valid_idx images ("test": the fold's test split; "valid"; else "holdout")
     if report is not None and runs_dir is not None:
         raise ValueError("pass either report= or runs_dir= (with name=), not both")
-    _check_fit_args(epochs, bs, schedule, processes)
-    arr = _as_arrays(data, fold, train_idx, valid_idx)
+    tc = _config(model_or_spec, fold, config, settings)
+    arr = _as_arrays(data, tc, train_idx, valid_idx)
     with torch.random.fork_rng(devices=[]):                    # the same seed, the same initial weights
-        torch.manual_seed(seed)
-        model = _make_model(model_or_spec, arr["n_classes"])
-    if init is not None: _load_init(model, init)
-    aug = None if augment is None or augment is False else ({} if augment is True else dict(augment))
-    cfg = dict(fold=fold, epochs=int(epochs), bs=int(bs), lr=float(lr), wd=float(wd), augment=aug, schedule=schedule,
-               label_smoothing=float(label_smoothing), init=None if init is None else str(init)[:200],
-               seed=int(seed), progress=progress, resume=str(resume) if resume else None, on_epoch_end=on_epoch_end,
-               runs_dir=str(runs_dir) if runs_dir is not None else None, name=name,
-               arch=_arch_name(model, model_or_spec), held_out=held_out or ("test" if valid_idx is None else "holdout"))
-    cfg["record"] = _run_record(arr, fold, cfg["arch"])
+        torch.manual_seed(tc.seed)
+        model = _make_model(model_or_spec if model_or_spec is not None else tc.arch, arr["n_classes"])
+    if tc.init is not None: _load_init(model, tc.init)
+    given = train_idx is not None or valid_idx is not None     # a split of the caller's: part of the run's identity
+    cfg = dict(config=tc, **{k: getattr(tc, k) for k in ("fold", "epochs", "bs", "lr", "wd", "schedule", "seed", "ema",
+                                                         "channels_last", "compile", "label_smoothing")},
+               augment=augment_options(tc.augment), fused=False, progress=progress, resume=str(resume) if resume else None,
+               on_epoch_end=on_epoch_end, runs_dir=str(runs_dir) if runs_dir is not None else None, name=name,
+               arch=_arch_name(model, model_or_spec if model_or_spec is not None else tc.arch),
+               held_out=held_out or ("valid" if tc.valid else "test" if not given else "holdout"))
+    cfg["record"] = _run_record(arr, tc.fold, cfg["arch"])
+    cfg["split"] = {"split": cfg["record"]["data"]} if given else {}
     if resume: _check_resume(resume, load_checkpoint(resume), cfg["record"], cfg["epochs"])
-    kind = device_kind(device)                                 # (the XLA runtime must not start before xmp.spawn)
+    kind = device_kind(tc.device)                              # (the XLA runtime must not start before xmp.spawn)
     with sigterm_as_interrupt():
-        if processes != "all" and int(processes) == 1:         # one process: train right here, the module in place
-            if kind != "xla": return _run(model, arr, cfg, _DistContext(None), get_device(device), report)
-            import torch_xla.runtime as xr                     # inside torch_xla.launch this is one core of several
-            ctx = _DistContext("xla", xr.global_ordinal(), xr.world_size())
-            return _run(model, arr, cfg, ctx, get_device(device), report)
+        if tc.processes == 1:                                  # one process: train right here, the module in place
+            with _threads(tc.threads):
+                if kind != "xla": return _run(model, arr, cfg, _DistContext(None), get_device(tc.device), report)
+                import torch_xla.runtime as xr                 # inside torch_xla.launch this is one core of several
+                ctx = _DistContext("xla", xr.global_ordinal(), xr.world_size())
+                return _run(model, arr, cfg, ctx, get_device(tc.device), report)
         if report is not None:
-            raise ValueError(f"processes={processes!r}: the report is written by the main worker process, so pass "
+            raise ValueError(f"processes={tc.processes!r}: the report is written by the main worker process, so pass "
                              "runs_dir= and name= instead of a ReportManager")
-        if kind == "cuda" and int(processes) > torch.cuda.device_count():
-            raise ValueError(f"processes={processes} but only {torch.cuda.device_count()} CUDA devices")
+        if kind == "cuda" and tc.processes != "all" and tc.processes > torch.cuda.device_count():
+            raise ValueError(f"processes={tc.processes} but only {torch.cuda.device_count()} CUDA devices")
         if kind not in ("cpu", "cuda", "xla"):
-            raise ValueError(f"processes={processes} needs device cpu, cuda or xla, not {kind}")
-        return _spawn(model, arr, cfg, kind, processes if kind == "xla" else int(processes))
+            raise ValueError(f"processes={tc.processes} needs device cpu, cuda or xla, not {kind}")
+        return _spawn(model, arr, cfg, kind, tc.processes if kind == "xla" else int(tc.processes))
