@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import ctypes
 import errno
 import io
 import json
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import anywidget
 import ipywidgets as W
@@ -43,10 +44,10 @@ from .models import asset_path
 from .train import free_port
 
 # %% auto #0
-__all__ = ['EMPTY_HINT', 'INK_HINT', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info', 'render_symbol',
-           'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton', 'packages_for',
-           'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'check_run_dir',
-           'port_number', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
+__all__ = ['EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info',
+           'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton',
+           'packages_for', 'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad',
+           'check_run_dir', 'port_number', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #3d7663a2
 @dataclass(frozen=True)
@@ -414,11 +415,13 @@ class SymbolPad(W.VBox):
 
 # %% ../nbs/11_app.ipynb #aa37d853
 def check_run_dir(run: str | os.PathLike) -> Path:
-    "A run folder usable by the pad (config.json and model.pt), or a clear error."
+    "A run folder the pad can use (config.json and model.pt that load into a model with a label per output), or a clear error."
     d = Path(run).expanduser().resolve()
     if not d.is_dir(): raise FileNotFoundError(f"--run {run}: no such folder")
     for f in ("config.json", "model.pt"):
         if not (d / f).exists(): raise FileNotFoundError(f"--run {run}: {f} is missing (is it a `hasy-nb train` run folder?)")
+    try: Guesser(d, freeze=False)                 # what the app's kernel will load: a broken run never starts a server
+    except (ValueError, OSError, RuntimeError, KeyError) as e: raise ValueError(f"--run {run}: {e}") from None
     return d
 
 def port_number(text: str) -> int:
@@ -470,6 +473,15 @@ def _signal_all(pids: Sequence[int], sig: int) -> None:
         try: os.kill(p, sig)
         except (ProcessLookupError, PermissionError): pass
 
+PR_SET_PDEATHSIG = 1   # Linux prctl option: the signal a process gets when the thread that started it dies
+
+def _die_with_parent(parent: int) -> Callable[[], None]:
+    "A `preexec_fn`: on Linux the child gets SIGTERM when `parent` dies, even by SIGKILL (which no clean-up survives)."
+    def arm() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent: os._exit(1)    # the parent died before the line above took effect
+    return arm
+
 # Voila's own static file: only Voila answers it with 200 (another server on the port would not)
 READY_PATH = "voila/static/voila.js"
 
@@ -484,8 +496,10 @@ class AppServer:
         else: env.pop("HASY_NB_RUN", None)
         check_port_free(self.port)                # a busy port: one clear line, nothing started
         # its own process group: stop() ends Voila and the kernels it started together, whatever signal reached us
+        # and it dies with this process (SIGKILL included): no Voila is left serving a pad that nobody stops
+        linux = sys.platform.startswith("linux")
         self.proc = subprocess.Popen(voila_command(self.port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True)
+                                     start_new_session=True, preexec_fn=_die_with_parent(os.getpid()) if linux else None)
         try: self._wait_ready(timeout)
         except BaseException:                     # a timeout, Voila's exit, or a signal while waiting
             self.stop()

@@ -23,23 +23,27 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from .data import to_input
-from .models import MODEL_REGISTRY, asset_path, build, create_model, load_weights
+from .models import MODEL_REGISTRY, asset_path, build, create_model, load_pt, load_weights
 
 # %% auto #0
-__all__ = ['DOT_PX', 'DOT_EXTENT', 'PEN_TESTS', 'LINE_PX', 'DOT_SPAN', 'MAX_INK', 'pretrained_info', 'load_pretrained',
-           'load_run', 'fit_ink', 'in_hasy_form', 'preprocess', 'redraw', 'predict_logits', 'fuse_conv_bn', 'predict',
-           'inference_latency', 'check_strokes', 'rasterize', 'strokes_to_image', 'image_to_strokes',
-           'freeze_for_inference', 'Guesser', 'pad_input']
+__all__ = ['MAX_PIXELS', 'DOT_PX', 'DOT_EXTENT', 'PEN_TESTS', 'LINE_PX', 'DOT_SPAN', 'MAX_INK', 'pretrained_info',
+           'load_pretrained', 'load_run', 'NoInkError', 'InvertedImageWarning', 'fit_ink', 'in_hasy_form', 'preprocess',
+           'redraw', 'predict_logits', 'fuse_conv_bn', 'predict', 'inference_latency', 'check_strokes', 'rasterize',
+           'strokes_to_image', 'image_to_strokes', 'freeze_for_inference', 'Guesser', 'pad_input']
 
 # %% ../nbs/06_infer.ipynb #aa79ee06
 def _read_json(path: Path) -> dict:
-    "A JSON file as a dict; one clear line naming the file when it is missing or broken."
+    "A JSON object file as a dict; one clear line naming the file when it is missing, broken or not an object."
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        found = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise FileNotFoundError(f"no file {path}") from None
     except (json.JSONDecodeError, UnicodeDecodeError) as e:
         raise ValueError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(found, dict):
+        kind = "an array" if isinstance(found, list) else f"the bare value {json.dumps(found)[:40]}"
+        raise ValueError(f"{path} holds {kind}, not a JSON object of settings")
+    return found
 
 def _weights_file(path: str | Path | None) -> Path:
     "The .pt file of shipped-model files: the package's own, a .pt path, or a folder holding pretrained.pt."
@@ -63,27 +67,75 @@ def load_pretrained(path: str | Path | None = None) -> nn.Module:
     return model.eval()
 
 # %% ../nbs/06_infer.ipynb #5c3947cb
+def _state_dict(pt: Path) -> dict:
+    "The state_dict saved in `pt` (read safely), or one clear error naming the file."
+    state = load_pt(pt)
+    if not isinstance(state, dict): raise ValueError(f"{pt} holds a {type(state).__name__}, not a state_dict")
+    return state
+
+def _classifier(state: dict) -> tuple[str, int] | None:
+    "The last weight with 2+ dimensions in a state_dict (the classifier) and its number of outputs; None if none."
+    heads = [k for k, v in state.items() if k.endswith("weight") and isinstance(v, torch.Tensor) and v.ndim >= 2]
+    return (heads[-1], int(state[heads[-1]].shape[0])) if heads else None
+
+def _n_classes(cfg: dict, state: dict, run: Path) -> int:
+    "config.json's `n_classes` (default 369), checked against the weights' classifier before anything is built."
+    n = cfg.get("n_classes", 369)
+    if isinstance(n, bool) or not isinstance(n, int) or n < 1:
+        raise ValueError(f"{run / 'config.json'}: n_classes must be a whole number >= 1, got {n!r}")
+    head = _classifier(state)
+    if head is not None and head[1] != n:
+        raise ValueError(f"{run / 'config.json'} says n_classes={n}, but the classifier {head[0]} in "
+                         f"{run / 'model.pt'} has {head[1]} outputs")
+    return n
+
+def _run_arch(cfg: dict, run: Path) -> str:
+    "The architecture config.json names: a registered `arch`, else its `spec`; one clear error when neither."
+    arch = cfg.get("arch")
+    arch = arch if isinstance(arch, str) and arch in MODEL_REGISTRY else cfg.get("spec")
+    if not isinstance(arch, str) or not arch.strip():
+        raise ValueError(f"{run / 'config.json'} names no architecture (neither a registered 'arch' nor a 'spec')")
+    return arch
+
 def load_run(run_dir: str | os.PathLike) -> nn.Module:
-    "The trained model of a run folder (config.json's arch or spec + model.pt), eval mode, `.classes` when known."
+    """The trained model of a run folder (config.json's arch or spec + model.pt), eval mode, `.classes` when known; every
+    file checked before the model is built."""
     run = Path(run_dir)
     if not run.is_dir(): raise FileNotFoundError(f"no run folder {run}")
     cfg = _read_json(run / "config.json")
-    arch = cfg.get("arch") if cfg.get("arch") in MODEL_REGISTRY else cfg.get("spec")   # a zoo name, else its spec
-    if not arch:
-        raise ValueError(f"{run / 'config.json'} names no architecture (neither a registered 'arch' nor a 'spec')")
-    model = build(arch, n_classes=int(cfg.get("n_classes", 369)))
-    load_weights(model, run / "model.pt")
+    arch = _run_arch(cfg, run)
+    n_classes = _n_classes(cfg, _state_dict(run / "model.pt"), run)
+    model = load_weights(build(arch, n_classes=n_classes), run / "model.pt")
     if cfg.get("classes") is not None: model.class_ids = [int(c) for c in cfg["classes"]]
     if cfg.get("latex") is not None: model.classes = list(cfg["latex"])        # each output's LaTeX, as trained
     return model.eval()
 
 # %% ../nbs/06_infer.ipynb #8af765b8
+MAX_PIXELS = 4096 * 4096   # larger drawings are refused before they are decoded (8000 x 8000 took ~550 MB)
+
+class NoInkError(ValueError):
+    "An image with nothing to guess: no pixels, no dark pixel, or one flat shade."
+
+class InvertedImageWarning(UserWarning):
+    "`preprocess` read the image as light strokes on a dark ground and inverted it."
+
+def _check_pixels(width: int, height: int) -> None:
+    "One clear error for an image of more than `MAX_PIXELS` pixels."
+    if width * height > MAX_PIXELS:
+        raise ValueError(f"preprocess: the image is {width}x{height} = {width * height:,} pixels, more than MAX_PIXELS = "
+                         f"{MAX_PIXELS:,} (4096x4096); scale it down first")
+
+def _open_image(path: str | os.PathLike) -> Image.Image:
+    "An image file opened (not decoded yet), or one clear error naming it."
+    if not Path(path).is_file(): raise FileNotFoundError(f"preprocess: no image file {str(path)!r}")
+    try: return Image.open(path)
+    except Image.DecompressionBombError as e: raise ValueError(f"preprocess: {str(path)!r}: {e}") from None
+
 def _to_grey(image) -> np.ndarray:
     "A PIL image (any mode; transparency onto white), an image file, or a 2-D uint8 array, as a 2-D uint8 array."
-    if isinstance(image, (str, os.PathLike)):
-        if not Path(image).is_file(): raise FileNotFoundError(f"preprocess: no image file {str(image)!r}")
-        image = Image.open(image)
+    if isinstance(image, (str, os.PathLike)): image = _open_image(image)
     if isinstance(image, Image.Image):
+        _check_pixels(*image.size)                # before decoding: the header says how big it is
         if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
             rgba = image.convert("RGBA")
             image = Image.alpha_composite(Image.new("RGBA", rgba.size, (255, 255, 255, 255)), rgba)
@@ -96,12 +148,29 @@ def _to_grey(image) -> np.ndarray:
         raise ValueError(f"preprocess: expected a 2-D (height, width) grey image, got shape {image.shape}")
     if image.dtype != np.uint8:
         raise TypeError(f"preprocess: expected uint8 grey values (255 = background), got dtype {image.dtype}")
+    _check_pixels(image.shape[1], image.shape[0])
     return image
 
+def _check_ink(grey: np.ndarray) -> None:
+    "One clear `NoInkError` for an image with nothing to guess (at every size): no pixels, no dark pixel, one flat shade."
+    size = f"{grey.shape[1]}x{grey.shape[0]}"
+    if grey.size == 0: raise NoInkError(f"preprocess: the image ({size}) is empty: it has no pixels, so no ink")
+    lo, hi = int(grey.min()), int(grey.max())
+    if lo >= 224:
+        raise NoInkError(f"preprocess: the image ({size}) has no ink: no pixel is darker than 224 (expected dark "
+                         "strokes on a light background)")
+    if hi - lo < 32:
+        shade = f"every pixel is {lo}" if lo == hi else f"every pixel is between {lo} and {hi}"
+        raise NoInkError(f"preprocess: the image ({size}) is one flat shade ({shade}): no strokes stand out from "
+                         "a background")
+
 def _light_ground(grey: np.ndarray) -> np.ndarray:
-    "`grey` as dark ink on a light ground: inverted when most of its border is dark (chalk on a board)."
+    "`grey` as dark ink on a light ground: inverted, with an `InvertedImageWarning`, when its border and most of it are dark."
     border = np.concatenate([grey[0], grey[-1], grey[:, 0], grey[:, -1]])
-    return 255 - grey if np.median(border) < 128 else grey
+    if np.median(border) >= 128 or np.median(grey) >= 128: return grey
+    warnings.warn(f"preprocess: the image ({grey.shape[1]}x{grey.shape[0]}) is light strokes on a dark ground: "
+                  "inverted it (pass 255 - image to give dark strokes on light)", InvertedImageWarning, stacklevel=3)
+    return 255 - grey
 
 # %% ../nbs/06_infer.ipynb #eb88aafc
 DOT_PX = 5.0         # a lone dot stays a ~5 px blob in HASY
@@ -142,14 +211,12 @@ def _is_dot(dark: np.ndarray) -> bool:
     return max(box.shape) <= DOT_EXTENT * max(mask.shape) and box.mean() >= 0.6
 
 def preprocess(image, *, ink_threshold: float = 0.15, size: int = 32) -> np.ndarray:
-    "Any drawing in HASY's form: uint8 (32,32), ink box scaled to 32 px and centred; HASY images pass unchanged."
+    """Any drawing in HASY's form: uint8 (32,32), ink box scaled to 32 px and centred; HASY images pass unchanged.
+    `NoInkError` for an empty, blank or flat image."""
     grey = _to_grey(image)
+    _check_ink(grey)                              # empty, blank or flat: the same error at every size
     if in_hasy_form(grey, size): return grey.copy()
-    grey = _light_ground(grey)
-    dark = 255.0 - grey.astype(np.float32)
-    if dark.size == 0 or dark.max() < 32:
-        raise ValueError(f"preprocess: the image ({grey.shape[1]}x{grey.shape[0]}) has no ink: no pixel is darker "
-                         f"than 224 (expected dark strokes on a light background)")
+    dark = 255.0 - _light_ground(grey).astype(np.float32)
     if _is_dot(dark): return _dot_image(size)
     return fit_ink(dark, ink_threshold=ink_threshold, size=size)
 
