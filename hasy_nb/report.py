@@ -34,8 +34,8 @@ from .cache import atomic_open, atomic_write_text
 from .decorators import collect_timings, get_rank, on_main_process
 
 # %% auto #0
-__all__ = ['to_jsonable', 'env_info', 'best_metrics', 'final_metrics', 'plot_curves', 'ReportManager', 'read_run', 'load_state',
-           'find_runs', 'compare_runs']
+__all__ = ['MAX_NAME', 'to_jsonable', 'env_info', 'check_run_name', 'best_metrics', 'final_metrics', 'plot_curves',
+           'ReportManager', 'read_run', 'load_state', 'find_runs', 'compare_runs']
 
 # %% ../nbs/02_report.ipynb #f473158c
 def to_jsonable(x: Any) -> Any:
@@ -134,6 +134,22 @@ def env_info() -> dict:
     return info
 
 # %% ../nbs/02_report.ipynb #2f60a77c
+MAX_NAME = 200   # characters in a run's name: it becomes part of a folder name (255 bytes at most) and the report's title
+
+
+def check_run_name(name: str) -> str:
+    "`name` if it can name a run (printable, writable as UTF-8, no path separator, at most MAX_NAME characters); else one line."
+    text = str(name)
+    if not text.strip(): raise ValueError(f"run name {text!r}: empty")
+    try: text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"run name {text!r}: not writable as UTF-8 (bytes your terminal's encoding could not decode)") from None
+    if not text.isprintable(): raise ValueError(f"run name {text!r}: holds unprintable characters (newlines, tabs, ...)")
+    if "/" in text or "\\" in text: raise ValueError(f"run name {text!r}: holds a path separator (/ or \\)")
+    if len(text) > MAX_NAME: raise ValueError(f"run name {text[:20]!r}...: {len(text)} characters, more than MAX_NAME={MAX_NAME}")
+    return text
+
+
 def _safe_name(name: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._+=-]+", "_", str(name)).strip("._")
     return s or "run"
@@ -224,7 +240,7 @@ class ReportManager:
     STATUSES = ("running", "ok", "failed", "interrupted")
 
     def __init__(self, runs_dir: str | os.PathLike, name: str, config: dict | None = None):
-        self.runs_dir, self.name = Path(runs_dir), str(name)
+        self.runs_dir, self.name = Path(runs_dir), check_run_name(name)   # a name it cannot write: refused now
         self.config: dict = dict(config or {})
         self.active: bool = get_rank() == 0  # False on non-main ranks: every method is a no-op
         self.dir: Path | None = None
@@ -286,8 +302,13 @@ class ReportManager:
                 fig = plot_curves(self._history)
                 if fig is not None:
                     self.save_figure(fig, "curves.png")
-        self._write_summary(status, exc)
-        self.write_text("report.md", self.markdown())
+        self.summary = self._summary(status, exc)
+        try: self.write_text("report.md", self.markdown())
+        except Exception as e:    # the summary never says "ok" for a run whose report could not be written
+            self.summary_extra["report_error"] = f"report.md could not be written: {type(e).__name__}: {e}"
+            self._write_summary("failed" if status == "ok" else status, exc or e)
+            raise
+        self._write_json("summary.json", self.summary)      # after report.md: "ok" means the whole folder is there
         return self.summary
 
     def __exit__(self, typ, exc, tb) -> bool:
@@ -305,6 +326,11 @@ class ReportManager:
         atomic_write_text(self.dir / name, _dumps(obj))
 
     def _write_summary(self, status: str, exc: BaseException | None = None) -> None:
+        self.summary = self._summary(status, exc)
+        self._write_json("summary.json", self.summary)
+
+    def _summary(self, status: str, exc: BaseException | None = None) -> dict:
+        "summary.json's contents for `status` (and the exception that ended the run, if any)."
         ended = _now() if status != "running" else None
         s: dict[str, Any] = {**self.summary_extra}
         s.update(
@@ -321,8 +347,7 @@ class ReportManager:
         if exc is not None:
             s["error"] = f"{type(exc).__name__}: {exc}"
             s["traceback"] = "".join(tb_module.format_exception(type(exc), exc, exc.__traceback__))
-        self.summary = to_jsonable(s)
-        self._write_json("summary.json", self.summary)
+        return to_jsonable(s)
 
     def log_metrics(self, **metrics: Any) -> None:
         "Append one row (e.g. one epoch) to the history and rewrite metrics.csv atomically."
@@ -446,12 +471,15 @@ def _parse_cell(v: str) -> Any:
 
 
 def _read_json(path: Path) -> dict:
+    "A run's JSON file as a dict ({} when it is missing); one clear line when it is broken or not a JSON object."
     try:
-        return json.loads(path.read_text())
+        found = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         return {}
-    except json.JSONDecodeError as e:
-        raise ValueError(f"read_run: {path} is not valid JSON ({e})") from e
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ValueError(f"read_run: {path} is not valid JSON ({e})") from None
+    if not isinstance(found, dict): raise ValueError(f"read_run: {path} holds {type(found).__name__!r}, not a JSON object")
+    return found
 
 
 def read_run(run_dir: str | os.PathLike) -> dict:
