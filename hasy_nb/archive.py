@@ -14,20 +14,38 @@ import io
 import os
 import queue
 import re
+import stat
 import threading
 import zlib
 from pathlib import Path
-from typing import Iterator, Sequence
+from typing import BinaryIO, Iterator, Sequence
 
 import numpy as np
 from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['MAX_PNG_BYTES', 'MAX_MEMBER_BYTES', 'MAX_TOTAL_BYTES', 'HasyDataError', 'read_members', 'make_fake_hasy']
+__all__ = ['MAX_PNG_BYTES', 'MAX_MEMBER_BYTES', 'MAX_TOTAL_BYTES', 'MAX_CSV_BYTES', 'MAX_IMAGES', 'HasyDataError', 'read_members',
+           'make_fake_hasy']
 
 # %% ../nbs/00a_archive.ipynb #ea547d8e
 class HasyDataError(ValueError):
     "HASYv2 input that cannot be used: a corrupt or truncated archive, a garbled CSV, a bad fold, a checksum mismatch."
+
+# %% ../nbs/00a_archive.ipynb #5d1f0a3e
+_FILE_KINDS = {stat.S_IFIFO: "a FIFO", stat.S_IFCHR: "a character device", stat.S_IFBLK: "a block device",
+               stat.S_IFDIR: "a folder", stat.S_IFSOCK: "a socket"}
+
+def _open_regular(path: Path) -> BinaryIO:
+    "Open `path` for reading when it is a regular file (or a symlink to one); HasyDataError for a FIFO, device, folder."
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))   # non-blocking: a FIFO does not wait for a writer
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        what = _FILE_KINDS.get(stat.S_IFMT(mode), "something else")
+        what = f"a symlink to {what}" if os.path.islink(path) else what
+        raise HasyDataError(f"{path} is {what}, not a regular file: refusing to read it")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "rb")
 
 # %% ../nbs/00a_archive.ipynb #03f6d6c1
 _CHUNK = 1 << 18   # compressed bytes read per step
@@ -35,7 +53,7 @@ _OUT = 1 << 20     # at most this many decompressed bytes per call: a bomb canno
 
 def _archive_kind(path: Path) -> str:
     "'bz2', 'gz' or 'tar' from the file's first bytes; HasyDataError for anything else."
-    with open(path, "rb") as f:
+    with _open_regular(path) as f:
         head = f.read(512)
     if head[:3] == b"BZh":
         return "bz2"
@@ -97,7 +115,7 @@ def _decompressed_chunks(path: Path) -> Iterator[bytes]:
         return False
     def work():
         try:
-            with open(path, "rb") as f:
+            with _open_regular(path) as f:
                 for piece in _stream_pieces(f, kind, path):
                     if not put(piece):
                         return
@@ -121,21 +139,34 @@ def _decompressed_chunks(path: Path) -> Iterator[bytes]:
 MAX_PNG_BYTES = 64 * 2**10       # largest PNG member of HASYv2: 358 bytes
 MAX_MEMBER_BYTES = 64 * 2**20    # any other member; the largest CSV: 7,235,738 bytes
 MAX_TOTAL_BYTES = 2**30          # the whole tar decompressed: 259,676,160 bytes
+MAX_CSV_BYTES = 128 * 2**20      # CSV text held until hasy-data-labels.csv arrives; all of HASYv2's: 87,373,080 bytes
+MAX_IMAGES = 2**19               # PNGs decoded (1 KB each once decoded): HASYv2 has 168,233
+
+def _member_cap(name: str) -> int:
+    "The size cap of member `name`: MAX_PNG_BYTES for a PNG, MAX_MEMBER_BYTES for anything else."
+    return MAX_PNG_BYTES if name.endswith(".png") else MAX_MEMBER_BYTES
 
 def _check_size(path: Path, name: str, size: int) -> None:
     "Refuse member `name` of `path` when its `size` passes the cap for its kind (a decompression bomb)."
-    png = name.endswith(".png")
-    cap = MAX_PNG_BYTES if png else MAX_MEMBER_BYTES
+    cap = _member_cap(name)
     if size > cap:
+        png = name.endswith(".png")
         what = "a PNG member (HASYv2's largest: 358 bytes)" if png else "a member (HASYv2's largest: 7.2 MB)"
         raise HasyDataError(f"{path}: member {name!r} is {size:,} bytes, over the {cap:,}-byte cap for {what}; "
                             "refusing it as a likely decompression bomb")
 
-def _check_total(path: Path, name: str, seen: int, max_total: int) -> None:
-    "Refuse an archive that decompresses past `max_total` bytes (`seen` so far, counting member `name`)."
+def _check_total(path: Path, name: str, seen: int, max_total: int | None = None) -> None:
+    "Refuse an archive that decompresses past `max_total` (default MAX_TOTAL_BYTES) bytes: `seen` so far, with `name`."
+    max_total = MAX_TOTAL_BYTES if max_total is None else max_total
     if seen > max_total:
         raise HasyDataError(f"{path}: decompresses to more than {max_total:,} bytes by member {name!r} "
                             "(HASYv2: 259,676,160); refusing it as a likely decompression bomb")
+
+def _check_held(path: Path, name: str, held: int) -> None:
+    "Refuse an archive whose CSV members held until hasy-data-labels.csv arrives pass MAX_CSV_BYTES (at member `name`)."
+    if held > MAX_CSV_BYTES:
+        raise HasyDataError(f"{path}: the CSV members held until hasy-data-labels.csv arrives pass the "
+                            f"{MAX_CSV_BYTES:,}-byte cap at member {name!r} (HASYv2's CSVs: 87 MB in all); refusing it")
 
 # %% ../nbs/00a_archive.ipynb #06f922bf
 def _octal(field: bytes, path: Path, name: str) -> int:
@@ -234,6 +265,28 @@ def _bomb_archive(dest: Path | str, size: int = 3 * 10**9, name: str = "hasy-dat
         f.write(bz2.compress(bytes(rest)))
     return dest
 
+# %% ../nbs/00a_archive.ipynb #6e2a1b40
+def _read_file(folder: Path, name: str) -> bytes:
+    "File `name` of extracted folder `folder`: a regular file, under its member cap (checked before and while reading)."
+    with _open_regular(folder / name) as f:
+        _check_size(folder, name, os.fstat(f.fileno()).st_size)
+        data = f.read(_member_cap(name) + 1)
+    _check_size(folder, name, len(data))
+    return data
+
+class _FolderReader:
+    "The files of an extracted HASYv2 folder, each capped like an archive member, and all of them together too."
+    def __init__(self, folder: Path):
+        self.folder, self.seen = folder, 0
+
+    def read(self, name: str) -> bytes:
+        "File `name` (a relative path that stays inside the folder), counted against the total cap."
+        _check_member_name(name, self.folder)
+        data = _read_file(self.folder, name)
+        self.seen += len(data)
+        _check_total(self.folder, name, self.seen)
+        return data
+
 # %% ../nbs/00a_archive.ipynb #a49a296f
 _SIDE = 32
 _PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -251,11 +304,12 @@ def _png_idat(data) -> bytes | None:
     n = int.from_bytes(data[33:37], "big")
     if len(data) != 57 + n:
         return None
+    inflate = zlib.decompressobj()
     try:
-        raw = zlib.decompress(data[41:41 + n])
+        raw = inflate.decompress(data[41:41 + n], _RAW + 1)   # never more than one image's bytes, whatever it claims
     except zlib.error:
         return None
-    return raw if len(raw) == _RAW else None
+    return raw if len(raw) == _RAW and inflate.eof else None
 
 # %% ../nbs/00a_archive.ipynb #3dd64196
 _PREDICTORS: dict[int, np.ndarray] = {}
@@ -331,23 +385,26 @@ def _rgb_to_l(rgb: np.ndarray) -> np.ndarray:
 
 # %% ../nbs/00a_archive.ipynb #ddbe5b98
 def _pil_decode(data, name: str) -> np.ndarray:
-    "Decode one PNG of any kind with PIL (the slow path), as 32x32 grey values."
+    "Decode one PNG of any kind with PIL (the slow path), as 32x32 grey values; the size is checked before decoding."
     from PIL import Image
     try:
-        with Image.open(io.BytesIO(bytes(data))) as im:
-            a = np.asarray(im.convert("L"))
+        im = Image.open(io.BytesIO(bytes(data)))   # reads the header only
     except Exception as e:
         raise HasyDataError(f"{name}: not a readable PNG ({e})") from None
-    if a.shape != (_SIDE, _SIDE):
-        raise HasyDataError(f"{name}: image is {a.shape[1]}x{a.shape[0]}, expected 32x32")
-    return a
+    with im:
+        if im.size != (_SIDE, _SIDE):             # refused before its pixels are decoded, however many it claims
+            raise HasyDataError(f"{name}: image is {im.width}x{im.height}, expected 32x32")
+        try:
+            return np.asarray(im.convert("L"))
+        except Exception as e:
+            raise HasyDataError(f"{name}: not a readable PNG ({e})") from None
 
 class _PngDecoder:
     "Collects PNG files one by one and decodes them in batches: inflate each, then unfilter + grey the whole batch."
     BLOCK = 40_000   # images per storage block: 41 MB, above glibc's largest mmap threshold, so freed blocks go back
 
-    def __init__(self, batch: int = 4096):
-        self.batch, self.k, self.n, self.n_slow = batch, 0, 0, 0
+    def __init__(self, batch: int = 4096, source: str = "the archive"):
+        self.batch, self.k, self.n, self.n_slow, self.source = batch, 0, 0, 0, source
         self.slow, self.names = [], []
         self.buf = np.empty((batch, _SIDE, _ROW), np.uint8)   # inflated scanlines of the current batch (reused)
         self.mv = memoryview(self.buf).cast("B")
@@ -355,6 +412,9 @@ class _PngDecoder:
 
     def add(self, name: str, data: bytes) -> None:
         "Inflate one PNG into the batch (another layout is kept for PIL); decode the batch when it is full."
+        if len(self.names) >= MAX_IMAGES:
+            raise HasyDataError(f"{self.source}: more than {MAX_IMAGES:,} PNG images, at {name!r} "
+                                "(HASYv2 has 168,233); refusing the rest")
         raw = _png_idat(data)
         if raw is None:   # not the common 32x32 RGB8 layout: keep the bytes for PIL
             self.slow.append((self.k, name, bytes(data)))

@@ -13,8 +13,10 @@ import hashlib
 import http.client
 import json
 import logging
+import math
 import mmap
 import os
+import re
 import tempfile
 import time
 import urllib.error
@@ -138,6 +140,15 @@ def remove_stale_temps(folder: str | os.PathLike, stem: str = "", grace: float =
 class ChecksumError(ValueError):
     "A downloaded file whose md5 is not the expected one."
 
+def _valid_md5(md5: str | None, what: str = "md5") -> str | None:
+    "`md5` in lower case (None stays None); ValueError naming `what` unless it is 32 hex digits."
+    if md5 is None:
+        return None
+    if not isinstance(md5, str) or not re.fullmatch(r"[0-9a-fA-F]{32}", md5):
+        raise ValueError(f"{what} {md5!r} is not an md5 checksum (32 hex digits); to skip the check, pass none "
+                         "(md5=None, or --no-check)")
+    return md5.lower()
+
 def md5sum(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     "The md5 hex digest of the file at `path`."
     h = hashlib.md5()
@@ -187,6 +198,7 @@ def _download(url: str, part: Path, progress: bool) -> None:
 @retry(times=3, on=(OSError,), wait=0.5, backoff=2.0)
 def download(url: str, dest: str | os.PathLike, md5: str | None = None, *, progress: bool = True) -> Path:
     "Download `url` to file `dest` via `dest`.part (resumed; retried on network errors), check its md5, rename it."
+    md5 = _valid_md5(md5)
     dest = Path(dest)
     part = dest.with_name(dest.name + ".part")
     _download(url, part, progress)
@@ -238,6 +250,30 @@ def _read_header(mm, path: Path, size: int) -> tuple[dict, int]:
     except ValueError as e:
         raise CacheError(f"{path}: garbled header ({e})") from None
 
+def _entry(e: dict, offset: int) -> tuple[str, np.dtype, tuple[int, ...], int]:
+    "(name, dtype, shape, nbytes) of one header entry; ValueError unless it is a plain array starting at `offset`."
+    name, dtype, shape = str(e["name"]), np.dtype(e["dtype"]), tuple(int(s) for s in e["shape"])
+    if dtype.hasobject or min(shape, default=0) < 0:
+        raise ValueError(f"array {name!r} has dtype {dtype} and shape {shape}")
+    nbytes = dtype.itemsize * math.prod(shape)
+    if e["offset"] != offset or e["nbytes"] != nbytes:
+        raise ValueError(f"array {name!r} says offset {e['offset']} and {e['nbytes']} bytes, "
+                         f"expected {offset} and {nbytes}")
+    return name, dtype, shape, nbytes
+
+def _entries(header, path: Path) -> list[tuple[str, np.dtype, tuple[int, ...], int]]:
+    "Every array of a parsed cache header as (name, dtype, shape, nbytes), checked; CacheError naming the file if not."
+    try:
+        if not isinstance(header.get("meta"), dict):
+            raise ValueError("no meta dict")
+        out, offset = [], 0
+        for e in header["arrays"]:
+            out.append(_entry(e, offset))
+            offset += out[-1][3]
+        return out
+    except (AttributeError, KeyError, TypeError, ValueError) as e:
+        raise CacheError(f"{path}: garbled header ({type(e).__name__}: {e})") from None
+
 def _read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
     "Map `path` into memory, verify its CRC, and return (read-only arrays, meta); raise `CacheError` if unusable."
     with open(path, "rb") as f:
@@ -246,18 +282,18 @@ def _read_arrays(path: Path) -> tuple[dict[str, np.ndarray], dict]:
             raise CacheError(f"{path}: too short to be a hasy_nb cache ({size} bytes)")
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     header, start = _read_header(mm, path, size)
-    end = start + sum(e["nbytes"] for e in header["arrays"])
+    entries = _entries(header, path)
+    end = start + sum(e[3] for e in entries)
     if end + 4 != size:
         raise CacheError(f"{path}: {size} bytes, expected {end + 4} (truncated or padded)")
     body = memoryview(mm)
     crc = zlib.crc32(body[start:end], zlib.crc32(body[16:start]))
     if crc != int.from_bytes(mm[end:end + 4], "little"):
         raise CacheError(f"{path}: checksum mismatch (corrupt)")
-    arrays = {}
-    for e in header["arrays"]:
-        count = int(np.prod(e["shape"], dtype=np.int64))
-        a = np.frombuffer(mm, dtype=np.dtype(e["dtype"]), count=count, offset=start + e["offset"])
-        arrays[e["name"]] = a.reshape(e["shape"])
+    arrays, offset = {}, start
+    for name, dtype, shape, nbytes in entries:
+        arrays[name] = np.frombuffer(mm, dtype=dtype, count=math.prod(shape), offset=offset).reshape(shape)
+        offset += nbytes
     return arrays, header["meta"]
 
 def _read_meta(path: Path) -> dict | None:
@@ -267,9 +303,11 @@ def _read_meta(path: Path) -> dict | None:
             head = f.read(16)
             if len(head) < 16 or head[:len(_MAGIC)] != _MAGIC:
                 return None
-            return json.loads(f.read(int.from_bytes(head[8:16], "little"))).get("meta")
+            header = json.loads(f.read(int.from_bytes(head[8:16], "little")))
     except (OSError, ValueError):
         return None
+    meta = header.get("meta") if isinstance(header, dict) else None
+    return meta if isinstance(meta, dict) else None
 
 # %% ../nbs/00b_cache.ipynb #6b6b0570
 _WARNED: set[str] = set()
@@ -295,6 +333,12 @@ def _writable(folder: Path) -> bool:
         _warn_once(folder, e)
         return False
 
+def _unwritable(folder: Path) -> Path | None:
+    "`folder` or its nearest existing parent when this process cannot create files there, else None; makes nothing."
+    existing = next(p for p in (folder, *folder.parents) if p.exists())
+    can = existing.is_dir() and os.access(existing, os.W_OK | os.X_OK)
+    return None if can else existing
+
 # %% ../nbs/00b_cache.ipynb #4242a6b0
 def _remove_superseded(path: Path, stem: str, slot: str, orphaned: Callable[[str], bool] | None = None) -> list[Path]:
     "Remove the other `STEM-*.cache` files beside `path` of the same `slot`, or of a slot `orphaned` says is gone."
@@ -310,19 +354,29 @@ def _remove_superseded(path: Path, stem: str, slot: str, orphaned: Callable[[str
                 removed.append(other)
     return removed
 
-def _load_cached(path: Path, version: int) -> dict[str, np.ndarray] | None:
-    "The arrays of cache file `path` when it exists, is intact and has `version`; else None (with a log line why)."
+def _checked(path: Path, version: int, check: Callable[[dict], None] | None) -> dict[str, np.ndarray]:
+    "The arrays of cache file `path`, or CacheError naming it: unreadable, another `version`, or refused by `check`."
+    arrays, meta = _read_arrays(path)
+    if meta.get("version") != version:
+        raise CacheError(f"{path}: cache version {meta.get('version')}, wanted {version}")
+    try:
+        if check is not None:
+            check(arrays)
+    except ValueError as e:
+        raise CacheError(f"{path}: {e}") from None
+    return arrays
+
+def _load_cached(path: Path, version: int, check: Callable[[dict], None] | None = None) -> dict[str, np.ndarray] | None:
+    "The arrays of cache file `path` when it is there and good; else None, after removing a bad one (a log line why)."
     if not path.exists():
         return None
     try:
-        arrays, meta = _read_arrays(path)
+        return _checked(path, version, check)
     except CacheError as e:
-        _log.warning("%s: rebuilding", e)
+        _log.warning("%s: removing it and rebuilding the cache", e)
+        with contextlib.suppress(OSError):
+            path.unlink()
         return None
-    if meta.get("version") != version:
-        _log.warning("%s: cache version %s, wanted %s: rebuilding", path, meta.get("version"), version)
-        return None
-    return arrays
 
 # %% ../nbs/00b_cache.ipynb #375a5c2a
 def _store(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
@@ -333,7 +387,8 @@ def _store(path: Path, arrays: dict[str, np.ndarray], meta: dict) -> None:
         _warn_once(path.parent, e)
 
 def disk_cache(cache_dir: Path | str | Callable[[], Path], key: Callable[..., str], version: int = 1,
-               slot: Callable[..., str] | None = None, orphaned: Callable[[str], bool] | None = None) -> Callable:
+               slot: Callable[..., str] | None = None, orphaned: Callable[[str], bool] | None = None,
+               check: Callable[[dict], None] | None = None) -> Callable:
     "Cache `fn(*a, **kw) -> dict[str, ndarray]` in one verified file per `key(*a, **kw)`; see the steps above."
     def deco(fn: Callable) -> Callable:
         def cache_path(*args, **kwargs) -> Path:
@@ -346,7 +401,7 @@ def disk_cache(cache_dir: Path | str | Callable[[], Path], key: Callable[..., st
                 return fn(*args, **kwargs)
             path = cache_path(*args, **kwargs)
             remove_stale_temps(path.parent, fn.__name__)
-            arrays = _load_cached(path, version)
+            arrays = _load_cached(path, version, check)
             if arrays is not None:
                 return arrays
             if not _writable(path.parent):

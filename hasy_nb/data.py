@@ -20,9 +20,9 @@ import numpy as np
 from fastcore.basics import patch
 
 from .archive import HasyDataError, make_fake_hasy, read_members  # noqa: F401 (make_fake_hasy: for users)
-from .archive import _LABEL_COLS, _check_member_name, _check_size, _csv_body, _check_header, _int_column
-from .archive import _parse_labels, _parse_symbols, _PngDecoder
-from .cache import ChecksumError, disk_cache, download, md5sum
+from .archive import _LABEL_COLS, _check_held, _csv_body, _check_header, _int_column
+from .archive import _FolderReader, _open_regular, _parse_labels, _parse_symbols, _PngDecoder
+from .cache import ChecksumError, _unwritable, _valid_md5, disk_cache, download, md5sum
 from .decorators import timed
 
 # %% auto #0
@@ -46,17 +46,26 @@ def _offline_hint(url: str, err: OSError) -> str:
             "set HASY_ARCHIVE=/path/to/HASYv2.tar.bz2, or pass it: load_hasy('/path/to/HASYv2.tar.bz2') "
             "(hasy-nb data info PATH)")
 
+def _existing_download(dest: Path, md5: str | None) -> Path:
+    "`dest`, already downloaded: a regular file whose md5 is `md5` (any file when `md5` is None)."
+    _open_regular(dest).close()
+    if md5 is None or md5sum(dest) == md5:
+        return dest
+    raise HasyDataError(f"{dest} exists but its md5 is not {md5}: remove it, or pass md5=None to use it as it is")
+
 def fetch_hasy(dest: Path | str | None = None, url: str = HASY_URL, md5: str | None = HASY_MD5, *,
                progress: bool = True) -> Path:
     "Download the HASYv2 archive into `dest` (default: hasy_home()), resuming a partial download, checking its md5."
+    md5 = _valid_md5(md5)
     dest = Path(dest) if dest is not None else hasy_home()
     if dest.is_dir() or dest.suffix == "":
         dest = dest / url.rsplit("/", 1)[-1]
-    dest.parent.mkdir(parents=True, exist_ok=True)
     if dest.exists():
-        if md5 is None or md5sum(dest) == md5:
-            return dest
-        raise HasyDataError(f"{dest} exists but its md5 is not {md5}: remove it, or pass md5=None to use it as it is")
+        return _existing_download(dest, md5)
+    if (blocked := _unwritable(dest.parent)) is not None:
+        raise PermissionError(f"cannot save the download under {blocked}: it is not a folder this user can write; "
+                              "choose another destination (--dest, or $HASY_NB_HOME)")
+    dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         return download(url, dest, md5, progress=progress)
     except ChecksumError as e:
@@ -156,58 +165,69 @@ def finish(self: _Tables, decoder: _PngDecoder) -> dict[str, np.ndarray]:
     return out
 
 def _tables(source: Path, texts: dict[str, bytes], root: str) -> _Tables:
-    "Build `_Tables` from the symbols and labels CSVs under `root`, naming whichever is missing."
+    "`_Tables` from the symbols and labels CSVs under `root` (naming whichever is missing), then the folds in `texts`."
     for name in ("symbols.csv", "hasy-data-labels.csv"):
         if root + name not in texts:
             raise HasyDataError(f"{source}: {root + name} is missing")
-    return _Tables(source, root, texts.pop(root + "symbols.csv"), texts.pop(root + "hasy-data-labels.csv"))
+    tables = _Tables(source, root, texts.pop(root + "symbols.csv"), texts.pop(root + "hasy-data-labels.csv"))
+    for name in [n for n in texts if tables.fold_file(n)]:
+        tables.add_fold(name, texts.pop(name))
+    return tables
 
 # %% ../nbs/00_data.ipynb #0a6cbe35
+_WANTED_CSV = re.compile(r"((?:.*/)?)(?:symbols|hasy-data-labels|classification-task/fold-\d+/(?:train|test))\.csv")
+
+def _wanted_csv(name: str, root: str | None) -> bool:
+    "True for a CSV member the loader reads (symbols, labels, a fold file), under `root` once the labels have set it."
+    m = _WANTED_CSV.fullmatch(name)
+    return m is not None and root in (None, m.group(1))
+
 def _read_archive(path: Path) -> dict[str, np.ndarray]:
     "Stream a .tar.bz2/.tar.gz/.tar once: decode the PNGs in memory, parse the CSVs as they pass; nothing on disk."
-    decoder, texts, tables, root = _PngDecoder(), {}, None, None
+    decoder, early, tables, root = _PngDecoder(source=str(path)), {}, None, None
     for name, data in read_members(path):
         if name.endswith(".png"):
             decoder.add(name, data)
-        elif not name.endswith(".csv"):
-            continue
-        elif tables is not None and tables.fold_file(name):
-            tables.add_fold(name, bytes(data))
-        else:
-            texts[name] = bytes(data)
-            if name.endswith("hasy-data-labels.csv") and root is None:
+        elif not _wanted_csv(name, root):
+            continue                                       # other files, and CSVs the loader does not read: dropped
+        elif tables is not None:
+            if tables.fold_file(name):
+                tables.add_fold(name, bytes(data))
+        else:                                              # held until symbols.csv and hasy-data-labels.csv are here
+            early[name] = bytes(data)
+            _check_held(path, name, sum(map(len, early.values())))
+            if root is None and name.endswith("hasy-data-labels.csv"):
                 root = name[:-len("hasy-data-labels.csv")]
-            ready = root is not None and {root + "symbols.csv", root + "hasy-data-labels.csv"} <= set(texts)
-            if tables is None and ready:
-                tables = _tables(path, texts, root)
-                for n in [n for n in texts if tables.fold_file(n)]:
-                    tables.add_fold(n, texts.pop(n))
+                early = {n: d for n, d in early.items() if _wanted_csv(n, root)}
+            if root is not None and {root + "symbols.csv", root + "hasy-data-labels.csv"} <= set(early):
+                tables, early = _tables(path, early, root), {}
     if root is None:
         raise HasyDataError(f"{path}: no hasy-data-labels.csv in the archive (is this HASYv2?)")
-    return (tables or _tables(path, texts, root)).finish(decoder)
+    return (tables or _tables(path, early, root)).finish(decoder)
 
 # %% ../nbs/00_data.ipynb #37b6a3be
-def _read_capped(path: Path, name: str) -> bytes:
-    "The bytes of file `name` in extracted folder `path`, after checking its size against the archive caps."
-    f = path / name
-    _check_size(path, name, f.stat().st_size)
-    return f.read_bytes()
+_FOLDER_CSVS = ("hasy-data-labels.csv", "symbols.csv")
+
+def _check_folder(path: Path, where: str = "") -> None:
+    "One line naming folder `path` and the CSVs it lacks, when it is not an extracted HASYv2."
+    missing = [name for name in _FOLDER_CSVS if not (path / name).exists()]
+    if missing:
+        raise HasyDataError(f"{path}{where} is a folder without {' and '.join(missing)}, so not an extracted HASYv2: "
+                            "point at HASYv2.tar.bz2, or at the folder it extracts to")
 
 def _read_folder(path: Path) -> dict[str, np.ndarray]:
-    "Read an extracted HASYv2 folder: the CSVs, then each PNG in hasy-data-labels.csv order."
-    if not (path / "hasy-data-labels.csv").is_file():
-        raise HasyDataError(f"{path}: no hasy-data-labels.csv in this folder")
-    names = [n for n in ("symbols.csv", "hasy-data-labels.csv") if (path / n).is_file()]
-    tables = _tables(path, {n: _read_capped(path, n) for n in names}, "")
+    "Read an extracted HASYv2 folder: the CSVs, then each PNG in hasy-data-labels.csv order (regular files, capped)."
+    _check_folder(path)
+    files = _FolderReader(path)
+    tables = _tables(path, {name: files.read(name) for name in _FOLDER_CSVS}, "")
     for f in sorted(path.glob("classification-task/fold-*/*.csv")):
         name = f.relative_to(path).as_posix()
         if tables.fold_file(name):
-            tables.add_fold(name, _read_capped(path, name))
-    decoder = _PngDecoder()
+            tables.add_fold(name, files.read(name))
+    decoder = _PngDecoder(source=str(path))
     for i, p in enumerate(tables.paths):
-        _check_member_name(p, path)
         try:
-            decoder.add(p, _read_capped(path, p))
+            decoder.add(p, files.read(p))
         except FileNotFoundError:
             raise HasyDataError(f"{path}/hasy-data-labels.csv: line {i + 2} names {p!r}, "
                                 "which does not exist") from None
@@ -228,8 +248,44 @@ def _source_gone(slot: str) -> bool:
     "True when the archive or folder a cache was made from no longer exists (its cache is an orphan)."
     return not Path(slot).exists()
 
+_PER_IMAGE = ("symbol_ids", "user_ids", "paths")
+_PER_CLASS = ("symbol_table_latex", "symbol_table_train", "symbol_table_test")
+
+def _check_range(a: np.ndarray, stop: int, what: str) -> None:
+    "ValueError unless `a` is a 1-D integer array with every value in 0..stop-1."
+    if a.ndim != 1 or a.dtype.kind not in "iu":
+        raise ValueError(f"{what} is a {a.dtype} array of shape {a.shape}, expected 1-D integers")
+    bad = a[(a < 0) | (a >= stop)]
+    if bad.size:
+        raise ValueError(f"{what} holds {bad[0]}, outside 0..{stop - 1}")
+
+def _check_shapes(arrays: dict[str, np.ndarray]) -> None:
+    "ValueError unless HASYv2's arrays are all there, with one row per image or per class and (N,32,32) uint8 images."
+    missing = [k for k in ("images", "labels", "symbol_table_ids", "png_fallbacks", *_PER_IMAGE, *_PER_CLASS)
+               if k not in arrays]
+    if missing:
+        raise ValueError(f"the arrays {', '.join(missing)} are missing")
+    n, images = len(arrays["labels"]), arrays["images"]
+    if images.dtype != np.uint8 or images.shape != (n, 32, 32):
+        raise ValueError(f"images are {images.dtype} {images.shape}, expected uint8 ({n}, 32, 32)")
+    want = {**{k: (n,) for k in _PER_IMAGE}, **{k: arrays["symbol_table_ids"].shape for k in _PER_CLASS},
+            "png_fallbacks": (1,)}
+    for k, shape in want.items():
+        if arrays[k].shape != shape:
+            raise ValueError(f"{k} has shape {arrays[k].shape}, expected {shape}")
+
+def _check_arrays(arrays: dict[str, np.ndarray]) -> None:
+    "ValueError unless cached HASYv2 arrays fit together: shapes, labels below the class count, fold rows below N."
+    _check_shapes(arrays)
+    n, n_classes = len(arrays["labels"]), len(arrays["symbol_table_ids"])
+    _check_range(arrays["labels"], n_classes, "labels")
+    if (arrays["symbol_table_ids"][arrays["labels"]] != arrays["symbol_ids"]).any():
+        raise ValueError("labels and symbol_ids disagree")
+    for k in [k for k in arrays if re.fullmatch(r"fold\d+_(train|test)", k)]:
+        _check_range(arrays[k], n, k)
+
 @disk_cache(lambda: hasy_home() / "cache", key=_source_key, version=HASY_FORMAT_VERSION, slot=_source_slot,
-            orphaned=_source_gone)
+            orphaned=_source_gone, check=_check_arrays)
 def _hasy_arrays(path: Path) -> dict[str, np.ndarray]:
     "All of HASYv2 as named arrays, read from an archive or an extracted folder (cached by `disk_cache`)."
     return _read_folder(path) if path.is_dir() else _read_archive(path)
@@ -314,6 +370,13 @@ def frequent_split(self: HasyData, fold: int = 1, n_classes: int = 20, per_class
     return np.sort(np.concatenate(picked)), te
 
 # %% ../nbs/00_data.ipynb #7d56c11b
+def _check_source(path: Path, where: str = "") -> None:
+    "One line, before any work, unless `path` is a regular file (an archive) or a folder with HASYv2's two CSVs."
+    if path.is_dir():
+        _check_folder(path, where)
+    else:
+        _open_regular(path).close()
+
 @timed(name="load_hasy")
 def load_hasy(path: Path | str | None = None, *, cache: bool = True) -> HasyData:
     "Load HASYv2 from an archive (.tar.bz2/.tar.gz) or extracted folder; None: $HASY_ARCHIVE, else fetch_hasy()."
@@ -325,6 +388,7 @@ def load_hasy(path: Path | str | None = None, *, cache: bool = True) -> HasyData
     path = Path(path).expanduser()
     if not path.exists():
         raise FileNotFoundError(f"HASYv2 archive not found: {path}{where}")
+    _check_source(path, where)
     arrays = _hasy_arrays(path, cache=cache)
     cache_path = _hasy_arrays.cache_path(path) if cache else None
     return HasyData(arrays, source=path, cache_path=cache_path if cache_path and cache_path.exists() else None)
@@ -572,7 +636,8 @@ def _cli_info(args) -> int:
 
 def _cli_fetch(args) -> int:
     "`hasy-nb data fetch`"
-    path = fetch_hasy(args.dest, url=args.url, md5=None if args.no_check else args.md5)
+    md5 = None if args.no_check else _valid_md5(args.md5, "--md5")
+    path = fetch_hasy(args.dest, url=args.url, md5=md5)
     print(path)
     return 0
 

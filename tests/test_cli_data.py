@@ -116,3 +116,123 @@ def test_cli_module_registers_data():
     from hasy_nb.cli import build_parser
     args = build_parser(("data",)).parse_args(["data", "info", "x.tar.bz2"])
     assert args.path == "x.tar.bz2" and callable(args.func)
+
+
+# Issue 30 items 6 and 8: bad flags and places are refused in one line before any work.
+
+@contextlib.contextmanager
+def counting_server(payload: bytes):
+    "Like `serve`, and yields (url, requests): the list of paths asked for, to show that nothing was downloaded."
+    requests = []
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            requests.append(self.path)
+            self.send_response(200); self.send_header("Content-Length", str(len(payload))); self.end_headers()
+            self.wfile.write(payload)
+        def log_message(self, *a): pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True); t.start()
+    try: yield f"http://127.0.0.1:{server.server_address[1]}/HASYv2.tar.bz2", requests
+    finally: server.shutdown(); server.server_close(); t.join()
+
+
+@pytest.mark.parametrize("md5", ["", "abc", "g" * 32, "0" * 31 + " ", "0" * 33])
+def test_fetch_refuses_a_malformed_md5_before_any_work(tmp_path, home, md5):
+    "Item 6: `--md5 ''` was compared literally (download, then 'checksum mismatch'); now one line, before any work."
+    with counting_server(b"payload") as (url, requests):
+        with pytest.raises(ValueError) as e:
+            run(["data", "fetch", "--url", url, "--dest", str(tmp_path / "dl"), "--md5", md5])
+    assert str(e.value) == (f"--md5 {md5!r} is not an md5 checksum (32 hex digits); to skip the check, pass none "
+                            "(md5=None, or --no-check)")
+    assert requests == [] and not (tmp_path / "dl").exists() and not home.exists()
+
+
+def test_fetch_hasy_refuses_a_malformed_md5(tmp_path):
+    from hasy_nb.data import fetch_hasy
+    with pytest.raises(ValueError, match=r"^md5 '' is not an md5 checksum"):
+        fetch_hasy(tmp_path / "dl", url="http://127.0.0.1:9/HASYv2.tar.bz2", md5="")
+    assert not (tmp_path / "dl").exists()
+
+
+def test_fetch_accepts_an_md5_in_capitals(tmp_path, home):
+    payload = make_fake_hasy(tmp_path / "src").read_bytes()
+    with counting_server(payload) as (url, requests):
+        code, out = run(["data", "fetch", "--url", url, "--dest", str(tmp_path / "dl"),
+                         "--md5", hashlib.md5(payload).hexdigest().upper()])
+    assert code == 0 and (tmp_path / "dl" / "HASYv2.tar.bz2").read_bytes() == payload
+
+
+def test_hasy_archive_folder_without_the_csvs(tmp_path, home, monkeypatch):
+    "Item 8: $HASY_ARCHIVE naming a folder that is not HASYv2 gave a raw '[Errno 2]'; now one line, before any work."
+    folder = tmp_path / "not-hasy"
+    (folder / "hasy-data").mkdir(parents=True)
+    monkeypatch.setenv("HASY_ARCHIVE", str(folder))
+    with pytest.raises(HasyDataError) as e:
+        run(["data", "info"])
+    assert str(e.value) == (f"{folder} (from $HASY_ARCHIVE) is a folder without hasy-data-labels.csv and symbols.csv, "
+                            "so not an extracted HASYv2: point at HASYv2.tar.bz2, or at the folder it extracts to")
+    assert not home.exists()                                  # no cache folder made
+    (folder / "hasy-data-labels.csv").write_text("path,symbol_id,latex,user_id\r\n")
+    with pytest.raises(HasyDataError, match=r"is a folder without symbols\.csv, so not an extracted HASYv2"):
+        run(["data", "info"])
+
+
+UNPRIVILEGED_FETCH = """
+import argparse, encodings.idna, os, sys, urllib.request
+from fastprogress.fastprogress import progress_bar  # import now: after the switch below, /root may be out of reach
+from hasy_nb.data import register_cli
+if os.geteuid() == 0:        # root ignores folder modes: become nobody, after the imports (Python may live under /root)
+    os.setgroups([]); os.setgid(65534); os.setuid(65534)
+p = argparse.ArgumentParser(prog="hasy-nb"); register_cli(p.add_subparsers())
+args = p.parse_args(sys.argv[1:])
+try: args.func(args)
+except Exception as e: print(f"{type(e).__name__}: {e}")
+"""
+
+
+def test_fetch_into_a_read_only_folder_is_refused_at_once(tmp_path):
+    "Item 8: it tried three downloads and called it a network failure; now one line naming the folder, no request."
+    import shutil, tempfile
+    top = Path(tempfile.mkdtemp(prefix="hasy-ro-"))           # outside pytest's 0700 tmp, so another user can see it
+    try:
+        top.chmod(0o755)
+        ro = top / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        with counting_server(b"payload") as (url, requests):
+            argv = ["data", "fetch", "--url", url, "--dest", str(ro), "--no-check"]
+            p = subprocess.run([sys.executable, "-c", UNPRIVILEGED_FETCH, *argv], capture_output=True, text=True,
+                               timeout=60, cwd="/", env={**os.environ, "HASY_NB_HOME": str(top / "home")})
+        assert p.stdout.strip() == (f"PermissionError: cannot save the download under {ro}: it is not a folder this "
+                                    "user can write; choose another destination (--dest, or $HASY_NB_HOME)"), p.stderr
+        assert requests == [] and list(ro.iterdir()) == []
+    finally:
+        (top / "ro").chmod(0o755)
+        shutil.rmtree(top, ignore_errors=True)
+
+
+DATA_INFO_WITHOUT_TORCH = """
+import sys
+{call}
+print("torch" in sys.modules)
+"""
+
+
+def test_data_info_does_not_import_torch(tmp_path):
+    "Item 8: the data side needs no torch; `data_info` (what `hasy-nb data info` runs) leaves it unimported."
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    call = f"from hasy_nb.data import data_info; assert data_info({str(archive)!r})['images'] == 20"
+    p = subprocess.run([sys.executable, "-c", DATA_INFO_WITHOUT_TORCH.format(call=call)], capture_output=True,
+                       text=True, timeout=60, env={**os.environ, "HASY_NB_HOME": str(tmp_path / "home")})
+    assert p.stdout.strip() == "False", p.stderr
+
+
+@pytest.mark.xfail(strict=True, reason="needs hasy_nb.cli (nbs/13_cli.ipynb) to import only the module of the command "
+                   "it runs: build_parser imports every COMMAND_MODULES entry, and models/recipes/... import torch")
+def test_hasy_nb_data_info_command_does_not_import_torch(tmp_path):
+    "Item 8: `hasy-nb data info` imports torch (650 MB) through the CLI's parser; it should not."
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    call = f"from hasy_nb.cli import main; assert main(['data', 'info', {str(archive)!r}]) == 0"
+    p = subprocess.run([sys.executable, "-c", DATA_INFO_WITHOUT_TORCH.format(call=call)], capture_output=True,
+                       text=True, timeout=120, env={**os.environ, "HASY_NB_HOME": str(tmp_path / "home")})
+    assert p.stdout.strip().splitlines()[-1] == "False", p.stderr

@@ -121,3 +121,108 @@ def test_cache_of_a_deleted_archive_goes_at_the_next_write(tmp_path, home):
     gone.unlink()
     kept = load_hasy(make_fake_hasy(tmp_path / "kept", n_classes=2, per_class=10)).cache_path
     assert kept.exists() and not orphan.exists()
+
+
+# Issue 30 item 7: a cache file that passes its checksum but lies (a bad dtype, a garbled header, an array missing or
+# of the wrong shape, a label past the class count) is removed and rebuilt with one log line; it used to give a
+# traceback, or one error line on every load until the file was deleted by hand, or bad data.
+
+def rewrite_header(path: Path, edit) -> None:
+    "Rewrite the JSON header of cache file `path` as `edit(header)`, with a CRC that matches: a valid file that lies."
+    import json, zlib
+    raw = path.read_bytes()
+    start = 16 + int.from_bytes(raw[8:16], "little")
+    header = json.dumps(edit(json.loads(raw[16:start]))).encode()
+    body = header + raw[start:-4]
+    path.write_bytes(raw[:8] + len(header).to_bytes(8, "little") + body + zlib.crc32(body).to_bytes(4, "little"))
+
+
+def entry(header: dict, name: str) -> dict:
+    return next(e for e in header["arrays"] if e["name"] == name)
+
+
+def set_dtype(dtype: str):
+    def edit(h):
+        entry(h, "images")["dtype"] = dtype
+        return h
+    return edit
+
+
+def drop_key(key: str):
+    def edit(h):
+        del entry(h, "labels")[key]
+        return h
+    return edit
+
+
+def rename_labels(h):
+    entry(h, "labels")["name"] = "labelz"
+    return h
+
+
+def reshape_images(h):
+    e = entry(h, "images")
+    e["shape"] = [e["shape"][0], 16, 64]                      # the same bytes, the wrong shape
+    return h
+
+
+LIES = {
+    "unknown dtype": set_dtype("no such dtype"),               # was: TypeError traceback
+    "object dtype": set_dtype("|O"),                           # was: ValueError on every load
+    "entry without shape": drop_key("shape"),                  # was: KeyError on every load
+    "header is a list": lambda h: [h],                         # was: TypeError traceback
+    "meta is null": lambda h: {**h, "meta": None},             # was: AttributeError traceback
+    "labels array missing": rename_labels,                     # was: KeyError 'labels' on every load
+    "images of the wrong shape": reshape_images,               # was: accepted, images (20, 16, 64)
+}
+
+
+@pytest.mark.parametrize("lie", sorted(LIES))
+def test_cache_that_lies_is_rebuilt(tmp_path, home, caplog, lie):
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    reference = load_hasy(archive, cache=False)
+    cache = load_hasy(archive).cache_path
+    rewrite_header(cache, LIES[lie])
+    with caplog.at_level(logging.WARNING, logger="hasy_nb"):
+        data = load_hasy(archive)
+    np.testing.assert_array_equal(data.images, reference.images)
+    np.testing.assert_array_equal(data.labels, reference.labels)
+    lines = [r.getMessage() for r in caplog.records]
+    assert len(lines) == 1 and lines[0].startswith(f"{cache}: ") and "\n" not in lines[0]
+    assert lines[0].endswith(": removing it and rebuilding the cache")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hasy_nb"):
+        again = load_hasy(archive)                           # the rebuilt file is good: no second warning
+    assert caplog.records == [] and again.cache_path == cache
+    np.testing.assert_array_equal(again.images, reference.images)
+
+
+def test_label_past_the_class_count_is_refused(tmp_path, home, caplog):
+    "A label of 10^9 under a valid checksum: labels are checked against the number of classes, and the file rebuilt."
+    from hasy_nb.cache import _read_arrays, _write_arrays
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    cache = load_hasy(archive).cache_path
+    arrays, meta = _read_arrays(cache)
+    arrays = {k: np.array(a) for k, a in arrays.items()}
+    arrays["labels"][3] = 10**9
+    _write_arrays(cache, arrays, meta)                       # a new, matching checksum
+    with caplog.at_level(logging.WARNING, logger="hasy_nb"):
+        data = load_hasy(archive)
+    assert data.labels.max() == 1 and data.n_classes == 2
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{cache}: labels holds 1000000000, outside 0..1: removing it and rebuilding the cache"]
+    assert _read_arrays(cache)[0]["labels"].max() == 1
+
+
+def test_fold_row_past_the_images_is_refused(tmp_path, home, caplog):
+    from hasy_nb.cache import _read_arrays, _write_arrays
+    archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
+    cache = load_hasy(archive).cache_path
+    arrays, meta = _read_arrays(cache)
+    arrays = {k: np.array(a) for k, a in arrays.items()}
+    arrays["fold3_test"][0] = 20
+    _write_arrays(cache, arrays, meta)
+    with caplog.at_level(logging.WARNING, logger="hasy_nb"):
+        data = load_hasy(archive)
+    assert data.fold(3)[1].max() < 20
+    assert "fold3_test holds 20, outside 0..19" in caplog.records[0].getMessage()
