@@ -11,7 +11,10 @@ import argparse
 import itertools
 import json
 import math
+import os
+import socket
 import time
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Mapping, Sequence
@@ -38,10 +41,10 @@ def _need_optuna() -> None:
     if optuna is None: raise ImportError("hasy_nb.tune needs Optuna: pip install 'hasy_nb[tune]'")
 
 # %% auto #0
-__all__ = ['Dist', 'ARCH_PARAMS', 'TRAIN_PARAMS', 'OBJECTIVES', 'DIALECTS', 'IntRange', 'FloatRange', 'Choice', 'SearchSpace',
-           'default_space', 'block_widths', 'space_to_spec', 'check_space', 'select_classes', 'class_split',
-           'carve_split', 'check_storage', 'default_runs_dir', 'open_study', 'TrialRunner', 'tune', 'trials_table',
-           'best_trial', 'retrain_best', 'register_cli']
+__all__ = ['Dist', 'ARCH_PARAMS', 'TRAIN_PARAMS', 'OBJECTIVES', 'DIALECTS', 'DEFAULT_STORAGE', 'HEARTBEAT_S', 'IntRange',
+           'FloatRange', 'Choice', 'SearchSpace', 'default_space', 'block_widths', 'space_to_spec', 'check_space',
+           'select_classes', 'class_split', 'carve_split', 'check_storage', 'default_runs_dir', 'open_study',
+           'fail_dead_trials', 'TrialRunner', 'tune', 'trials_table', 'best_trial', 'retrain_best', 'register_cli']
 
 # %% ../nbs/09_tune.ipynb #5a248f14
 @dataclass(frozen=True)
@@ -308,6 +311,7 @@ def carve_split(data: HasyData, fold: int = 1, *, classes: int | Sequence[int] |
 # %% ../nbs/09_tune.ipynb #6bdae435
 OBJECTIVES = dict(accuracy="maximize", params="minimize", latency="minimize")
 DIALECTS = ("sqlite", "postgresql", "mysql", "oracle", "mssql")   # databases SQLAlchemy (under Optuna) can talk to
+DEFAULT_STORAGE = "sqlite:///runs/optuna.db"   # its folder (runs/) is made when missing; another storage's must exist
 
 class _OutOfBudget(Exception):
     "Raised between epochs when a trial has used its time budget (the trial keeps its last accuracy)."
@@ -331,6 +335,9 @@ def check_storage(storage: str) -> str:
     if db is not None and db.is_file() and db.stat().st_size > 0:
         with open(db, "rb") as f: head = f.read(16)
         if head != b"SQLite format 3\x00": raise ValueError(f"--storage {storage!r}: {db} is not a SQLite database")
+    if db is not None and storage != DEFAULT_STORAGE and not db.parent.is_dir():
+        raise ValueError(f"--storage {storage!r}: the folder {db.parent} does not exist; make it first (only the "
+                         f"default's runs/ is made for you)")
     return storage
 
 def default_runs_dir(storage: str | None, study_name: str) -> Path:
@@ -359,12 +366,21 @@ def _check_objectives(objectives: Sequence[str], pruner) -> tuple[str, ...]:
                          "multi-objective studies)")
     return objectives
 
+HEARTBEAT_S = 60   # a running trial records a heartbeat this often; silent for 3 of them, the next trial to start fails it
+
+def _with_heartbeat(storage: str | None) -> "optuna.storages.RDBStorage | None":
+    "The database at `storage` with Optuna's heartbeat on (a killed worker's trial is failed later); None: in memory."
+    if storage is None: return None
+    with warnings.catch_warnings():               # "experimental" since Optuna 2.9, and working since
+        warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+        return optuna.storages.RDBStorage(storage, heartbeat_interval=HEARTBEAT_S, grace_period=3 * HEARTBEAT_S)
+
 def open_study(storage: str | None, study_name: str, objectives: Sequence[str], settings: dict) -> "optuna.Study":
     "The study `study_name` in `storage` (new, or continued when its objectives and settings match); `None`: in memory."
     db = _sqlite_file(check_storage(storage) if storage is not None else None)
-    if db is not None: db.parent.mkdir(parents=True, exist_ok=True)
+    if db is not None and storage == DEFAULT_STORAGE: db.parent.mkdir(exist_ok=True)
     try:
-        study = optuna.create_study(storage=storage, study_name=study_name, load_if_exists=True,
+        study = optuna.create_study(storage=_with_heartbeat(storage), study_name=study_name, load_if_exists=True,
                                     directions=[OBJECTIVES[o] for o in objectives])
     except Exception as e:
         raise ValueError(f"--storage {storage!r}: Optuna could not open it ({type(e).__name__}: "
@@ -380,6 +396,33 @@ def open_study(storage: str | None, study_name: str, objectives: Sequence[str], 
     if old is None: study.set_user_attr("settings", settings)
     return study
 
+# %% ../nbs/09_tune.ipynb #3d57a992
+def _process_gone(pid: Any, host: Any) -> bool:
+    "Has process `pid` on `host` ended? Known on this host only (elsewhere Optuna's heartbeat decides); a zombie has."
+    if host != socket.gethostname() or isinstance(pid, bool) or not isinstance(pid, int): return False
+    try:
+        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError: return True
+    except OSError: pass                          # no /proc: ask the kernel
+    try: os.kill(pid, 0)
+    except ProcessLookupError: return True
+    except PermissionError: return False
+    return False
+
+def fail_dead_trials(study: "optuna.Study") -> list[int]:
+    "Mark FAILED, with the reason, every RUNNING trial whose process on this host has ended (killed); their numbers."
+    dead = []
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        pid, host = t.user_attrs.get("pid"), t.user_attrs.get("host")
+        if not _process_gone(pid, host): continue
+        try:
+            study._storage.set_trial_user_attr(t._trial_id, "reason", f"its process {pid} on {host} ended without "
+                                                                     "finishing it (killed?)")
+            study._storage.set_trial_state_values(t._trial_id, optuna.trial.TrialState.FAIL)
+        except optuna.exceptions.UpdateFinishedTrialError: continue    # another worker got there first
+        dead.append(t.number)
+    return dead
+
 # %% ../nbs/09_tune.ipynb #852cadbb
 class TrialRunner:
     "One Optuna trial: its values -> a spec -> `fit` on the carved split, in its own report folder, pruned per epoch."
@@ -392,6 +435,8 @@ class TrialRunner:
 
     def __call__(self, trial: "optuna.Trial"):
         "The objective Optuna calls: the trial's value(s); a failing trial keeps its reason beside it."
+        trial.set_user_attr("pid", os.getpid())           # who runs it: a later start can see that it was killed
+        trial.set_user_attr("host", socket.gethostname())
         params = self.space.suggest(trial)
         spec = space_to_spec(params)
         trial.set_user_attr("spec", spec)
@@ -476,6 +521,8 @@ def tune(data: HasyData | str | Path | None = None, fold: int = 1, n_trials: int
                     seed=int(seed), objectives=list(objectives), n_train=int(len(split[0])), n_valid=int(len(split[1])))
     # 2. the study: new, or the one already in `storage` under `study_name`
     study = open_study(storage, study_name, objectives, settings)
+    for number in fail_dead_trials(study):            # left RUNNING by a worker that was killed
+        if verbose: print(f"trial {number:3d} failed    (its process ended without finishing it: killed?)")
     runs_dir = Path(runs_dir) if runs_dir is not None else default_runs_dir(storage, study_name)
     study.set_user_attr("space", space.to_dict())
     study.set_user_attr("runs_dir", str(runs_dir))
