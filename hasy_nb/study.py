@@ -31,7 +31,7 @@ __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART
            'Entry', 'plan', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds', 'run_part',
            'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
            'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
-           'budget_findings', 'ablation_findings', 'register_cli']
+           'budget_findings', 'ablation_findings', 'register_cli', 'converge_table', 'choose_recipe']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: int = 3, valid_blocks: int = 0,
@@ -331,6 +331,12 @@ def update_costs(archs: list[str], root: str | Path = STUDY_DIR, n: int = 200, m
     return costs
 
 # %% ../nbs/08_study.ipynb #adf8ee15
+def _valid_scores(run: dict) -> dict:
+    "A run's validation top-1 in % (raw and EMA weights; NaN without a validation split) and its EMA's test top-1."
+    s, held = run["summary"], run["config"].get("valid", 0) > 0
+    pct = lambda key, ok=True: 100 * s[key] if ok and key in s else np.nan
+    return dict(valid=pct("valid_acc", held), ema_valid=pct("ema_valid_acc", held), ema_top1=pct("ema_test_top1"))
+
 def study_runs(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
     "One row per finished fold of the part's entries: name, variant, factor, seed, epochs, fold, top-1/5 %, minutes."
     import pandas as pd
@@ -339,13 +345,13 @@ def study_runs(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
     rows = []
     for e in plan(g, part):
         for k, f in sorted(done_folds(e, Path(g["_path"]).parent).items()):
-            summ = read_run(f["dir"])["summary"]
+            run = read_run(f["dir"])
             rows.append(dict(name=e.name, variant=e.variant, factor=e.factor, seed=e.settings.get("seed", 0),
                              epochs=e.settings["epochs"], arch=e.arch, fold=k, top1=100 * f["top1"],
-                             top5=100 * f["top5"],
-                             minutes=round(summ.get("duration_s", float("nan")) / 60, 2), dir=str(f["dir"])))
+                             top5=100 * f["top5"], **_valid_scores(run),
+                             minutes=round(run["summary"].get("duration_s", float("nan")) / 60, 2), dir=str(f["dir"])))
     return pd.DataFrame(rows, columns=["name", "variant", "factor", "seed", "epochs", "arch", "fold", "top1", "top5",
-                                       "minutes", "dir"])
+                                       "valid", "ema_valid", "ema_top1", "minutes", "dir"])
 
 def study_table(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
     "One row per variant of the part: folds x seeds run, top-1 mean and spread, top-5, params, MACs, latency, minutes."
@@ -607,3 +613,48 @@ def register_cli(subparsers) -> None:
                    "the device is not a setting, so runs on any device count as the same entry")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
     p.set_defaults(func=_cli_study)
+
+# %% ../nbs/08_study.ipynb #4698a345
+def _se(x) -> float:
+    "Standard error of the mean of `x` (NaN for fewer than two values)."
+    x = np.asarray(x, dtype=float)
+    return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
+
+def _with_chosen_weights(runs: "pandas.DataFrame") -> "pandas.DataFrame":
+    "Each run with `weights` (EMA or raw: the better mean validation top-1 of its cell) and that choice's valid/test."
+    cells = runs.groupby(["epochs", "factor"])
+    ema = cells.ema_valid.transform("mean") > cells.valid.transform("mean")
+    return runs.assign(weights=np.where(ema, "EMA", "raw"), chosen_valid=np.where(ema, runs.ema_valid, runs.valid),
+                       chosen_test=np.where(ema, runs.ema_top1, runs.top1))
+
+def converge_table(runs: "pandas.DataFrame") -> "pandas.DataFrame":
+    "One row per (epochs, augmentation) cell: validation top-1 of raw and EMA weights, the chosen weights' mean +/- SE."
+    import pandas as pd
+    order = {a: i for i, a in enumerate(CONVERGE_AUGMENTS)}
+    rows = []
+    for (ep, aug), r in _with_chosen_weights(runs).groupby(["epochs", "factor"]):
+        rows.append({"epochs": ep, "augment": aug, "folds": len(r), "valid raw": r.valid.mean(),
+                     "valid EMA": r.ema_valid.mean(), "weights": r.weights.iloc[0], "valid": r.chosen_valid.mean(),
+                     "valid SE": _se(r.chosen_valid), "test (never used to choose)": r.chosen_test.mean()})
+    t = pd.DataFrame(rows, columns=["epochs", "augment", "folds", "valid raw", "valid EMA", "weights", "valid",
+                                    "valid SE", "test (never used to choose)"])
+    return t.sort_values(["epochs", "augment"], key=lambda c: c.map(order) if c.name == "augment" else c,
+                         ignore_index=True).round(2)
+
+# %% ../nbs/08_study.ipynb #6952173f
+def choose_recipe(runs: "pandas.DataFrame") -> dict:
+    "R*: the validation-best cell with every fold, or the cheapest (fewest epochs) within one paired SE of it."
+    if runs.empty: return {}
+    r = _with_chosen_weights(runs)
+    per_fold = r.pivot_table(index="fold", columns=["epochs", "factor"], values="chosen_valid")
+    per_fold = per_fold.dropna(axis=1)                                   # cells with every fold only
+    if per_fold.empty: return {}
+    best = per_fold.mean().idxmax()
+    order = {a: i for i, a in enumerate(CONVERGE_AUGMENTS)}
+    for cell in sorted(per_fold.columns, key=lambda c: (c[0], order.get(c[1], 99))):
+        gap = per_fold[best] - per_fold[cell]
+        if gap.mean() <= (_se(gap) if len(gap) > 1 else 0):
+            return dict(epochs=int(cell[0]), augment=cell[1], valid=round(per_fold[cell].mean(), 2),
+                        best=f"{best[0]} epochs, {best[1]}", gap=round(gap.mean(), 2), gap_se=round(_se(gap), 2),
+                        folds=len(per_fold), weights=r[(r.epochs == cell[0]) & (r.factor == cell[1])].weights.iloc[0])
+    return {}
