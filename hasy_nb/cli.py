@@ -15,10 +15,16 @@ import traceback
 from . import __version__
 
 # %% auto #0
-__all__ = ['COMMAND_MODULES', 'build_parser', 'main']
+__all__ = ['COMMANDS', 'COMMAND_MODULES', 'build_parser', 'main']
 
 # %% ../nbs/13_cli.ipynb #9580351c
-COMMAND_MODULES = ("data", "models", "recipes", "evaluate", "study", "tune", "export", "app")
+COMMANDS = {"data": "data", "arch": "models", "train": "recipes", "cv": "evaluate", "evaluate": "evaluate",
+            "study": "study", "tune": "tune", "export": "export", "pad": "export", "app": "app"}   # command: its chapter
+COMMAND_MODULES = tuple(dict.fromkeys(COMMANDS.values()))
+
+def _command(argv: list[str]) -> str | None:
+    "The sub-command named in `argv` (its first word that is not an option), or None."
+    return next((a for a in argv if not a.startswith("-")), None)
 
 def build_parser(modules: tuple[str, ...] = COMMAND_MODULES) -> argparse.ArgumentParser:
     "The `hasy-nb` argument parser, with the sub-commands that each chapter module in `modules` registers."
@@ -42,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] == "--version":
         print(f"hasy_nb {__version__}")
         return 0
-    parser = build_parser()
+    command = _command(argv)
+    parser = build_parser((COMMANDS[command],) if command in COMMANDS else COMMAND_MODULES)   # import what runs
     args = parser.parse_args(argv)
     if not hasattr(args, "func"):
         parser.print_help()

@@ -227,8 +227,6 @@ def test_data_info_does_not_import_torch(tmp_path):
     assert p.stdout.strip() == "False", p.stderr
 
 
-@pytest.mark.xfail(strict=True, reason="needs hasy_nb.cli (nbs/13_cli.ipynb) to import only the module of the command "
-                   "it runs: build_parser imports every COMMAND_MODULES entry, and models/recipes/... import torch")
 def test_hasy_nb_data_info_command_does_not_import_torch(tmp_path):
     "Item 8: `hasy-nb data info` imports torch (650 MB) through the CLI's parser; it should not."
     archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
