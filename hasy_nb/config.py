@@ -13,12 +13,13 @@ import hashlib
 import inspect
 import json
 import math
+import re
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # %% auto #0
 __all__ = ['PRECISIONS', 'AUGMENTS', 'SCHEDULES', 'SPEED_KEYS', 'cpu_flags', 'cpu_has_bf16', 'resolve_precision',
-           'augment_options', 'TrainConfig', 'run_key', 'legacy_identity', 'machine_record']
+           'augment_options', 'TrainConfig', 'run_key', 'legacy_identity', 'machine_record', 'trained_fold']
 
 # %% ../nbs/03c_config.ipynb #05345c65
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -165,3 +166,11 @@ def machine_record() -> dict:
     import torch
     return dict(torch=torch.__version__, threads=torch.get_num_threads(),
                 cpu_capability=torch.backends.cpu.get_cpu_capability(), cpu_bf16=cpu_has_bf16())
+
+# %% ../nbs/03c_config.ipynb #85727033
+def trained_fold(meta: dict) -> int | None:
+    "The fold a model was trained on, from a run's config (`fold`) or a shipped model's metadata (`trained_on`)."
+    fold = meta.get("fold")
+    if isinstance(fold, int) and not isinstance(fold, bool): return fold
+    found = re.search(r"fold-(\d+)", str(meta.get("trained_on", "")))
+    return int(found[1]) if found else None

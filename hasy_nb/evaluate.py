@@ -22,19 +22,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from .infer import load_pretrained, load_run, predict_logits, preprocess
+from .infer import load_model, predict_logits, preprocess
 from .models import asset_path
 from .report import read_run
 from .recipes import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
                              prob, valid_share)
 from .config import AUGMENTS, PRECISIONS, TrainConfig, legacy_identity
-from .train import device_kind, topk_correct
+from .train import device_kind, get_device, topk_correct
 
 # %% auto #0
 __all__ = ['PAPER_RESULTS', 'PAPER_NOTES', 'PAPER_ARCHS', 'parse_confusable', 'confusable_groups', 'confusable_matrix',
            'per_class_accuracy', 'most_confused', 'worst_classes', 'plot_per_class', 'plot_confusion', 'EvalResult',
            'scores', 'evaluate', 'parse_folds', 'CVResult', 'cv_table', 'cross_validate', 'load_cv', 'pen_robustness',
-           'register_cli']
+           'seen_in_training', 'register_cli']
 
 # %% ../nbs/07_evaluate.ipynb #87eb8d45
 PAPER_RESULTS: dict[str, dict[str, float]] = {
@@ -385,6 +385,12 @@ def _folds_arg(text: str) -> list[int]:
     try: return parse_folds(text)
     except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
+def seen_in_training(model: nn.Module, data, fold: int) -> int:
+    "How many of fold `fold`'s test images `model` trained on: its own fold's training part holds other folds' tests."
+    k = getattr(model, "trained_fold", None)
+    if k is None or k == fold: return 0
+    return int(np.intersect1d(data.fold(k)[0], data.fold(fold)[1]).size)
+
 def _cli_cv(args) -> int:
     "`hasy-nb cv`: run or continue the 10-fold protocol for one architecture; print the table."
     from hasy_nb.data import load_hasy
@@ -397,28 +403,30 @@ def _cli_cv(args) -> int:
 
 # %% ../nbs/07_evaluate.ipynb #844a0b99
 def _cli_evaluate(args) -> int:
-    "`hasy-nb evaluate`: score a run folder's (or the shipped) model on a fold's test split, or tabulate a CV folder."
+    "`hasy-nb evaluate`: score a model (any reference `load_model` takes) on a fold's test split, or tabulate a CV folder."
     from hasy_nb.data import load_hasy
-    target = Path(args.run_dir)
-    classes = None
-    if args.run_dir == "pretrained":
-        model, fold, title = load_pretrained(), args.fold or 1, "the shipped pretrained model"
-    elif (target / "model.pt").exists():
-        model = load_run(target)
-        fold, title = args.fold or int(read_run(target)["config"].get("fold", 1)), str(target)
-        classes = getattr(model, "class_ids", None)
-    elif target.is_dir():
+    target = Path(args.model)
+    if target.is_dir() and not (target / "model.pt").exists():
         cvs = load_cv(target)
         if not cvs: raise FileNotFoundError(f"{target}: no model.pt and no finished cross-validation folds in it")
         print(cv_table(cvs).to_string(index=False, na_rep=""))
         return 0
-    else: raise FileNotFoundError(f"no run folder {target}")
+    model = load_model(args.model)
+    fold = args.fold or getattr(model, "trained_fold", None) or 1
+    title = "the shipped pretrained model" if args.model == "pretrained" else str(args.model)
     data = load_hasy(args.data)
     _, test = data.fold(fold)
+    seen = seen_in_training(model, data, fold)
+    if seen and not args.allow_seen:
+        raise ValueError(f"--fold {fold}: {title} was trained on fold {model.trained_fold}'s training part, which holds "
+                         f"{seen:,} of fold {fold}'s {len(test):,} test images, so its score there is no test score "
+                         f"(use --fold {model.trained_fold}, or --allow-seen to print it labelled)")
+    if seen: title += f" [SEEN IN TRAINING: {seen:,} of these {len(test):,} test images]"
+    classes = getattr(model, "class_ids", None)
     if classes is not None:
         test = test[np.isin(data.labels[test], classes)]
         title += f" (on the {len(classes)} classes it was trained on)"
-    _print_eval(evaluate(model, data, test, device=args.device, classes=classes), f"{title}, fold {fold}", args.top)
+    _print_eval(evaluate(model, data, test, device=get_device(args.device), classes=classes), f"{title}, fold {fold}", args.top)
     return 0
 
 # %% ../nbs/07_evaluate.ipynb #8fe1abe2
@@ -446,12 +454,15 @@ def register_cli(subparsers) -> None:
     p.add_argument("--name", default=None, type=nonempty, help="name of this cross-validation (default: the arch)")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
     p.set_defaults(func=_cli_cv)
-    e = subparsers.add_parser("evaluate", help="score a trained run (or 'pretrained') on its fold's test split",
-                              description="RUN_DIR: a run folder with model.pt, a folder of cross-validation runs, or 'pretrained'.")
-    e.add_argument("run_dir", metavar="RUN_DIR")
+    e = subparsers.add_parser("evaluate", help="score a model on its fold's test split (or tabulate a CV folder)",
+                              description="MODEL: 'pretrained', a registered name with weights, a run folder, a .pt "
+                              "file, or a folder of cross-validation runs (its table).")
+    e.add_argument("model", metavar="MODEL")
     e.add_argument("--fold", type=fold_number, default=None, help="test split of this fold (default: the run's own "
                                                                   "fold; 1 for pretrained)")
     e.add_argument("--top", type=nonneg_int, default=10, help="how many most-confused pairs to list")
-    e.add_argument("--device", default="cpu")
+    e.add_argument("--allow-seen", action="store_true", help="score a fold whose test images the model trained on, "
+                   "labelled so (refused otherwise)")
+    e.add_argument("--device", default="auto", type=nonempty)
     e.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
     e.set_defaults(func=_cli_evaluate)

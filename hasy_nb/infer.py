@@ -22,6 +22,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
+from .config import trained_fold
 from .data import to_input
 from .models import MODEL_REGISTRY, asset_path, build, create_model, load_pt, load_weights
 
@@ -29,7 +30,7 @@ from .models import MODEL_REGISTRY, asset_path, build, create_model, load_pt, lo
 __all__ = ['MAX_PIXELS', 'DOT_PX', 'DOT_EXTENT', 'PEN_TESTS', 'LINE_PX', 'DOT_SPAN', 'MAX_INK', 'pretrained_info',
            'load_pretrained', 'load_run', 'NoInkError', 'InvertedImageWarning', 'fit_ink', 'in_hasy_form', 'preprocess',
            'redraw', 'predict_logits', 'fuse_conv_bn', 'predict', 'inference_latency', 'check_strokes', 'rasterize',
-           'strokes_to_image', 'image_to_strokes', 'freeze_for_inference', 'Guesser', 'pad_input']
+           'strokes_to_image', 'image_to_strokes', 'load_model', 'freeze_for_inference', 'Guesser', 'pad_input']
 
 # %% ../nbs/06_infer.ipynb #aa79ee06
 def _read_json(path: Path) -> dict:
@@ -64,6 +65,7 @@ def load_pretrained(path: str | Path | None = None) -> nn.Module:
     else: model = load_weights(build(meta["spec"], int(meta["n_classes"]), int(meta.get("in_ch", 1))), pt)
     model.arch_name = meta.get("arch")
     model.classes = list(meta["latex"])
+    model.trained_fold = trained_fold(meta)
     return model.eval()
 
 # %% ../nbs/06_infer.ipynb #5c3947cb
@@ -97,6 +99,14 @@ def _run_arch(cfg: dict, run: Path) -> str:
         raise ValueError(f"{run / 'config.json'} names no architecture (neither a registered 'arch' nor a 'spec')")
     return arch
 
+def _class_ids(ids, n_classes: int, run: Path) -> list[int]:
+    "config.json's `classes` (the classes a run trained on), checked: distinct whole numbers below `n_classes`."
+    ok = isinstance(ids, list) and ids and all(isinstance(c, int) and not isinstance(c, bool) for c in ids)
+    if not ok or len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= n_classes:
+        raise ValueError(f"{run / 'config.json'}: classes must be distinct class numbers below {n_classes}, got "
+                         f"{str(ids)[:60]}")
+    return ids
+
 def load_run(run_dir: str | os.PathLike) -> nn.Module:
     """The trained model of a run folder (config.json's arch or spec + model.pt), eval mode, `.classes` when known; every
     file checked before the model is built."""
@@ -106,7 +116,8 @@ def load_run(run_dir: str | os.PathLike) -> nn.Module:
     arch = _run_arch(cfg, run)
     n_classes = _n_classes(cfg, _state_dict(run / "model.pt"), run)
     model = load_weights(build(arch, n_classes=n_classes), run / "model.pt")
-    if cfg.get("classes") is not None: model.class_ids = [int(c) for c in cfg["classes"]]
+    if cfg.get("classes") is not None: model.class_ids = _class_ids(cfg["classes"], n_classes, run)
+    model.trained_fold = trained_fold(cfg)
     if cfg.get("latex") is not None: model.classes = list(cfg["latex"])        # each output's LaTeX, as trained
     return model.eval()
 
@@ -435,12 +446,17 @@ def image_to_strokes(image: np.ndarray, width: float = 1 / 32) -> list[dict]:
     return strokes
 
 # %% ../nbs/06_infer.ipynb #188397f6
-def _model_from(model: nn.Module | str | os.PathLike | None) -> nn.Module:
-    if model is None:
-        return load_pretrained()
-    if isinstance(model, nn.Module): return model
-    if isinstance(model, (str, os.PathLike)): return load_run(model)
-    raise TypeError(f"model must be None (pretrained), an nn.Module or a run folder, not {type(model).__name__}")
+def load_model(ref: nn.Module | str | os.PathLike | None = "pretrained") -> nn.Module:
+    """The one way to name a model: a module, 'pretrained' (or None: the shipped model), a registered name with shipped
+    weights, a run folder or a .pt file with its .json beside it. Eval mode, with `.classes` where they are known."""
+    if isinstance(ref, nn.Module): return ref.eval()
+    if ref is None or str(ref) == "pretrained": return load_pretrained()
+    if not isinstance(ref, (str, os.PathLike)): raise TypeError(f"a model reference, not a {type(ref).__name__}")
+    if isinstance(ref, str) and ref in MODEL_REGISTRY: return create_model(ref, pretrained=True)
+    path = Path(ref).expanduser()
+    if path.is_dir(): return load_run(path)
+    if path.is_file() and path.suffix == ".pt": return load_pretrained(path)
+    raise FileNotFoundError(f"{ref}: not 'pretrained', a registered model, a run folder or a .pt file")
 
 def freeze_for_inference(model: nn.Module, size: int = 32) -> nn.Module:
     "A TorchScript copy of `model` traced on one (1,1,size,size) input and frozen (BatchNorm folded into convs)."
@@ -458,7 +474,7 @@ class Guesser:
     "A model ready for live guessing: image -> preprocess -> model -> top-k `[(latex, prob)]`."
     def __init__(self, model: nn.Module | str | os.PathLike | None = None, labels: Sequence[str] | None = None,
                  threads: int | None = 1, freeze: bool = True):
-        self.model = _model_from(model).eval()
+        self.model = load_model(model)
         self.labels = list(labels or getattr(self.model, "classes", None) or pretrained_info()["latex"])
         self.threads = threads
         self.fast, self.freeze_error = self.model, None

@@ -11,6 +11,7 @@ import argparse
 import difflib
 import fnmatch
 import html
+import json
 import math
 import re
 import sys
@@ -412,7 +413,10 @@ def create_model(name: str, n_classes: int = 369, pretrained: bool = False, **kw
     model.arch_name = name
     if not isinstance(getattr(model, "spec", None), str): model.spec = ""
     if pretrained:
-        load_weights(model, asset_path(MODEL_WEIGHTS[name])).eval()
+        weights = asset_path(MODEL_WEIGHTS[name])
+        load_weights(model, weights).eval()
+        meta = json.loads(weights.with_suffix(".json").read_text(encoding="utf-8"))   # kept beside the weights
+        model.classes, model.trained_on = list(meta["latex"]), meta.get("trained_on")
     return model
 
 def describe_model(name: str) -> str:

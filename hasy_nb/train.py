@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import importlib
 import importlib.util
+import json
 import math
 import os
 import signal
@@ -33,7 +34,8 @@ from fastprogress.fastprogress import master_bar, progress_bar
 
 from .data import Batches, augment_batch
 from .cache import atomic_open
-from .config import SCHEDULES, TrainConfig, augment_options, machine_record, resolve_precision, run_key
+from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, resolve_precision, run_key,
+                            trained_fold)
 
 # %% auto #0
 __all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
@@ -179,6 +181,23 @@ def _check_resume(where, ck: dict, record: dict, epochs: int) -> None:
     if ck["epochs"] != epochs:
         raise ValueError(f"cannot resume {where}: its schedule spans {ck['epochs']} epochs; "
                          f"resume it with epochs={ck['epochs']} (asked: {epochs})")
+
+def _init_fold(init) -> int | None:
+    "The fold `init`'s weights were trained on, when its run folder's config.json or the .json beside the .pt says."
+    if not isinstance(init, (str, os.PathLike)): return None
+    path = Path(init)
+    metas = [path / "config.json"] if path.is_dir() else [path.with_suffix(".json"), path.parent / "config.json"]
+    for meta in metas:
+        try: return trained_fold(json.loads(meta.read_text(encoding="utf-8")))
+        except (OSError, ValueError, AttributeError): continue
+    return None
+
+def _check_init_fold(init, fold: int) -> None:
+    "Refuse to fine-tune on `fold` weights trained on another fold (whose training part holds this fold's test images)."
+    k = _init_fold(init)
+    if k is not None and k != fold:
+        raise ValueError(f"init: {init} was trained on fold {k}, whose training part holds fold {fold}'s test images; "
+                         f"fine-tune it on fold {k}")
 
 def _load_init(model: nn.Module, init) -> None:
     "Load the weights to start from: a state_dict, a .pt file (state_dict or checkpoint), or a run folder."
@@ -646,12 +665,15 @@ def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | Non
     # held_out: what printed text calls the valid_idx images ("test": the fold's test split; "valid"; else "holdout")
     if report is not None and runs_dir is not None:
         raise ValueError("pass either report= or runs_dir= (with name=), not both")
+    init = settings.get("init", config.init if config is not None else None)     # a path, or weights themselves
+    if init is not None: settings["init"] = str(init) if isinstance(init, (str, os.PathLike)) else f"<{type(init).__name__}>"
     tc = _config(model_or_spec, fold, config, settings)
+    if init is not None: _check_init_fold(init, tc.fold)
     arr = _as_arrays(data, tc, train_idx, valid_idx)
     with torch.random.fork_rng(devices=[]):                    # the same seed, the same initial weights
         torch.manual_seed(tc.seed)
         model = _make_model(model_or_spec if model_or_spec is not None else tc.arch, arr["n_classes"])
-    if tc.init is not None: _load_init(model, tc.init)
+    if init is not None: _load_init(model, init)
     given = train_idx is not None or valid_idx is not None     # a split of the caller's: part of the run's identity
     cfg = dict(config=tc, **{k: getattr(tc, k) for k in ("fold", "epochs", "bs", "lr", "wd", "schedule", "seed", "ema",
                                                          "channels_last", "compile", "label_smoothing")},

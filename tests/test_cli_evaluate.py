@@ -70,7 +70,7 @@ def test_cv_runs_then_resumes(fake_archive, tmp_path, monkeypatch):
 
 def test_evaluate_errors(fake_archive, tmp_path, capsys):
     code, _, err = run("evaluate", "/no/such/run")
-    assert code == 1 and "no run folder" in err
+    assert code == 1 and "not 'pretrained', a registered model, a run folder or a .pt file" in err
     # a bad fold range is refused where the flag is parsed, with a real archive and before any folder is made
     for bad in (["cv", "--folds", "0-3"], ["cv", "--epochs", "0"], ["cv", "--bs", "-5"], ["cv", "--arch", ""]):
         argv = bad if "--arch" in bad else bad + ["--arch", "tf_cnn"]
