@@ -41,13 +41,13 @@ from torch import nn
 
 from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image
 from .models import asset_path
-from .train import free_port
+
 
 # %% auto #0
 __all__ = ['EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info',
            'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton',
            'packages_for', 'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad',
-           'check_run_dir', 'port_number', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
+           'check_run_dir', 'port_number', 'free_port', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #3d7663a2
 @dataclass(frozen=True)
@@ -431,6 +431,12 @@ def port_number(text: str) -> int:
     if not 0 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{port} is not a port: use 1..65535, or 0 for a free one")
     return port
+
+def free_port() -> int:
+    "A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it): for a server that must listen on one."
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 def check_port_free(port: int) -> int:
     "`port` if this process could listen on 127.0.0.1:`port` now; else one clear error (busy, or not allowed)."

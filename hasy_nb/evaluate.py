@@ -25,8 +25,8 @@ from torch import nn
 from .infer import load_model, predict_logits, preprocess
 from .models import asset_path
 from .report import read_run
-from .recipes import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
-                             prob, valid_share)
+from .args import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
+                          prob, valid_share)
 from .config import AUGMENTS, PRECISIONS, TrainConfig, legacy_identity
 from .train import device_kind, get_device, topk_correct
 

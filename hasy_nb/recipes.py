@@ -16,13 +16,14 @@ from typing import Any, Callable, Sequence
 
 import torch
 
+from .args import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
+                          prob, processes_arg, valid_share)
 from .cache import atomic_open
 from .config import AUGMENTS, PRECISIONS, SCHEDULES, TrainConfig
 from .train import FitResult, fit
 
 # %% auto #0
-__all__ = ['RECIPES', 'train_recipe', 'ship_model', 'positive_int', 'nonneg_int', 'positive_float', 'nonneg_float', 'prob',
-           'fold_number', 'nonempty', 'valid_share', 'ema_decay', 'processes_arg', 'register_cli']
+__all__ = ['RECIPES', 'train_recipe', 'ship_model', 'register_cli']
 
 # %% ../nbs/04a_recipes.ipynb #cd0c3f6f
 _AFFINE = {k: v for k, v in AUGMENTS["shipped"].items() if k.startswith("max_")}   # the shipped augmentation's warp
@@ -105,54 +106,6 @@ def ship_model(results: list[FitResult], folder: str | Path, classes: Sequence[s
     with atomic_open(folder / "pretrained.json", mode="w") as f:
         f.write(json.dumps(meta, indent=1) + "\n")
     return folder / "pretrained.pt"
-
-# %% ../nbs/04a_recipes.ipynb #1c4e3eff
-def _checked(text: str, kind: type, ok: Callable[[Any], bool], what: str):
-    "`kind(text)` if it converts and passes `ok`; else argparse's one-line error (argparse adds the flag's name)."
-    try: value = kind(text)
-    except ValueError: value = None
-    if value is None or not ok(value): raise argparse.ArgumentTypeError(f"expected {what}, got {text!r}")
-    return value
-
-def positive_int(text: str) -> int:
-    "argparse type: an integer >= 1."
-    return _checked(text, int, lambda v: v >= 1, "an integer >= 1")
-
-def nonneg_int(text: str) -> int:
-    "argparse type: an integer >= 0."
-    return _checked(text, int, lambda v: v >= 0, "an integer >= 0")
-
-def positive_float(text: str) -> float:
-    "argparse type: a finite number > 0."
-    return _checked(text, float, lambda v: math.isfinite(v) and v > 0, "a number > 0")
-
-def nonneg_float(text: str) -> float:
-    "argparse type: a finite number >= 0."
-    return _checked(text, float, lambda v: math.isfinite(v) and v >= 0, "a number >= 0")
-
-def prob(text: str) -> float:
-    "argparse type: a fraction from 0 to 1."
-    return _checked(text, float, lambda v: 0 <= v <= 1, "a fraction from 0 to 1")
-
-def fold_number(text: str) -> int:
-    "argparse type: a HASYv2 fold, 1 to 10."
-    return _checked(text, int, lambda v: 1 <= v <= 10, "a fold from 1 to 10")
-
-def nonempty(text: str) -> str:
-    "argparse type: a string that is not empty or blank."
-    return _checked(text, str, lambda v: bool(v.strip()), "a non-empty value")
-
-def valid_share(text: str) -> float:
-    "argparse type: a share of the training images for validation, in [0, 0.5)."
-    return _checked(text, float, lambda v: 0 <= v < 0.5, "a share from 0 to below 0.5")
-
-def ema_decay(text: str) -> float:
-    "argparse type: a moving average's decay, in [0, 1)."
-    return _checked(text, float, lambda v: 0 <= v < 1, "a decay from 0 to below 1")
-
-def processes_arg(text: str) -> int | str:
-    "argparse type: a number of processes >= 1, or 'all' (every XLA core)."
-    return "all" if text == "all" else _checked(text, int, lambda v: v >= 1, "'all' or an integer >= 1")
 
 # %% ../nbs/04a_recipes.ipynb #38a6a555
 _CLI_SETTINGS = ("arch", "fold", "epochs", "bs", "lr", "wd", "label_smoothing", "schedule", "seed", "valid", "ema",

@@ -17,7 +17,6 @@ import json
 import math
 import os
 import signal
-import socket
 import sys
 import tempfile
 import threading
@@ -39,7 +38,7 @@ from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, re
 
 # %% auto #0
 __all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
-           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'free_port', 'shard_batches', 'topk_correct', 'EMA',
+           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'shard_batches', 'topk_correct', 'EMA',
            'valid_split', 'sigterm_as_interrupt', 'fit']
 
 # %% ../nbs/04_train.ipynb #19356f15
@@ -215,12 +214,6 @@ def _load_init(model: nn.Module, init) -> None:
 
 # %% ../nbs/04_train.ipynb #8e2d3c16
 def _in_notebook() -> bool: return "ipykernel" in sys.modules
-
-def free_port() -> int:
-    "A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it)."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 class _DistContext:
     "The few collective operations the loop needs, for a single process, torch.distributed (DDP) or XLA cores."

@@ -27,7 +27,7 @@ from fastcore.basics import patch
 
 from .data import HasyData, load_hasy
 from .infer import inference_latency
-from .recipes import fold_number, nonempty, nonneg_int, positive_float, positive_int
+from .args import fold_number, nonempty, nonneg_int, positive_float, positive_int
 from .models import build, count_params
 from .report import ReportManager
 from .train import FitResult, fit
