@@ -3,6 +3,7 @@ its fields agree with the standard tables they come from."""
 import json
 import os
 import unicodedata
+from pathlib import Path
 
 import pytest
 
@@ -69,3 +70,16 @@ def test_file_is_one_class_per_line():
     text = asset_path("symbols.json").read_text(encoding="utf-8")
     assert len(json.loads(text)["symbols"]) == 369
     assert sum(line.startswith('{"index": ') for line in text.splitlines()) == 369
+
+
+SHARED_GROUPS = Path(__file__).resolve().parent.parent.parent / "shared/data/confusable-classes.yml"
+
+
+@pytest.mark.skipif(not SHARED_GROUPS.exists(), reason="needs ../shared/data/confusable-classes.yml")
+def test_confusable_groups_are_the_authors():
+    from hasy_nb.evaluate import confusable_groups
+    assert confusable_groups() == confusable_groups(SHARED_GROUPS)      # the shipped copy only adds a header
+    groups = confusable_groups(SHARED_GROUPS)
+    for r in symbol_table():
+        mates = {s for g in groups if r["latex"] in g for s in g} - {r["latex"]}
+        assert set(r["confusable"]) == mates, r["latex"]
