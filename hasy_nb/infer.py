@@ -29,8 +29,9 @@ from .models import MODEL_REGISTRY, asset_path, build, create_model, load_pt, lo
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'DOT_PX', 'DOT_EXTENT', 'PEN_TESTS', 'LINE_PX', 'DOT_SPAN', 'MAX_INK', 'pretrained_info',
            'load_pretrained', 'load_run', 'NoInkError', 'InvertedImageWarning', 'fit_ink', 'in_hasy_form', 'preprocess',
-           'redraw', 'predict_logits', 'fuse_conv_bn', 'predict', 'inference_latency', 'check_strokes', 'rasterize',
-           'strokes_to_image', 'image_to_strokes', 'load_model', 'freeze_for_inference', 'Guesser', 'pad_input']
+           'redraw', 'predict_logits', 'fuse_conv_bn', 'top_k', 'predict', 'inference_latency', 'check_strokes',
+           'rasterize', 'strokes_to_image', 'image_to_strokes', 'load_model', 'freeze_for_inference', 'Guesser',
+           'pad_input']
 
 # %% ../nbs/06_infer.ipynb #aa79ee06
 def _read_json(path: Path) -> dict:
@@ -304,15 +305,18 @@ def _check_k(k) -> int:
     if k < 1: raise ValueError(f"predict: k must be a positive integer, got {k}")
     return int(k)
 
+def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> list[tuple[str, float]]:
+    "The `k` most probable classes of one probability vector, best first, as [(label, probability)]."
+    vals, idx = probs.topk(min(k, len(labels)))
+    return [(labels[i], float(v)) for v, i in zip(vals.tolist(), idx.tolist())]
+
 def predict(image, k: int = 5, model: nn.Module | None = None) -> list[tuple[str, float]]:
     "The top-`k` classes of a drawing (PIL image, 2-D uint8 array or image file; any size) as [(latex, probability)]."
     k = _check_k(k)
     x = preprocess(image)
     model = _shared_pretrained() if model is None else model
     classes = getattr(model, "classes", None) or _shared_pretrained().classes
-    p = torch.softmax(predict_logits(model, x), dim=1)[0]
-    top = p.topk(min(k, len(p)))
-    return [(classes[int(i)], float(v)) for v, i in zip(top.values, top.indices)]
+    return top_k(torch.softmax(predict_logits(model, x), dim=1)[0], classes, k)
 
 # %% ../nbs/06_infer.ipynb #454c4149
 def inference_latency(model: nn.Module, n: int = 300, warmup: int = 30, threads: int | None = None) -> dict:
@@ -517,10 +521,7 @@ class Guesser:
     def __call__(self, image: np.ndarray, k: int = 5, preprocess: bool = True) -> list[tuple[str, float]]:
         "Top-`k` `[(latex, probability)]` for one image (`preprocess=False`: `image` is already the 32x32 model input)."
         p = self.probs(image, preprocess)
-        with self._threads():
-            vals, idx = p.topk(min(k, len(self.labels)))
-            vals, idx = vals.tolist(), idx.tolist()
-        return [(self.labels[i], float(v)) for v, i in zip(vals, idx)]
+        with self._threads(): return top_k(p, self.labels, k)
 
 # %% ../nbs/06_infer.ipynb #776b8a9d
 def pad_input(strokes: Sequence, guesser: "Guesser | None" = None) -> np.ndarray:

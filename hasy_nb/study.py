@@ -31,7 +31,7 @@ __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART
            'Entry', 'plan', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds', 'run_part',
            'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
            'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
-           'budget_findings', 'ablation_findings', 'register_cli', 'converge_table', 'choose_recipe']
+           'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table', 'choose_recipe']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: int = 3, valid_blocks: int = 0,
@@ -581,8 +581,18 @@ def ablation_findings(table: "pandas.DataFrame", effects: "pandas.DataFrame", ba
     return lines + _missing(table, "ablation")
 
 # %% ../nbs/08_study.ipynb #e364cc54
+def part_figure(part: str, grid: str | Path = GRID_FILE):
+    "The figure of a part, drawn from its finished folds: the budget's curves or the verdict's folds."
+    if part == "budget": return plot_budget(study_table(part, grid))
+    if part == "verdict": return plot_verdict(study_runs(part, grid))
+    raise ValueError(f"--figure: the {part} part has no figure of its own (budget and verdict have)")
+
 def _cli_study(args) -> int:
-    "`hasy-nb study`: run, plan (--dry-run) or tabulate (--table) one part of the study's grid."
+    "`hasy-nb study`: run, plan (--dry-run), tabulate (--table) or draw (--figure) one part of the study's grid."
+    if args.figure:
+        part_figure(args.part, args.grid).savefig(args.figure, dpi=110)
+        print(f"wrote {args.figure}")
+        return 0
     if args.table:
         import pandas as pd
         with pd.option_context("display.width", 200, "display.max_columns", 20):
@@ -609,6 +619,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--only", default=None, help="shell-style pattern of entry names, e.g. 'kernel*' or 'baseline'")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
     p.add_argument("--table", action="store_true", help="print the part's table from the finished folds, run nothing")
+    p.add_argument("--figure", default=None, metavar="PNG", help="draw the part's figure (budget, verdict) into PNG, "
+                   "run nothing")
     p.add_argument("--device", default=None, help="train on this device instead of the grid's (cpu, cuda, ...); "
                    "the device is not a setting, so runs on any device count as the same entry")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
