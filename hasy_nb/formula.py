@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from itertools import combinations, groupby
 from typing import Sequence
@@ -27,11 +27,16 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
-           'NEAR_X', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROLE_COLOURS',
-           'LINE_FLOOR', 'FORMULA_HINT', 'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components',
-           'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
-           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Formula', 'show_formula',
-           'read_formula', 'FormulaPad']
+           'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
+           'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH', 'ENCLOSE',
+           'ROOT_INK', 'ROOT_WIDE', 'ROOT_OPEN', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK',
+           'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS',
+           'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'FORMULA_HINT', 'STRUCTURE_NAMES', 'line_height', 'group_pieces',
+           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance',
+           'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape',
+           'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input',
+           'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes',
+           'root_strokes', 'moved', 'FormulaPad']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -47,6 +52,9 @@ BAR_GAP = 0.5        # ... and two bars side by side closer than this make one s
 HUG = 0.15           # a small raised symbol closer than this to the next one (x the line height) is part of it
 NEAR = 0.16          # two pieces side by side whose ink is closer than this (x the line height): one symbol ...
 NEAR_X = 0.13        # ... or, one of them dot-sized, whose boxes are closer than this in x (a detached tail)
+DASH = 0.3           # a piece at most this x as tall as it is wide is a dash (a minus, a fraction bar)
+STACK_MIN = 0.3      # two pieces, not dashes and at least this x the line height, ...
+STACK_GAP = 0.05     # ... one above the other by more than this x the line height, are two symbols (x_i^2's scripts)
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 (x right, y down; in the input's units)
 
@@ -114,7 +122,29 @@ def _hug_next(b: np.ndarray, groups: list[list[int]], L: float) -> list[list[int
         else: i += 1
     return sorted(out, key=centre)
 
-def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[int]]:
+def _flat(b: np.ndarray) -> np.ndarray:
+    "Is each box a dash: at most DASH x as tall as it is wide?"
+    return (b[:, 3] - b[:, 1]) <= DASH * (b[:, 2] - b[:, 0])
+
+def _stacked(b: np.ndarray, L: float) -> np.ndarray:
+    "Pairs of pieces, neither flat and both at least STACK_MIN x the line, one above the other by over STACK_GAP x the line."
+    ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    big = ~_flat(b) & (ext >= STACK_MIN * L)
+    gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
+    return big[:, None] & big[None] & (gy > STACK_GAP * L)
+
+def _unbridge(near: np.ndarray, stacked: np.ndarray, b: np.ndarray) -> None:
+    "A piece overlapping in x two pieces stacked apart (a dot between x_i^2's scripts) keeps only the nearer in y."
+    gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
+    for i in range(len(b)):
+        P = [j for j in np.flatnonzero(near[i]) if j != i]
+        if any(stacked[j, k] for j in P for k in P):
+            keep = min(P, key=lambda j: gy[i, j])
+            for j in P:
+                if j != keep: near[i, j] = near[j, i] = False
+
+
+def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence[int] = ()) -> list[list[int]]:
     "Pieces (strokes or ink components) -> symbols: lists of piece indices, left to right; `distance(i, j)`: ink gap."
     b = _boxes(boxes)
     n = len(b)
@@ -128,6 +158,9 @@ def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[i
     ov = np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None])
     raw = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
     near = (ov >= OVERLAP * np.minimum(width[:, None], width[None])) | (raw > 0)   # 1. overlap in x: one symbol
+    stacked = _stacked(b, L)
+    near &= ~stacked                                                    # ... unless one is well above the other
+    _unbridge(near, stacked, b)                                         # ... or a small piece between them
     if distance is not None:                                            # 2. ink closer than NEAR: one symbol
         gx = np.maximum(b[:, None, 0], b[None, :, 0]) - np.minimum(b[:, None, 2], b[None, :, 2])
         gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
@@ -139,11 +172,13 @@ def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[i
             boxes_touch = (small[i] or small[j]) and gx[i, j] < NEAR_X * L
             near[i, j] = boxes_touch or distance(int(i), int(j)) < NEAR * L
     for i, j in _bar_pairs(b, L): near[i, j] = True                     # 1b. two bars side by side: one symbol
+    near[list(solo), :] = near[:, list(solo)] = False                   # pieces that stand alone (a bar read as minus)
     groups = _components(near)
     extent = lambda g: float(max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()))   # noqa: E731
     dots = [g for g in groups if extent(g) < DOT * L]                   # 3. dots near each other: one symbol
     for ga, gc in ((ga, gc) for k, ga in enumerate(dots) for gc in dots[k + 1:]):
-        near[ga[0], gc[0]] |= max(b[gc, 0].min() - b[ga, 2].max(), b[ga, 0].min() - b[gc, 2].max()) < DOT_GAP * L
+        gap = max(b[gc, 0].min() - b[ga, 2].max(), b[ga, 0].min() - b[gc, 2].max())
+        near[ga[0], gc[0]] |= gap < DOT_GAP * L and not stacked[np.ix_(ga, gc)].any()
     out = _components(near)
     def flat(g):                                                       # a dot-sized dash: a stroke's broken-off end
         w, h = b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()
@@ -156,6 +191,7 @@ def group_pieces(boxes, line: float | None = None, distance=None) -> list[list[i
         if k >= 0 and gaps[k] < SPECK_GAP * L: whole[k] = sorted(whole[k] + g)
         else: alone.append(g)
     return _hug_next(b, whole + alone, L)                              # 5. a raised ring that hugs the next symbol
+
 
 def union_box(boxes, idx: Sequence[int]) -> Box:
     "The box around the pieces `idx`."
@@ -302,6 +338,391 @@ def write_latex(latex: Sequence[str], roles: Sequence[str]) -> str:
         parts += toks if role == "base" else [("^" if role == "sup" else "_") + "{" + _join(toks) + "}"]
     return _join(parts)
 
+# %% ../nbs/12_formula.ipynb #cd6a4106
+ROOT_SIGNS = ("\\sqrt{}",)
+OPERATORS = ("\\sum", "\\Sigma", "\\prod", "\\Pi", "\\coprod", "\\cup", "\\cap", "\\sqcup", "\\oplus",
+             "\\otimes")     # the net's names for a big operator that carries limits below and above (integrals: scripts)
+LIMIT_LATEX = {"\\Sigma": "\\sum", "\\Pi": "\\prod", "\\cup": "\\bigcup", "\\cap": "\\bigcap", "\\sqcup": "\\bigsqcup",
+               "\\oplus": "\\bigoplus", "\\otimes": "\\bigotimes"}
+
+
+@dataclass(frozen=True)
+class Node:
+    "A node of the layout tree: a symbol, a fraction or a root, with its scripts (or limits); a row is a tuple of nodes."
+    kind: str                      # 'symbol', 'frac' or 'sqrt'
+    symbol: int                    # the symbol (index into the formula's symbols), the fraction bar or the root sign
+    sub: tuple = ()                # the subscript row (a big operator's lower limit when `limits`)
+    sup: tuple = ()                # the superscript row (... upper limit)
+    parts: tuple = ()              # frac: (numerator, denominator); sqrt: (contents, index)
+    limits: bool = False           # sub and sup sit below and above the symbol (a big operator's limits)
+
+
+def _scripts(n: Node, write) -> str:
+    "A node's sub- and superscript as LaTeX (sub first), `write` writing a row."
+    a, b = write(n.sub), write(n.sup)
+    return (f"_{{{a}}}" if a else "") + (f"^{{{b}}}" if b else "")
+
+
+def _node_latex(n: Node, latex: Sequence[str]) -> str:
+    "One node's LaTeX, `latex[i]` being symbol i's chosen LaTeX."
+    write = lambda row: write_tree(row, latex)                              # noqa: E731
+    if n.kind == "frac": t = "\\frac{" + write(n.parts[0]) + "}{" + write(n.parts[1]) + "}"
+    elif n.kind == "sqrt":
+        i = write(n.parts[1])
+        t = "\\sqrt" + (f"[{i}]" if i else "") + "{" + write(n.parts[0]) + "}"
+    else: t = _token(latex[n.symbol])
+    if n.kind != "symbol" and (n.sub or n.sup): t = "{" + t + "}"
+    if n.limits: t = LIMIT_LATEX.get(latex[n.symbol], t) + ("\\limits" if "int" in t else "")
+    return t + _scripts(n, write)
+
+
+def write_tree(row: Sequence[Node], latex: Sequence[str]) -> str:
+    "LaTeX of a row of the layout tree: fractions, roots, scripts and limits, `latex[i]` being symbol i's LaTeX."
+    return _join([_node_latex(n, latex) for n in row])
+
+
+def tree_shape(row: Sequence[Node]) -> str:
+    "The structure of a row with the symbols left out: each symbol an 's' ('S': a big operator with limits)."
+    out = []
+    for n in row:
+        if n.kind == "frac": t = f"\\frac{{{tree_shape(n.parts[0])}}}{{{tree_shape(n.parts[1])}}}"
+        elif n.kind == "sqrt":
+            i = tree_shape(n.parts[1])
+            t = "\\sqrt" + (f"[{i}]" if i else "") + f"{{{tree_shape(n.parts[0])}}}"
+        else: t = "S" if n.limits else "s"
+        out.append(t + _scripts(n, tree_shape))
+    return "".join(out)
+
+
+def tree_symbols(row: Sequence[Node], all: bool = False) -> list[int]:
+    "The symbols of a row in LaTeX's order; `all`: with the fraction bars and root signs."
+    out = []
+    for n in row:
+        if n.kind == "symbol" or all: out.append(n.symbol)
+        if n.kind == "frac": out += tree_symbols(n.parts[0], all) + tree_symbols(n.parts[1], all)
+        if n.kind == "sqrt": out += tree_symbols(n.parts[1], all) + tree_symbols(n.parts[0], all)
+        out += tree_symbols(n.sub, all) + tree_symbols(n.sup, all)
+    return out
+
+# %% ../nbs/12_formula.ipynb #49ff9fc6
+FRAC_INK = 4.0       # a fraction bar: a dash with, above and below it (centres within its width), a piece (not a dash)
+                     # at least this x its thickness ...
+FRAC_WIDER = 1.1     # ... items no wider than this x the bar
+FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
+ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
+ROOT_INK = 0.25      # ... when one enclosed piece, not flat, is at least this x the encloser's height
+ROOT_WIDE = 1.05     # ... and a sign at least this x as wide as tall, its contents this far right of its left edge
+ROOT_OPEN = 0.25     # (x its height), is a root sign whatever the net says
+INDEX_SIZE = 0.6     # a root's index: a piece left of its contents, above its middle, smaller than this x its height
+LIMIT_SIZE = 0.25    # a limit: a non-flat piece at least this x as tall as the operator ...
+LIMIT_REACH = 0.6    # ... above or below it, within this x its height ...
+LIMIT_SPAN = 0.5     # ... its centre within the operator's x range widened by this x its width on each side
+OP_RANK = 2          # an operator with limits is one of the net's first OP_RANK guesses (a root sign: of its 5)
+PASSES = 3           # read_formula reads at most this often: candidates the net turns down go back to the line, and
+                     # the last pass keeps only the roots and operators it has accepted
+COMP_LINE = 0.5      # beside a structure a row's line height is at least this x the structure's height (its core)
+OP_TRIES = 3         # the tallest pieces of a row tried as big operators
+TALL = 0.6           # a root sign or a big operator is at least this x as tall as the row's tall pieces
+OP_JOIN = 0.05       # pieces closer than this x an operator's height (or half inside its box) are part of it
+SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
+
+@dataclass
+class _Comp:
+    "A structure found in a row (fraction, root, operator with limits): its node, its box and its core (for the layout)."
+    node: Node
+    box: np.ndarray
+    core: np.ndarray
+
+
+@dataclass
+class _Reading:
+    "What one pass of the structure reader needs and makes."
+    b: np.ndarray                                      # the pieces' boxes
+    distance: object                                   # (i, j) -> ink gap between pieces i and j, or None
+    line: float | None                                 # a fixed line height for the top row, or None
+    skip: dict                                         # pieces of a structure -> 'line' (not this structure) or 'force'
+    specs: list = field(default_factory=list)          # each symbol: (pieces, 'plain' or 'square', line height)
+    roles: list = field(default_factory=list)          # each symbol's role: base, sup, sub, bar, root
+    found: list = field(default_factory=list)          # (kind, symbol, pieces) of each structure found
+    floor: float = 0.0                                 # the least line height of a top row without structures
+    shaped: dict = field(default_factory=dict)         # root signs shaped like one (symbol -> True)
+    only: set | None = None                            # the last pass: only these roots and operators (checked before)
+    top_line: float = 0.0                              # the line height the top row's symbols were read at
+
+    def symbol(self, pieces, mode: str, line: float, role: str) -> int:
+        self.specs.append((tuple(sorted(int(p) for p in pieces)), mode, float(line)))
+        self.roles.append(role)
+        return len(self.specs) - 1
+
+
+def _item_boxes(R: _Reading, pieces: list[int], comps: list[_Comp]) -> np.ndarray:
+    return np.asarray([R.b[p] for p in pieces] + [c.box for c in comps], dtype=np.float64).reshape(-1, 4)
+
+
+def _weighty(R: _Reading, pieces: list[int], comps: list[_Comp], sel: np.ndarray, size: float) -> bool:
+    "Do the selected items hold a structure, or a piece that is not flat and at least `size` in extent?"
+    n = len(pieces)
+    if sel[n:].any(): return True
+    b = R.b[np.asarray(pieces, int)].reshape(-1, 4)
+    ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    return bool((sel[:n] & ~_flat(b) & (ext >= size)).any())
+
+
+def _row_height(R: _Reading, pieces: list[int]) -> float:
+    "The median height of a row's tall pieces (at least 0.7 x the tallest): what a root sign or an operator is compared with."
+    h = R.b[pieces, 3] - R.b[pieces, 1] if pieces else np.zeros(0)
+    return float(np.median(h[h >= 0.7 * h.max()])) if len(h) else 0.0
+
+
+def _split(pieces: list[int], comps: list[_Comp], sel: np.ndarray) -> tuple[list[int], list[_Comp]]:
+    n = len(pieces)
+    return [p for p, s in zip(pieces, sel[:n]) if s], [c for c, s in zip(comps, sel[n:]) if s]
+
+
+def _reach(B: np.ndarray, sel: np.ndarray, edge: float, sign: int, reach: float) -> np.ndarray:
+    "The selected items that chain away from `edge` (up: sign -1, down: +1), each within `reach` of the ones before."
+    out = np.zeros_like(sel)
+    near = edge
+    for i in np.argsort(sign * (B[:, 1] if sign > 0 else B[:, 3]), kind="stable"):
+        if not sel[i]: continue
+        gap = B[i, 1] - near if sign > 0 else near - B[i, 3]
+        if gap > reach: break
+        out[i] = True
+        near = max(near, B[i, 3]) if sign > 0 else min(near, B[i, 1])
+    return out
+
+
+def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
+    "The widest fraction bar of a row with its numerator and denominator items, or None."
+    B = _item_boxes(R, pieces, comps)
+    cx = (B[:, 0] + B[:, 2]) / 2
+    best = None
+    for k, p in enumerate(pieces):
+        x0, y0, x1, y1 = R.b[p]
+        h, cy = y1 - y0, (y0 + y1) / 2
+        if not h <= DASH * (x1 - x0) or R.skip.get((p,), ("",))[0] == "line": continue
+        inside = (cx >= x0) & (cx <= x1) & (B[:, 2] - B[:, 0] <= FRAC_WIDER * (x1 - x0))
+        inside[k] = False
+        above = _reach(B, inside & (B[:, 3] <= cy), y0, -1, FRAC_REACH * (x1 - x0))
+        below = _reach(B, inside & (B[:, 1] >= cy), y1, 1, FRAC_REACH * (x1 - x0))
+        size = FRAC_INK * max(h, 1e-9)
+        if _weighty(R, pieces, comps, above, size) and _weighty(R, pieces, comps, below, size):
+            if best is None or x1 - x0 > best[1]: best = (k, x1 - x0, above, below)
+    return best
+
+
+def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
+    "The largest piece that encloses others (a root sign) with its contents and index, or None."
+    B = _item_boxes(R, pieces, comps)
+    area = np.maximum(B[:, 2] - B[:, 0], 1e-9) * np.maximum(B[:, 3] - B[:, 1], 1e-9)
+    best, tall = None, TALL * _row_height(R, pieces)
+    for k, p in enumerate(pieces):
+        x0, y0, x1, y1 = R.b[p]
+        if R.skip.get((p,), ("",))[0] == "line" or y1 - y0 <= max(tall, 0): continue
+        if R.only is not None and (p,) not in R.only: continue
+        iw = np.clip(np.minimum(B[:, 2], x1) - np.maximum(B[:, 0], x0), 0, None)
+        ih = np.clip(np.minimum(B[:, 3], y1) - np.maximum(B[:, 1], y0), 0, None)
+        held = np.maximum(iw, 1e-9 * (iw > 0)) * np.maximum(ih, 1e-9 * (ih > 0)) >= ENCLOSE * area
+        held &= area <= 0.6 * (x1 - x0) * (y1 - y0)                       # not a piece of the same size (a crossing stroke)
+        held[k] = False
+        if _weighty(R, pieces, comps, held, ROOT_INK * (y1 - y0)):
+            if best is None or (x1 - x0) * (y1 - y0) > best[1]: best = (k, (x1 - x0) * (y1 - y0), held)
+    if best is None: return None
+    k, _, held = best
+    x0, y0, x1, y1 = R.b[pieces[k]]
+    small = ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & (B[:, 3] - B[:, 1] < INDEX_SIZE * (y1 - y0)) & (B[:, 2] > x0 - 0.3 * (y1 - y0))
+    small[k] = False
+    body = held & ~small
+    if not body.any(): return None
+    first = B[body, 0].min()
+    index = small & ((B[:, 0] + B[:, 2]) / 2 < first)                   # small, high, left of the contents: the index
+    return k, held & ~index, index
+
+
+def _cluster(R: _Reading, pieces: list[int], k: int) -> list[int]:
+    "Piece `k` with the pieces half inside its box or linked to it by ink gaps under OP_JOIN x its height (positions)."
+    (x0, y0, x1, y1), out = R.b[pieces[k]], [k]
+    h, todo = y1 - y0, [k]
+    while todo:
+        m = todo.pop()
+        c0, d0, c1, d1 = R.b[pieces[m]]
+        for j in range(len(pieces)):
+            if j in out: continue
+            a0, b0, a1, b1 = R.b[pieces[j]]
+            if max(a0 - c1, c0 - a1, b0 - d1, d0 - b1) >= OP_JOIN * h: continue
+            inside = m == k and (min(a1, x1) - max(a0, x0)) * (min(b1, y1) - max(b0, y0)) >= 0.5 * (a1 - a0) * (b1 - b0)
+            if inside or (R.distance is not None and R.distance(pieces[m], pieces[j]) < OP_JOIN * h):
+                out.append(j)
+                todo.append(j)
+    return out
+
+
+def _limits(R: _Reading, pieces: list[int], comps: list[_Comp], B: np.ndarray, mine: list[int]):
+    "The items above and below pieces `mine` (positions) that can be their limits, and whether each side has one."
+    x0, y0, x1, y1 = B[mine, 0].min(), B[mine, 1].min(), B[mine, 2].max(), B[mine, 3].max()
+    h, w, cx = y1 - y0, x1 - x0, (B[:, 0] + B[:, 2]) / 2
+    near = (cx >= x0 - LIMIT_SPAN * w) & (cx <= x1 + LIMIT_SPAN * w)
+    near[mine] = False
+    above = near & (B[:, 3] < y0) & (B[:, 3] >= y0 - LIMIT_REACH * h)
+    below = near & (B[:, 1] > y1) & (B[:, 1] <= y1 + LIMIT_REACH * h)
+    return above, below, _weighty(R, pieces, comps, above, LIMIT_SIZE * h), _weighty(R, pieces, comps, below, LIMIT_SIZE * h)
+
+
+def _peel_op(R: _Reading, pieces: list[int], comps: list[_Comp]):
+    "The tallest piece (with the pieces of its symbol) that has limits above or below it, or None."
+    B = _item_boxes(R, pieces, comps)
+    tall = TALL * _row_height(R, pieces)
+    order = sorted(range(len(pieces)), key=lambda k: -(R.b[pieces[k], 3] - R.b[pieces[k], 1]))
+    for k in order[:OP_TRIES]:
+        if R.b[pieces[k], 3] - R.b[pieces[k], 1] < tall: break
+        if _flat(R.b[[pieces[k]]])[0] or not any(_limits(R, pieces, comps, B, [k])[2:]): continue
+        mine = _cluster(R, pieces, k)
+        key = tuple(sorted(pieces[j] for j in mine))
+        if R.skip.get(key, ("",))[0] == "line" or (R.only is not None and key not in R.only): continue
+        above, below, up, down = _limits(R, pieces, comps, B, mine)
+        if up or down: return mine, above & up, below & down
+    return None
+
+
+def _core(node: Node, box: np.ndarray, R: _Reading) -> np.ndarray:
+    "The box a structure shows the layout: a fraction its bar's height +- a quarter of its own, a root its box."
+    if node.kind != "frac": return box
+    y = (R.b[R.specs[node.symbol][0][0], 1] + R.b[R.specs[node.symbol][0][0], 3]) / 2
+    q = (box[3] - box[1]) / 4
+    return np.array([box[0], y - q, box[2], y + q])
+
+
+def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = False) -> tuple[Node, ...]:
+    "One row of the layout tree from its pieces and the structures already found in it."
+    pieces, comps = list(pieces), list(comps)
+    while True:
+        f = _peel_frac(R, pieces, comps)
+        if f is not None:
+            k, _, above, below = f
+            bar = pieces[k]
+            rest = np.ones(len(pieces) + len(comps), bool)
+            rest[k] = False
+            rest &= ~above & ~below
+            num, den = _parse_row(R, *_split(pieces, comps, above)), _parse_row(R, *_split(pieces, comps, below))
+            box = _item_boxes(R, pieces, comps)[above | below]
+            box = np.array([min(box[:, 0].min(), R.b[bar, 0]), box[:, 1].min(), max(box[:, 2].max(), R.b[bar, 2]), box[:, 3].max()])
+            node = Node("frac", R.symbol([bar], "plain", R.b[bar, 2] - R.b[bar, 0], "bar"), parts=(num, den))
+            R.found.append(("frac", node.symbol, (bar,)))
+            pieces, comps = _split(pieces, comps, rest)
+            comps.append(_Comp(node, box, _core(node, box, R)))
+            continue
+        r = _peel_root(R, pieces, comps)
+        if r is not None:
+            k, held, index = r
+            sign = pieces[k]
+            rest = np.ones(len(pieces) + len(comps), bool)
+            rest[k] = False
+            rest &= ~held & ~index
+            body = _parse_row(R, *_split(pieces, comps, held))
+            idx = _parse_row(R, *_split(pieces, comps, index)) if index.any() else ()
+            h = R.b[sign, 3] - R.b[sign, 1]
+            node = Node("sqrt", R.symbol([sign], "sign", h, "root"), parts=(body, idx))
+            R.found.append(("sqrt", node.symbol, (sign,)))
+            first = _item_boxes(R, pieces, comps)[held, 0].min()
+            R.shaped[node.symbol] = bool(R.b[sign, 2] - R.b[sign, 0] >= ROOT_WIDE * h and first - R.b[sign, 0] >= ROOT_OPEN * h)
+            allb = np.vstack([R.b[[sign]], _item_boxes(R, pieces, comps)[held | index]])
+            box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
+            pieces, comps = _split(pieces, comps, rest)
+            comps.append(_Comp(node, box, R.b[sign].copy()))
+            continue
+        o = _peel_op(R, pieces, comps)
+        if o is not None:
+            mine, above, below = o
+            op = [pieces[j] for j in mine]
+            taken = above | below
+            taken[mine] = True
+            lower = _parse_row(R, *_split(pieces, comps, below)) if below.any() else ()
+            upper = _parse_row(R, *_split(pieces, comps, above)) if above.any() else ()
+            ob = np.array(union_box(R.b, op))
+            node = Node("symbol", R.symbol(op, "plain", ob[3] - ob[1], "base"), lower, upper, limits=True)
+            R.found.append(("op", node.symbol, tuple(sorted(op))))
+            allb = _item_boxes(R, pieces, comps)[taken]
+            box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
+            pieces, comps = _split(pieces, comps, ~taken)
+            comps.append(_Comp(node, box, ob))
+            continue
+        break
+    return _plain_row(R, pieces, comps, top)
+
+
+def _group(R: _Reading, pieces: list[int], L: float | None, floor: float = 0.0) -> tuple[list[list[int]], float]:
+    "Pieces grouped into symbols (global indices) with the line height used (estimated when `L` is None)."
+    b = R.b[pieces]
+    dist = None if R.distance is None else (lambda i, j: R.distance(pieces[i], pieces[j]))
+    L = max(estimate_line(b, dist), floor) if L is None else L
+    solo = [i for i, p in enumerate(pieces) if R.skip.get((p,), ("",))[0] == "line" and _flat(R.b[[p]])[0]]
+    return [[pieces[i] for i in g] for g in group_pieces(b, L, dist, solo)], L
+
+
+def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) -> tuple[Node, ...]:
+    "A row without structures left to find: its pieces grouped into symbols, scripts by the layout, as nodes."
+    items: list[tuple[np.ndarray, Node | None, list[int], float]] = []     # (core box, structure or None, pieces, line)
+    if pieces:
+        fixed = R.line if (top and R.line is not None) else None
+        floor = R.floor if top and not comps else COMP_LINE * max([c.core[3] - c.core[1] for c in comps], default=0.0)
+        groups, Lp = _group(R, pieces, fixed, floor)
+        if top: R.top_line = Lp
+        items += [(np.array(union_box(R.b, g)), None, g, Lp) for g in groups]
+    items += [(c.core, c.node, [], 0.0) for c in comps]
+    cores = np.array([it[0] for it in items]).reshape(-1, 4)
+    L = R.line if (top and R.line is not None and not comps) else line_height(cores)
+    roles = list(layout(cores, L)) if len(cores) else []
+    order = list(np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"))
+    items, roles = _regroup_scripts(R, items, roles, order)
+    cores = np.array([it[0] for it in items]).reshape(-1, 4)
+    order = np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable")
+    row: list[list] = []                                                  # [node, sub list, sup list]
+    for i in order:
+        core, node, g, Lg = items[i]
+        if node is None: node = Node("symbol", R.symbol(g, "plain", Lg, roles[i]))
+        elif node.kind == "symbol": R.roles[node.symbol] = roles[i]
+        if roles[i] == "base" or not row: row.append([node, [], []])
+        else: row[-1][1 if roles[i] == "sub" else 2].append(node)
+    return tuple(replace(n, sub=n.sub + tuple(a), sup=n.sup + tuple(c)) for n, a, c in row)
+
+
+def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tuple[list, list]:
+    "Each run of a base's sub- or superscript symbols grouped again at the scripts' own line height (x^{2n}, not x^{\\pi})."
+    runs: dict[tuple[int, str], list[int]] = {}
+    base = -1
+    for i in order:
+        if roles[i] == "base": base = i
+        elif items[i][1] is None: runs.setdefault((base, roles[i]), []).append(i)
+    drop, new_items, new_roles = set(), [], []
+    for (base, role), idx in runs.items():
+        pieces = sorted(p for i in idx for p in items[i][2])
+        if len(pieces) < 2 or base < 0: continue
+        groups, Ls = _group(R, pieces, None, SCRIPT_LINE * (items[base][0][3] - items[base][0][1]))
+        drop |= set(idx)
+        new_items += [(np.array(union_box(R.b, g)), None, g, Ls) for g in groups]
+        new_roles += [role] * len(groups)
+    keep = [i for i in range(len(items)) if i not in drop]
+    return [items[i] for i in keep] + new_items, [roles[i] for i in keep] + new_roles
+
+# %% ../nbs/12_formula.ipynb #11c6ccc3
+CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "SPECK_GAP", "FLAT", "BAR_WIDTH", "BAR_GAP",
+                  "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
+                  "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "ROOT_WIDE", "ROOT_OPEN", "INDEX_SIZE", "LIMIT_SIZE",
+                  "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_RANK", "PASSES")
+
+def formula_constants() -> dict:
+    "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."
+    out = {name: globals()[name] for name in CONSTANT_NAMES}
+    return {**out, "ROOT_SIGNS": list(ROOT_SIGNS), "OPERATORS": list(OPERATORS), "LIMIT_LATEX": dict(LIMIT_LATEX)}
+
+def write_formula_constants(path=None) -> "Path":
+    "Write `formula_constants()` as JSON for formula.js (default: the package's assets/pad/formula_constants.json)."
+    import json
+    from pathlib import Path
+    path = Path(path) if path is not None else Path(__file__).parent / "assets" / "pad" / "formula_constants.json"
+    path.write_text(json.dumps(formula_constants(), indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
+    return path
+
 # %% ../nbs/12_formula.ipynb #6bcfc598
 def _paste(small: np.ndarray, size: int = 32) -> np.ndarray:
     "A small symbol image centred on a `size` x `size` page (the extra pixel of an odd margin on top / left, as HASY)."
@@ -373,16 +794,29 @@ class FormulaSymbol:
         return self.guesses[self.choice][0]
 
 @dataclass(frozen=True)
+class Structure:
+    "A structure the reader considered: a fraction, a root or a big operator's limits; used, or read as symbols instead."
+    kind: str                      # 'frac', 'sqrt' or 'op'
+    pieces: tuple[int, ...]        # the bar, the root sign or the operator: its strokes or ink components in the input
+    used: bool                     # True: read as this structure; False: its pieces read as symbols on the line
+    why: str                       # what decided it
+    key: tuple = field(default=(), repr=False)      # the same pieces as the reader numbers them
+
+@dataclass(frozen=True)
 class Formula:
-    "What `read_formula` read: `.symbols` in reading order, `.latex`, the model inputs; `with_choice` fixes a symbol."
+    "What `read_formula` read: `.symbols`, the layout `.tree`, `.latex`, the model inputs; `with_choice` fixes a symbol."
     symbols: tuple[FormulaSymbol, ...]
     inputs: np.ndarray                # (n, 32, 32) uint8: what the model saw for each symbol
-    line: float = 0.0                 # the line height the layout used (input units)
+    line: float = 0.0                 # the line height of the top row (input units)
+    tree: tuple = ()                  # the layout tree: the top row of `Node`s (their `symbol`: an index into `symbols`)
+    structures: tuple = ()            # the fractions, roots and limits considered (`Structure`), used or not
+    source: object = field(default=None, repr=False, compare=False)     # the input and how it was read: (x, model,
+                                                                          # k, line, choices), for `with_structure`
 
     @property
     def latex(self) -> str:
-        "The formula's LaTeX, written from each symbol's chosen guess and role."
-        return write_latex([s.latex for s in self.symbols], [s.role for s in self.symbols])
+        "The formula's LaTeX, written from the tree with each symbol's chosen guess."
+        return write_tree(self.tree, [s.latex for s in self.symbols])
 
     def __len__(self) -> int: return len(self.symbols)
 
@@ -393,6 +827,14 @@ class Formula:
         if not 0 <= j < len(s.guesses): raise IndexError(f"with_choice: guess {j} of symbol {i}'s {len(s.guesses)}")
         return replace(self, symbols=self.symbols[:i] + (replace(s, choice=j),) + self.symbols[i + 1:])
 
+    def with_structure(self, k: int, used: bool) -> "Formula":
+        "Read again with structure `k` (of `.structures`) used (True) or read as symbols on the line (False): a fix."
+        if not 0 <= k < len(self.structures): raise IndexError(f"with_structure: structure {k} of {len(self.structures)}")
+        if self.source is None: raise ValueError("with_structure: this formula does not keep its input to read again")
+        x, model, kk, line, choices = self.source
+        st = self.structures[k]
+        return _read(x, model, kk, line, True, {**choices, st.key: ("force" if used else "line", st.kind)})
+
     def _repr_markdown_(self) -> str:
         rows = [f"| {n} | {s.role} | " + ", ".join(f"`{g}` {p:.0%}" for g, p in s.guesses) + " |"
                 for n, s in enumerate(self.symbols)]
@@ -400,7 +842,7 @@ class Formula:
                           "| # | role | guesses |", "|---|---|---|", *rows])
 
 # %% ../nbs/12_formula.ipynb #a7fb0bcf
-ROLE_COLOURS = {"base": "#1f6feb", "sup": "#d62728", "sub": "#2ca02c"}
+ROLE_COLOURS = {"base": "#1f6feb", "sup": "#d62728", "sub": "#2ca02c", "bar": "#9467bd", "root": "#e377c2"}
 
 def show_formula(formula: Formula, source=None, title: str | None = None) -> "matplotlib.figure.Figure":
     "The input (strokes or image) with each symbol's box (colour = role) and guess, and below what the model saw."
@@ -432,55 +874,160 @@ def show_formula(formula: Formula, source=None, title: str | None = None) -> "ma
 
 LINE_FLOOR = 0.25    # in an image the line height is at least this x the image height (so a lone dot stays a dot)
 
-def _read_image(image, line: float | None) -> tuple[list, list[Box], list[np.ndarray], float]:
-    grey = _grey(image)
-    labels, boxes = ink_components(grey)
-    distance = ink_distance(labels, boxes)
-    L = line if line is not None else max(estimate_line(boxes, distance), LINE_FLOOR * grey.shape[0])
-    groups = group_pieces(boxes, L, distance)
-    gboxes = [union_box(boxes, g) for g in groups]
-    return groups, gboxes, [image_symbol_input(grey, labels, g, b, L) for g, b in zip(groups, gboxes)], L
+MAX_PIECES = 1000    # read_formula refuses more strokes (or ink pieces) than this (a formula has far fewer) ...
+MAX_POINTS = 100_000 # ... and pen strokes with more points than this in all
 
-def _read_strokes(strokes: Sequence, line: float | None) -> tuple[list, list[Box], list[np.ndarray], float]:
+def _check_read(k, line) -> None:
+    "One clear error for a bad `k` or `line`."
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+        raise ValueError(f"read_formula: k must be a whole number >= 1 (guesses per symbol), got {k!r}")
+    if line is not None and not (isinstance(line, (int, float)) and not isinstance(line, bool) and np.isfinite(line)
+                                 and line > 0):
+        raise ValueError(f"read_formula: line must be a positive, finite height (input units), got {line!r}")
+
+def _check_size(n: int, what: str, points: int = 0) -> None:
+    "Fail fast on more pieces than MAX_PIECES or points than MAX_POINTS."
+    if n > MAX_PIECES: raise ValueError(f"read_formula: {n} {what}, more than MAX_PIECES = {MAX_PIECES}")
+    if points > MAX_POINTS: raise ValueError(f"read_formula: {points} pen points, more than MAX_POINTS = {MAX_POINTS}")
+
+def _sign_image_input(grey: np.ndarray, labels: np.ndarray, parts, box) -> np.ndarray:
+    "The 32x32 input of a root sign drawn around its contents: its left square (the hook and the bar's start), as HASY's."
+    x0, y0, x1, y1 = (int(v) for v in box)
+    x1 = min(x1, x0 + (y1 - y0))
+    mine = np.isin(labels[y0:y1, x0:x1], np.asarray(parts) + 1)
+    return fit_ink(np.where(mine, 255.0 - grey[y0:y1, x0:x1], 0.0).astype(np.float32))
+
+
+def _sign_strokes_input(strokes: Sequence, box) -> np.ndarray:
+    "The 32x32 input of a root sign's strokes: their points in its left square only."
+    x0, y0, x1, y1 = box
+    out = []
+    for p, w, e in check_strokes(strokes):
+        keep = p[p[:, 0] <= x0 + (y1 - y0)]
+        if len(keep): out.append({"points": keep.tolist(), "width": w, "erase": e})
+    return pad_input(out)
+
+
+def _image_pieces(image):
+    "An image's ink pieces: boxes, ink gap, a symbol's input from (pieces, mode, line), the image-height floor."
+    grey = _grey(image)
+    if grey.size == 0: raise ValueError(f"read_formula: the image has no pixels (shape {grey.shape})")
+    labels, boxes = ink_components(grey)
+    _check_size(len(boxes), "pieces of ink")
+    def make(pieces, mode, L):
+        box = union_box(boxes, pieces)
+        if mode == "sign": return _sign_image_input(grey, labels, pieces, box)
+        return image_symbol_input(grey, labels, list(pieces), box, L)
+    return boxes, ink_distance(labels, boxes), make, list(range(len(boxes))), LINE_FLOOR * grey.shape[0]
+
+
+def _stroke_pieces(strokes: Sequence):
+    "Pen strokes as pieces: boxes, ink gap, a symbol's input from (pieces, mode, line), each piece's input index."
     check_strokes(strokes)                                   # errors name the stroke's index in the input
     drawn = [i for i, s in enumerate(strokes) if check_strokes([s])]
-    strokes = [strokes[i] for i in drawn]                    # empty strokes out: the indices below are into this list
-    keep, boxes = stroke_boxes(strokes)
+    strokes = [strokes[i] for i in drawn]                    # empty strokes out
     checked = check_strokes(strokes)
-    distance = stroke_distance(strokes, keep)
-    L = line if line is not None else estimate_line(boxes, distance)
-    groups = [[keep[i] for i in g] for g in group_pieces(boxes, L, distance)]
-    pos = {k: i for i, k in enumerate(keep)}
-    gboxes = [union_box(boxes, [pos[i] for i in g]) for g in groups]
-    inputs = []
-    for g, (x0, y0, x1, y1) in zip(groups, gboxes):
+    _check_size(len(checked), "strokes", sum(len(p) for p, _, _ in checked))
+    keep, boxes = stroke_boxes(strokes)
+    def make(pieces, mode, L):
+        x0, y0, x1, y1 = union_box(boxes, pieces)
+        g = [keep[i] for i in pieces]
         erasers = [i for i, (p, w, e) in enumerate(checked)
                    if e and (p.max(0) + w / 2 >= (x0, y0)).all() and (p.min(0) - w / 2 <= (x1, y1)).all()]
         mine = [strokes[i] for i in sorted(g + erasers)]
-        inputs.append(strokes_symbol_input(mine, max(x1 - x0, y1 - y0), L))
-    return [[drawn[i] for i in g] for g in groups], gboxes, inputs, L      # pieces: indices into the input
+        if mode == "sign": return _sign_strokes_input(mine, (x0, y0, x1, y1))
+        return strokes_symbol_input(mine, max(x1 - x0, y1 - y0), L)
+    return boxes, stroke_distance(strokes, keep), make, [drawn[i] for i in keep], 0.0
 
-def read_formula(image_or_strokes, model=None, k: int = 5, *, line: float | None = None,
-                 batched: bool = True) -> Formula:
-    "Read handwriting (the pad's strokes, or an image: dark ink on light paper) into symbols, their layout and LaTeX."
-    x = image_or_strokes
-    if line is not None and not (isinstance(line, (int, float)) and line > 0):
-        raise ValueError(f"read_formula: line must be a positive height (input units), got {line!r}")
-    if isinstance(x, (np.ndarray, Image.Image, torch.Tensor)): groups, boxes, inputs, L = _read_image(x, line)
-    elif isinstance(x, (list, tuple)): groups, boxes, inputs, L = _read_strokes(x, line)
+
+def _renumber(row: tuple, m: dict) -> tuple:
+    "A row with every node's symbol index mapped through `m`."
+    fix = lambda r: _renumber(r, m)                                       # noqa: E731
+    return tuple(replace(n, symbol=m[n.symbol], sub=fix(n.sub), sup=fix(n.sup), parts=tuple(fix(p) for p in n.parts))
+                 for n in row)
+
+
+def _read_tree(boxes, distance, make, line, floor, guesser, k, batched, skip):
+    "Parse, classify (once per symbol), check each root sign and operator against the net's guesses, parse again."
+    cache, skip, rejected, accepted = {}, dict(skip), {}, set()
+    for npass in range(PASSES):
+        R = _Reading(boxes, distance, line, skip, floor=floor, only=accepted if npass == PASSES - 1 else None)
+        tree = _parse_row(R, list(range(len(boxes))), [], top=True)
+        new = list(dict.fromkeys(s for s in R.specs if s not in cache))
+        if new:
+            x = np.stack([make(*s) for s in new])
+            cache.update(zip(new, zip(x, classify(x, guesser, k=max(k, 5), batched=batched))))
+        choice, why, changed = [0] * len(R.specs), {}, False
+        for kind, i, key in R.found:
+            want = ROOT_SIGNS if kind == "sqrt" else OPERATORS if kind == "op" else ()
+            names = [g for g, _ in cache[R.specs[i]][1]]
+            hit = [j for j, g in enumerate(names[:OP_RANK] if kind == "op" else names) if g in want]
+            if kind == "frac": why[key] = (kind, True, "a bar with ink above and below it")
+            elif kind == "sqrt" and not hit and R.shaped.get(i):
+                why[key] = (kind, True, "a sign wider than tall around its contents, open on the left")
+            elif hit:
+                choice[i] = hit[0]
+                why[key] = (kind, True, f"the net's guess {names[hit[0]]} (#{hit[0] + 1})")
+            elif skip.get(key, ("",))[0] == "force": why[key] = (kind, True, "chosen by hand")
+            if key in why: accepted.add(key)
+            else:
+                skip[key], changed = ("line", kind), True
+                rejected[key] = (kind, False, f"no {'root sign' if kind == 'sqrt' else 'big operator'} in the net's top 5")
+        if not changed: break
+    for key, (v, kind) in skip.items():
+        if v == "line": why[key] = rejected.get(key, (kind, False, "chosen by hand"))
+    return R, tree, cache, choice, why
+
+
+def _read(x, model, k: int, line: float | None, batched: bool, choices: dict) -> Formula:
+    "`read_formula` with structure choices: pieces -> ('force' or 'line', kind)."
+    if isinstance(x, (np.ndarray, Image.Image, torch.Tensor)): boxes, distance, make, ids, floor = _image_pieces(x)
+    elif isinstance(x, (list, tuple)): boxes, distance, make, ids, floor = _stroke_pieces(x)
     else:
         raise TypeError(f"read_formula: expected strokes (a list of strokes) or an image (numpy array or PIL image), "
                         f"got {type(x).__name__}")
     guesser = _guesser(model)
-    inputs = np.stack(inputs) if inputs else np.zeros((0, 32, 32), np.uint8)
-    guesses = classify(inputs, guesser, k=k, batched=batched)
-    roles = layout(boxes, line_height(boxes) if line is None else line) if boxes else []
-    symbols = tuple(FormulaSymbol(box=tuple(float(v) for v in b), role=r, guesses=tuple(gs), pieces=tuple(g))
-                    for b, r, gs, g in zip(boxes, roles, guesses, groups))
-    return Formula(symbols=symbols, inputs=inputs, line=float(L))
+    R, tree, cache, choice, why = _read_tree(boxes, distance, make, line, floor, guesser, k, batched, choices)
+    order = tree_symbols(tree, all=True)                              # symbols in LaTeX's order
+    symbols = []
+    for old in order:
+        pieces, _, _ = R.specs[old]
+        guesses, c = cache[R.specs[old]][1], choice[old]
+        keep = guesses[:k] + ([guesses[c]] if c >= k else [])         # the guess that decided a structure stays
+        symbols.append(FormulaSymbol(box=tuple(float(v) for v in union_box(boxes, pieces)), role=R.roles[old],
+                                     guesses=tuple(keep), pieces=tuple(ids[p] for p in pieces), choice=min(c, len(keep) - 1)))
+    inputs = np.stack([cache[R.specs[o]][0] for o in order]) if order else np.zeros((0, 32, 32), np.uint8)
+    structures = tuple(Structure(kind, tuple(ids[p] for p in key), used, w, key) for key, (kind, used, w) in why.items())
+    return Formula(symbols=tuple(symbols), inputs=inputs, line=float(R.top_line),
+                   tree=_renumber(tree, {old: new for new, old in enumerate(order)}), structures=structures,
+                   source=(x, guesser, k, line, choices))
+
+def read_formula(image_or_strokes, model=None, k: int = 5, *, line: float | None = None,
+                 batched: bool = True) -> Formula:
+    "Read handwriting (the pad's strokes, or an image: dark ink on light paper) into symbols, their layout tree and LaTeX."
+    _check_read(k, line)
+    return _read(image_or_strokes, model, k, line, batched, {})
+
+# %% ../nbs/12_formula.ipynb #25710ee3
+def bar_strokes(x0: float, x1: float, y: float, width: float = 0.02) -> list[dict]:
+    "A fraction bar (or a minus) from x0 to x1 at height y, as one pen stroke."
+    return [{"points": [[x0, y], [x1, y]], "width": width}]
+
+def root_strokes(x0: float, y0: float, x1: float, y1: float, width: float = 0.02) -> list[dict]:
+    "A root sign drawn around the box (x0, y0, x1, y1) it covers: a tick, down to the foot, up, then the top bar."
+    h = y1 - y0
+    tick, foot = [x0 - 0.45 * h, y0 + 0.55 * h], [x0 - 0.25 * h, y1]
+    return [{"points": [tick, [x0 - 0.38 * h, y0 + 0.5 * h], foot, [x0 - 0.05 * h, y0], [x1, y0]], "width": width}]
+
+def moved(strokes: list[dict], dx: float, dy: float) -> list[dict]:
+    "Strokes moved by (dx, dy)."
+    return [{**s, "points": (np.asarray(s["points"], float) + (dx, dy)).round(4).tolist()} for s in strokes]
 
 # %% ../nbs/12_formula.ipynb #2fd0175a
-FORMULA_HINT = "Write symbols side by side, scripts smaller and higher or lower. Click a symbol below for its guesses."
+FORMULA_HINT = ("Write symbols side by side, scripts smaller and higher or lower, fractions, roots, sums with limits. "
+                "Click a symbol below for its guesses.")
+
+STRUCTURE_NAMES = {"frac": "fraction", "sqrt": "root", "op": "limits"}
 
 class FormulaPad(W.VBox):
     "Write a formula on the pad: its LaTeX as you write, click a symbol for its other guesses, add it to an equation."
@@ -496,14 +1043,20 @@ class FormulaPad(W.VBox):
         self.view.add_class("hsp-formula-latex")
         self.symbol_buttons = W.ToggleButtons(options=[], style={"button_width": "auto"})
         self.symbol_buttons.add_class("hsp-formula-symbols")
+        self.structure_buttons = W.ToggleButtons(options=[], style={"button_width": "auto"},
+                                                 tooltips=[], description="Structures:")
+        self.structure_buttons.add_class("hsp-formula-structures")
         self.add_button = W.Button(description="Add to equation", icon="plus")
         self.board.observe(lambda _: self._update(), names="seq")
         self.board.on_msg(lambda _, content, buffers: self.choose(content.get("latex", ""))
                           if isinstance(content, dict) and content.get("type") == "pick" else None)
         self._quiet = False
         self.symbol_buttons.observe(lambda c: None if self._quiet else self.select(c["new"]), names="value")
+        self.structure_buttons.observe(lambda c: None if self._quiet or c["new"] is None else self.toggle(c["new"]),
+                                       names="value")
         self.add_button.on_click(lambda _: self.add())
-        super().__init__([self.board, self.view, self.symbol_buttons, self.add_button, self.equation], **kwargs)
+        super().__init__([self.board, self.view, self.symbol_buttons, self.structure_buttons, self.add_button,
+                          self.equation], **kwargs)
         self.add_class("hasy-formula-pad")
         self._update()
 
@@ -534,6 +1087,10 @@ class FormulaPad(W.VBox):
         self._quiet = True             # the buttons follow the formula: no select() from these changes
         self.symbol_buttons.options = [(f"{i + 1}: {s.latex}", i) for i, s in enumerate(f.symbols)]
         self.symbol_buttons.value = self.selected
+        self.structure_buttons.options = [(f"{STRUCTURE_NAMES[t.kind]}: {'yes' if t.used else 'no'}", k)
+                                          for k, t in enumerate(f.structures)]
+        self.structure_buttons.tooltips = [t.why for t in f.structures]
+        self.structure_buttons.value = None
         self._quiet = False
         s = f.symbols[self.selected] if self.selected is not None else None
         with self.board.hold_sync():
@@ -555,6 +1112,13 @@ class FormulaPad(W.VBox):
         names = [g for g, _ in self.formula.symbols[self.selected].guesses]
         if latex not in names: raise ValueError(f"choose: {latex!r} is not among the symbol's guesses {names}")
         self.formula = self.formula.with_choice(self.selected, names.index(latex))
+        self._show()
+        return self.latex
+
+    def toggle(self, k: int) -> str:
+        "Read structure `k` the other way (a fraction as a minus on the line, a root as a symbol, ...); the new LaTeX."
+        t = self.formula.structures[k]
+        self.formula, self.selected = self.formula.with_structure(k, not t.used), None
         self._show()
         return self.latex
 

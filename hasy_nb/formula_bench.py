@@ -7,16 +7,23 @@ Docs: https://hasy-nb.github.io/hasy_nb/formula_bench.html.md"""
 # %% ../nbs/12a_formula_bench.ipynb #f0c00a2c
 from __future__ import annotations
 
+import time
+from dataclasses import dataclass, replace
 from typing import Sequence
 
 import numpy as np
 from PIL import Image
 
-from .formula import Formula, _guesser, classify, ink_components, read_formula, write_latex
+from .formula import (Formula, Node, _guesser, classify, ink_components, read_formula, tree_shape, tree_symbols,
+                             write_latex, write_tree)
 
 # %% auto #0
-__all__ = ['GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'compose_formula',
-           'segmentation_ok', 'formula_benchmark', 'benchmark_summary']
+__all__ = ['GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FRAC_SIZE',
+           'FRAC_GAP', 'FRAC_OVERHANG', 'PEN', 'ROOT_SIZE', 'ROOT_OVER', 'ROOT_UNDER', 'ROOT_TAIL', 'ROOT_GAP',
+           'INDEX_SIZE_RANGE', 'INDEX_GAP', 'OP_SIZE', 'LIMIT_SIZE_RANGE', 'LIMIT_GAP', 'LIMIT_OPS', 'SCRIPT_OPS',
+           'KINDS', 'compose_formula', 'segmentation_ok', 'formula_benchmark', 'benchmark_summary', 'Block', 'Composer',
+           'render', 'StructureSpec', 'compose_structure', 'score_structure', 'structure_benchmark',
+           'structure_summary']
 
 # %% ../nbs/12a_formula_bench.ipynb #7056014a
 GAP = (0.2, 0.6)            # benchmark: the gap between two symbols' ink, x the frame (a HASY image's 32 px, scaled)
@@ -137,5 +144,279 @@ def benchmark_summary(df: "pandas.DataFrame") -> "pandas.DataFrame":
                 "exact within top-5": d.exact_top5.mean(), "all right alone": (d.alone_right == d.symbols).mean(),
                 "product of top-1": (p1 ** d.symbols).mean()}
     out = {f"{k} symbols": row(d) for k, d in df.groupby("symbols")}
+    out["all"] = row(df)
+    return pd.DataFrame(out).T
+
+# %% ../nbs/12a_formula_bench.ipynb #000efd70
+FRAC_SIZE = (0.75, 1.0)      # a numerator's and denominator's frame, x the frame around the fraction
+FRAC_GAP = (0.08, 0.3)       # the gap between the bar and the numerator's / denominator's ink
+FRAC_OVERHANG = (0.05, 0.25) # the bar reaches this far beyond the wider of the two, on each side
+PEN = 2.0 / 32               # the bar's thickness: HASY's 2 px line at 32 px, x the frame
+ROOT_SIZE = (0.8, 1.0)       # a root's contents' frame
+ROOT_OVER = (0.2, 0.4)       # the sign's bar above the contents' ink ...
+ROOT_UNDER = (0.0, 0.15)     # ... and its foot below them
+ROOT_TAIL = (0.05, 0.2)      # the bar goes on this far right of the contents
+ROOT_GAP = (0.05, 0.2)       # between the hook and the contents
+INDEX_SIZE_RANGE = (0.4, 0.55)  # a root's index, above the hook's left arm ...
+INDEX_GAP = (0.0, 0.15)      # ... this far above it
+OP_SIZE = (1.3, 1.7)         # a big operator's frame
+LIMIT_SIZE_RANGE = (0.5, 0.7)   # its limits' frame
+LIMIT_GAP = (0.03, 0.2)      # the gap between the operator's ink and its limits' ink
+LIMIT_OPS = ("\\sum", "\\prod", "\\cup", "\\cap", "\\coprod")    # limits below and above
+SCRIPT_OPS = ("\\int", "\\oint")                                  # limits as scripts
+
+
+def _crop(ink: np.ndarray) -> np.ndarray:
+    "Bool ink cropped to its box."
+    cols, rows = np.flatnonzero(ink.any(0)), np.flatnonzero(ink.any(1))
+    return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _hook_width(ink: np.ndarray) -> int:
+    "Where a root sign's hook ends: the first column right of its lowest ink whose top ink is (about) the sign's top."
+    H, W = ink.shape
+    tops = np.array([np.flatnonzero(c)[0] if c.any() else H for c in ink.T])
+    low = int(np.argmax([np.flatnonzero(c)[-1] if c.any() else -1 for c in ink.T]))
+    up = np.flatnonzero((tops <= tops.min() + 0.12 * H) & (np.arange(W) > low))
+    cut = int(up[0]) if len(up) and up[0] < W - 1 else min(W - 1, low + max(1, H // 4))
+    bottoms = np.array([np.flatnonzero(c)[-1] if c.any() else -1 for c in ink.T])
+    while cut < W - 1 and bottoms[cut] > 0.4 * H: cut += 1           # the right arm itself stays as drawn
+    return cut
+
+
+def _root_sign(ink: np.ndarray, width: float) -> np.ndarray:
+    "A HASY root sign drawn around contents: its hook as the writer drew it, its top bar stretched to `width` px in all."
+    cut = _hook_width(ink)
+    return np.hstack([ink[:, :cut], _stretch(ink[:, cut:], max(1, round(width) - cut), ink.shape[0])])
+
+
+@dataclass
+class Block:
+    "Laid-out ink relative to (left edge, axis): [(ink, top, left, owner)], its width and its ink's top and bottom."
+    node: Node
+    inks: list
+    width: float
+    top: float
+    bottom: float
+
+    def moved(self, dx: float, dy: float) -> list:
+        "Its inks moved by (dx, dy)."
+        return [(ink, t + dy, l + dx, o) for ink, t, l, o in self.inks]
+
+
+def _stretch(ink: np.ndarray, w: int, h: int) -> np.ndarray:
+    "Bool ink resized to w x h."
+    return np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize((max(1, w), max(1, h)), Image.Resampling.BILINEAR)) >= 0.5
+
+
+class Composer:
+    "Lays a formula's structure out with HASY images, as a person writes it; records each symbol's LaTeX."
+    def __init__(self, data, rng):
+        self.data, self.rng, self.labels = data, rng, []
+
+    def u(self, r) -> float: return float(self.rng.uniform(*r))
+
+    def owner(self, latex: str) -> int:
+        self.labels.append(latex)
+        return len(self.labels) - 1
+
+    def symbol(self, i: int, frame: float, jitter: bool = True) -> tuple[Block, float]:
+        "A HASY image's frame centred on the axis (+ jitter), its ink cropped left and right; and its frame side."
+        side = frame * (self.u((1 - SIZE_JITTER, 1 + SIZE_JITTER)) if jitter else 1.0)
+        c = self.u((-BASE_JITTER, BASE_JITTER)) * frame if jitter else 0.0
+        ink = _scaled_ink(self.data.images[i], max(2, round(side)))
+        cols, rows = np.flatnonzero(ink.any(0)), np.flatnonzero(ink.any(1))
+        ink = ink[:, cols[0]:cols[-1] + 1]
+        top = c - ink.shape[0] / 2
+        o = self.owner(self.data.latex(self.data.labels[i]))
+        return Block(Node("symbol", o), [(ink, top, 0.0, o)], ink.shape[1], top + rows[0], top + rows[-1] + 1), side
+
+    def row(self, items, frame: float) -> Block:
+        "Items left to right, GAP x the frame apart: a block whose node is a tuple of nodes."
+        inks, x, top, bot, nodes = [], 0.0, np.inf, -np.inf, []
+        for k, it in enumerate(items):
+            if k: x += self.u(GAP) * frame
+            b = self.item(it, frame)
+            inks += b.moved(x, 0.0)
+            nodes.append(b.node)
+            x, top, bot = x + b.width, min(top, b.top), max(bot, b.bottom)
+        return Block(tuple(nodes), inks, x, top, bot)
+
+    def item(self, it, frame: float) -> Block:
+        return getattr(self, "_" + it[0])(frame, *it[1:])
+
+    def _sym(self, frame, i):
+        return self.symbol(i, frame)[0]
+
+    def _scripts(self, frame, base, sub, sup, jitter=True):
+        b, side = self.symbol(base, frame, jitter)
+        x2, inks, w, top, bot, parts = b.width + self.u(SCRIPT_GAP) * side, list(b.inks), 0.0, b.top, b.bottom, []
+        for rows, sign in ((sub, 1), (sup, -1)):
+            if not rows:
+                parts.append(())
+                continue
+            r = self.row(rows, side * self.u(SCRIPT_SIZE_RANGE))
+            dy = (b.top + b.bottom) / 2 + sign * self.u(SCRIPT_RISE) * side
+            inks += r.moved(x2, dy)
+            w, top, bot, parts = max(w, r.width), min(top, r.top + dy), max(bot, r.bottom + dy), parts + [r.node]
+        return Block(replace(b.node, sub=parts[0], sup=parts[1]), inks, x2 + w, top, bot)
+
+    def _frac(self, frame, num, den):
+        n, d = self.row(num, frame * self.u(FRAC_SIZE)), self.row(den, frame * self.u(FRAC_SIZE))
+        over = self.u(FRAC_OVERHANG) * frame
+        width = max(n.width, d.width) + 2 * over
+        thick = max(1, round(PEN * frame))
+        bar = self.owner("-")
+        inks = [(np.ones((thick, max(2, round(width))), bool), -thick / 2, 0.0, bar)]
+        dn = -thick / 2 - self.u(FRAC_GAP) * frame - n.bottom
+        dd = thick / 2 + self.u(FRAC_GAP) * frame - d.top
+        inks += n.moved((width - n.width) / 2, dn) + d.moved((width - d.width) / 2, dd)
+        return Block(Node("frac", bar, parts=(n.node, d.node)), inks, width, n.top + dn, d.bottom + dd)
+
+    def _sqrt(self, frame, body, index):
+        b = self.row(body, frame * self.u(ROOT_SIZE))
+        over, under, tail, gap = (self.u(r) * frame for r in (ROOT_OVER, ROOT_UNDER, ROOT_TAIL, ROOT_GAP))
+        i = self.pick("\\sqrt{}")
+        H = b.bottom - b.top + over + under
+        rows = np.flatnonzero((self.data.images[i] < 128).any(1))
+        ink = _crop(_scaled_ink(self.data.images[i], max(2, round(H * 32 / (rows[-1] - rows[0] + 1)))))
+        hook = _hook_width(ink)
+        ink = _root_sign(ink, hook + gap + b.width + tail)
+        W, top = ink.shape[1], b.bottom + under - ink.shape[0]
+        sign = self.owner("\\sqrt{}")
+        inks, x, idx, itop = [], 0.0, (), top
+        if index:
+            r = self.row(index, frame * self.u(INDEX_SIZE_RANGE))
+            left = ink[:, :max(1, hook // 2)]
+            tick = top + np.flatnonzero(left.any(1))[0]                     # the top of the hook's left arm
+            dy = tick - self.u(INDEX_GAP) * frame - r.bottom
+            inks += r.moved(0.0, dy)
+            x, idx, itop = max(0.0, r.width - 0.6 * hook), r.node, min(top, r.top + dy)
+        inks += [(ink, top, x, sign)] + b.moved(x + hook + gap, 0.0)
+        return Block(Node("sqrt", sign, parts=(b.node, idx)), inks, x + W, itop, b.bottom + under)
+
+    def _op(self, frame, op, lower, upper):
+        fo = frame * self.u(OP_SIZE)
+        if self.data.latex(self.data.labels[op]) in SCRIPT_OPS: return self._scripts(fo, op, lower, upper, jitter=False)
+        o, _ = self.symbol(op, fo, jitter=False)
+        rows = [self.row(r, frame * self.u(LIMIT_SIZE_RANGE)) if r else None for r in (lower, upper)]
+        width = max([o.width] + [r.width for r in rows if r])
+        inks, top, bot = o.moved((width - o.width) / 2, 0.0), o.top, o.bottom
+        if rows[0]:
+            dy = o.bottom + self.u(LIMIT_GAP) * frame - rows[0].top
+            inks, bot = inks + rows[0].moved((width - rows[0].width) / 2, dy), rows[0].bottom + dy
+        if rows[1]:
+            dy = o.top - self.u(LIMIT_GAP) * frame - rows[1].bottom
+            inks, top = inks + rows[1].moved((width - rows[1].width) / 2, dy), rows[1].top + dy
+        node = replace(o.node, sub=rows[0].node if rows[0] else (), sup=rows[1].node if rows[1] else (), limits=True)
+        return Block(node, inks, width, top, bot)
+
+    def pick(self, latex: str) -> int:
+        return int(self.rng.choice(self.pool[latex]))
+
+
+def render(block: Block, frame: float) -> tuple[np.ndarray, np.ndarray]:
+    "A block on a white canvas with a margin: the canvas (uint8) and each pixel's owner (-1: paper)."
+    margin = round(0.3 * frame)
+    top = min(t for _, t, _, _ in block.inks)
+    bottom = max(t + ink.shape[0] for ink, t, _, _ in block.inks)
+    left = min(l for _, _, l, _ in block.inks)
+    right = max(l + ink.shape[1] for ink, _, l, _ in block.inks)
+    canvas = np.full((int(round(bottom - top)) + 2 * margin + 1, int(round(right - left)) + 2 * margin + 1), 255, np.uint8)
+    owner = np.full(canvas.shape, -1, np.int16)
+    for ink, t, l, o in block.inks:
+        ys, xs = np.nonzero(ink)
+        ys, xs = ys + int(round(t - top)) + margin, xs + int(round(l - left)) + margin
+        canvas[ys, xs], owner[ys, xs] = 0, o
+    return canvas, owner
+
+
+KINDS = ("frac", "sqrt", "op", "scripts", "nested")
+
+
+class StructureSpec:
+    "Random formulas of each structure kind from some rows (fold-1 test rows for the benchmark): items for `Composer.row`."
+    def __init__(self, data, rows, rng):
+        self.data, self.rows, self.rng = data, rows, rng
+        lab = np.array([data.latex(c) for c in data.labels[rows]])
+        self.pool = {l: rows[lab == l] for l in set(LIMIT_OPS + SCRIPT_OPS + ("\\sqrt{}",))}
+        self.tall = np.array([_is_tall(data.images[i]) for i in rows])
+
+    def sym(self, tall=False):
+        return ("sym", int(self.rng.choice(self.rows[self.tall] if tall else self.rows)))
+
+    def line(self, lo, hi):
+        n = int(self.rng.integers(lo, hi + 1))
+        return [self.sym(tall=(k == 0)) for k in range(n)] if n else []
+
+    def ctx(self, core):
+        return self.line(0, 2) + [core] + self.line(0, 1)
+
+    def frac(self): return ("frac", self.line(1, 3), self.line(1, 3))
+    def sqrt(self): return ("sqrt", self.line(1, 3), self.line(1, 1) if self.rng.random() < 0.25 else [])
+    def op(self):
+        label = str(self.rng.choice(LIMIT_OPS + SCRIPT_OPS))
+        return ("op", int(self.rng.choice(self.pool[label])), self.line(1, 3), self.line(1, 1) if self.rng.random() < 0.7 else [])
+    def scripts(self): return ("scripts", self.sym(tall=True)[1], self.line(1, 2), self.line(1, 2))
+
+    def make(self, kind):
+        if kind == "op": return [self.op()] + self.line(1, 2)
+        if kind != "nested": return self.ctx(getattr(self, kind)())
+        v = int(self.rng.integers(3))
+        if v == 0: return self.ctx(("sqrt", [("frac", self.line(1, 2), self.line(1, 2))], []))
+        if v == 1: return self.ctx(("frac", [("sqrt", self.line(1, 2), [])] + self.line(0, 1), self.line(1, 2)))
+        return self.ctx(("scripts", self.sym(tall=True)[1], [], [("frac", self.line(1, 1), self.line(1, 1))]))
+
+
+def compose_structure(data, items: list, rng: np.random.Generator, spec: "StructureSpec") -> tuple:
+    "Lay `items` out at a random scale: canvas (uint8), owner of each pixel, truth tree, each owner's LaTeX."
+    frame = 32 * rng.uniform(*SCALE)
+    c = Composer(data, rng)
+    c.pool = spec.pool
+    block = c.row(items, frame)
+    canvas, owner = render(block, frame)
+    return canvas, owner, block.node, c.labels
+
+
+def score_structure(f: Formula, canvas: np.ndarray, owner: np.ndarray, truth: tuple, labels: list) -> dict:
+    "Segmentation, structure (the tree, symbols aside), exact, exact within the top 5 of one read formula."
+    seg = segmentation_ok(f, owner, canvas)
+    shape = tree_shape(f.tree) == tree_shape(truth)
+    top5 = seg and shape and all(labels[t] in [g for g, _ in f.symbols[m].guesses]
+                                 for m, t in zip(tree_symbols(f.tree), tree_symbols(truth)))
+    return dict(segmentation=seg, structure=shape, exact=f.latex == write_tree(truth, labels), exact_top5=bool(top5),
+                truth=write_tree(truth, labels), read=f.latex)
+
+
+def structure_benchmark(data, n: int = 100, seed: int = 0, kinds: Sequence[str] = KINDS, fold: int = 1, model=None,
+                        progress: bool = True, rows: str = "test") -> "pandas.DataFrame":
+    "Read `n` composed formulas of each structure kind from fold `fold`'s `rows`; one row each, with the reading time."
+    import pandas as pd
+    from fastprogress.fastprogress import progress_bar
+    if not (isinstance(n, int) and n > 0): raise ValueError(f"structure_benchmark: n must be a positive int, got {n!r}")
+    bad = [k for k in kinds if k not in KINDS]
+    if bad: raise ValueError(f"structure_benchmark: kinds are {KINDS}, not {bad}")
+    if rows not in ("test", "train"): raise ValueError(f"structure_benchmark: rows is 'test' or 'train', not {rows!r}")
+    guesser = _guesser(model)
+    rng = np.random.default_rng(seed)
+    spec = StructureSpec(data, data.split(fold)[rows == "test"], rng)
+    out = []
+    for kind, _ in progress_bar([(k, i) for k in kinds for i in range(n)], display=progress):
+        canvas, owner, truth, labels = compose_structure(data, spec.make(kind), rng, spec)
+        t = time.perf_counter()
+        f = read_formula(canvas, guesser)
+        ms = (time.perf_counter() - t) * 1e3
+        out.append(dict(kind=kind, symbols=len(labels), ms=ms, **score_structure(f, canvas, owner, truth, labels)))
+    return pd.DataFrame(out)
+
+
+def structure_summary(df: "pandas.DataFrame") -> "pandas.DataFrame":
+    "Per structure kind and overall: segmentation, structure, exact, exact within top 5, median reading time."
+    import pandas as pd
+    def row(d):
+        return {"formulas": len(d), "symbols": d.symbols.mean(), "segmentation": d.segmentation.mean(),
+                "structure": d.structure.mean(), "exact": d.exact.mean(), "exact within top-5": d.exact_top5.mean(),
+                "median ms": d.ms.median()}
+    out = {k: row(df[df.kind == k]) for k in KINDS if (df.kind == k).any()}
     out["all"] = row(df)
     return pd.DataFrame(out).T
