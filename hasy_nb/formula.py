@@ -29,14 +29,13 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH', 'ENCLOSE',
-           'ROOT_INK', 'ROOT_WIDE', 'ROOT_OPEN', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK',
-           'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS',
-           'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'FORMULA_HINT', 'STRUCTURE_NAMES', 'line_height', 'group_pieces',
-           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance',
-           'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape',
-           'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input',
-           'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes',
-           'root_strokes', 'moved', 'FormulaPad']
+           'ROOT_INK', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE',
+           'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES',
+           'MAX_POINTS', 'FORMULA_HINT', 'STRUCTURE_NAMES', 'line_height', 'group_pieces', 'union_box', 'estimate_line',
+           'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes',
+           'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants',
+           'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol',
+           'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved', 'FormulaPad']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -53,8 +52,8 @@ HUG = 0.15           # a small raised symbol closer than this to the next one (x
 NEAR = 0.16          # two pieces side by side whose ink is closer than this (x the line height): one symbol ...
 NEAR_X = 0.13        # ... or, one of them dot-sized, whose boxes are closer than this in x (a detached tail)
 DASH = 0.3           # a piece at most this x as tall as it is wide is a dash (a minus, a fraction bar)
-STACK_MIN = 0.3      # two pieces, not dashes and at least this x the line height, ...
-STACK_GAP = 0.05     # ... one above the other by more than this x the line height, are two symbols (x_i^2's scripts)
+STACK_MIN = 0.4      # two pieces at least FLAT x as tall as wide and this x the line height, ...
+STACK_GAP = 0.1      # ... one above the other by more than this x the line height, are two symbols (x_i^2's scripts)
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 (x right, y down; in the input's units)
 
@@ -127,9 +126,9 @@ def _flat(b: np.ndarray) -> np.ndarray:
     return (b[:, 3] - b[:, 1]) <= DASH * (b[:, 2] - b[:, 0])
 
 def _stacked(b: np.ndarray, L: float) -> np.ndarray:
-    "Pairs of pieces, neither flat and both at least STACK_MIN x the line, one above the other by over STACK_GAP x the line."
+    "Pairs of pieces, neither flat (FLAT) and both at least STACK_MIN x the line, one above the other by over STACK_GAP x it."
     ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    big = ~_flat(b) & (ext >= STACK_MIN * L)
+    big = (b[:, 3] - b[:, 1] >= FLAT * (b[:, 2] - b[:, 0])) & (ext >= STACK_MIN * L)   # not =, ~, arrows: x_i^2's scripts
     gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
     return big[:, None] & big[None] & (gy > STACK_GAP * L)
 
@@ -411,8 +410,6 @@ FRAC_WIDER = 1.1     # ... items no wider than this x the bar
 FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
 ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
 ROOT_INK = 0.25      # ... when one enclosed piece, not flat, is at least this x the encloser's height
-ROOT_WIDE = 1.05     # ... and a sign at least this x as wide as tall, its contents this far right of its left edge
-ROOT_OPEN = 0.25     # (x its height), is a root sign whatever the net says
 INDEX_SIZE = 0.6     # a root's index: a piece left of its contents, above its middle, smaller than this x its height
 LIMIT_SIZE = 0.25    # a limit: a non-flat piece at least this x as tall as the operator ...
 LIMIT_REACH = 0.6    # ... above or below it, within this x its height ...
@@ -445,7 +442,6 @@ class _Reading:
     roles: list = field(default_factory=list)          # each symbol's role: base, sup, sub, bar, root
     found: list = field(default_factory=list)          # (kind, symbol, pieces) of each structure found
     floor: float = 0.0                                 # the least line height of a top row without structures
-    shaped: dict = field(default_factory=dict)         # root signs shaped like one (symbol -> True)
     only: set | None = None                            # the last pass: only these roots and operators (checked before)
     top_line: float = 0.0                              # the line height the top row's symbols were read at
 
@@ -623,8 +619,6 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             h = R.b[sign, 3] - R.b[sign, 1]
             node = Node("sqrt", R.symbol([sign], "sign", h, "root"), parts=(body, idx))
             R.found.append(("sqrt", node.symbol, (sign,)))
-            first = _item_boxes(R, pieces, comps)[held, 0].min()
-            R.shaped[node.symbol] = bool(R.b[sign, 2] - R.b[sign, 0] >= ROOT_WIDE * h and first - R.b[sign, 0] >= ROOT_OPEN * h)
             allb = np.vstack([R.b[[sign]], _item_boxes(R, pieces, comps)[held | index]])
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, rest)
@@ -707,7 +701,7 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
 # %% ../nbs/12_formula.ipynb #11c6ccc3
 CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "SPECK_GAP", "FLAT", "BAR_WIDTH", "BAR_GAP",
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
-                  "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "ROOT_WIDE", "ROOT_OPEN", "INDEX_SIZE", "LIMIT_SIZE",
+                  "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_RANK", "PASSES")
 
 def formula_constants() -> dict:
@@ -963,8 +957,6 @@ def _read_tree(boxes, distance, make, line, floor, guesser, k, batched, skip):
             names = [g for g, _ in cache[R.specs[i]][1]]
             hit = [j for j, g in enumerate(names[:OP_RANK] if kind == "op" else names) if g in want]
             if kind == "frac": why[key] = (kind, True, "a bar with ink above and below it")
-            elif kind == "sqrt" and not hit and R.shaped.get(i):
-                why[key] = (kind, True, "a sign wider than tall around its contents, open on the left")
             elif hit:
                 choice[i] = hit[0]
                 why[key] = (kind, True, f"the net's guess {names[hit[0]]} (#{hit[0] + 1})")

@@ -11,7 +11,7 @@ import { checkStrokes, strokesToImage, logits, softmax, pyRound, DEFAULT_PAD } f
 // (`write_formula_constants`); tests/test_formula_js.py checks that every one below equals the file's.
 export const CONSTANTS = {
   SMALL: 0.4, DOT: 0.4, DOT_GAP: 0.6, MIN_WIDTH: 0.15, OVERLAP: 0.5, SPECK: 0.1, SPECK_GAP: 0.5, FLAT: 0.5,
-  BAR_WIDTH: 0.2, BAR_GAP: 0.5, HUG: 0.15, NEAR: 0.16, NEAR_X: 0.13, DASH: 0.3, STACK_MIN: 0.3, STACK_GAP: 0.05,
+  BAR_WIDTH: 0.2, BAR_GAP: 0.5, HUG: 0.15, NEAR: 0.16, NEAR_X: 0.13, DASH: 0.3, STACK_MIN: 0.4, STACK_GAP: 0.1,
   SCRIPT_SHIFT: 0.25, SCRIPT_SIZE: 0.85, SCRIPT_LINE: 0.5,
 };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
@@ -83,8 +83,8 @@ function barPairs(b, L) {   // _bar_pairs
 
 const isFlat = (r) => r[3] - r[1] <= DASH * (r[2] - r[0]);   // _flat: a dash
 
-function stackedPairs(b, L) {   // _stacked: big pieces (not dashes, >= STACK_MIN x L) one above the other by > STACK_GAP x L
-  const big = b.map((r) => !isFlat(r) && Math.max(r[2] - r[0], r[3] - r[1]) >= STACK_MIN * L);
+function stackedPairs(b, L) {   // _stacked: big pieces (h >= FLAT x w, >= STACK_MIN x L) one above the other by > STACK_GAP x L
+  const big = b.map((r) => r[3] - r[1] >= FLAT * (r[2] - r[0]) && Math.max(r[2] - r[0], r[3] - r[1]) >= STACK_MIN * L);
   return b.map((r, i) => b.map((q, j) => {
     const gy = Math.max(r[1], q[1]) - Math.min(r[3], q[3]);
     return big[i] && big[j] && gy > STACK_GAP * L;
