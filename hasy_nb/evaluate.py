@@ -34,7 +34,7 @@ from .train import device_kind, get_device, topk_correct
 __all__ = ['PAPER_RESULTS', 'PAPER_NOTES', 'PAPER_ARCHS', 'parse_confusable', 'confusable_groups', 'confusable_matrix',
            'per_class_accuracy', 'most_confused', 'worst_classes', 'plot_per_class', 'plot_confusion', 'EvalResult',
            'scores', 'evaluate', 'parse_folds', 'CVResult', 'cv_table', 'cross_validate', 'load_cv', 'pen_robustness',
-           'seen_in_training', 'register_cli']
+           'folds_arg', 'seen_in_training', 'register_cli']
 
 # %% ../nbs/07_evaluate.ipynb #87eb8d45
 PAPER_RESULTS: dict[str, dict[str, float]] = {
@@ -380,7 +380,7 @@ def _print_eval(res: EvalResult, title: str, n: int) -> None:
     for r in res.most_confused(n).to_dict("records"):
         print(f"    {r['true']:>22} -> {r['predicted']:<22} {r['count']:>4}{'  (confusable)' if r.get('confusable') else ''}")
 
-def _folds_arg(text: str) -> list[int]:
+def folds_arg(text: str) -> list[int]:
     "argparse type: folds as `parse_folds` reads them."
     try: return parse_folds(text)
     except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
@@ -435,7 +435,7 @@ def register_cli(subparsers) -> None:
     p = subparsers.add_parser("cv", help="10-fold cross-validation as in the paper (resumable)",
                               description="Train and test ARCH on each fold; folds finished before are skipped.")
     p.add_argument("--arch", required=True, type=nonempty, help="zoo model name or layer spec")
-    p.add_argument("--folds", default="1-10", type=_folds_arg, help="e.g. 1-10, 1,3,5 (default 1-10)")
+    p.add_argument("--folds", default="1-10", type=folds_arg, help="e.g. 1-10, 1,3,5 (default 1-10)")
     d = TrainConfig()                                          # the defaults the help texts name
     p.add_argument("--epochs", type=positive_int, help=f"default {d.epochs}")
     p.add_argument("--bs", type=positive_int, help=f"default {d.bs}")

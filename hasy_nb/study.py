@@ -7,6 +7,7 @@ Docs: https://hasy-nb.github.io/hasy_nb/study.html.md"""
 # %% ../nbs/08_study.ipynb #21d462bc
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import json
 import os
@@ -275,12 +276,14 @@ def done_folds(e: Entry, root: str | Path) -> dict[int, dict]:
     return found
 
 def run_part(part: str, grid: str | Path = GRID_FILE, *, only: str | None = None, data=None, dry_run: bool = False,
-             progress: bool = True, device: str | None = None) -> list[dict]:
+             progress: bool = True, device: str | None = None, folds: list[int] | None = None) -> list[dict]:
     "Run (or with `dry_run` only plan) a part of the grid through `cross_validate`; finished folds are skipped."
     from hasy_nb.evaluate import cross_validate
     g = load_grid(grid)
     root = Path(g["_path"]).parent
     entries = select(plan(g, part), only)
+    if folds is not None:                               # one stream of several: only these folds of each entry
+        entries = [dataclasses.replace(e, folds=[k for k in e.folds if k in folds]) for e in entries]
     for e in entries:                                   # every model builds before any training starts
         if not e.pending: build_entry(e)
     rows = []
@@ -602,21 +605,24 @@ def _cli_study(args) -> int:
     if args.data is not None:
         from hasy_nb.data import load_hasy
         if not Path(args.data).exists(): raise FileNotFoundError(f"--data: no archive {args.data}")
-    rows = run_part(args.part, args.grid, only=args.only, dry_run=True)       # checks the grid and the flags first
+    rows = run_part(args.part, args.grid, only=args.only, dry_run=True, folds=args.folds)   # checks grid and flags first
     if args.dry_run or not any(r["to_run"] for r in rows): return 0
     if args.data is not None: data = load_hasy(args.data)
-    run_part(args.part, args.grid, only=args.only, data=data, device=args.device)
+    run_part(args.part, args.grid, only=args.only, data=data, device=args.device, folds=args.folds)
     print(study_table(args.part, args.grid).to_string(index=False, na_rep=""))
     return 0
 
 def register_cli(subparsers) -> None:
     "Add `hasy-nb study`."
+    from hasy_nb.evaluate import folds_arg
     p = subparsers.add_parser("study", help="run a part of the study (budget, ablation, verdict) resumably",
                               description="Run the entries of one part of the study's grid through the resumable "
                               "cross-validation; folds finished before are skipped.")
     p.add_argument("--part", required=True, choices=PARTS)
     p.add_argument("--grid", default=str(GRID_FILE), help=f"the grid file (default {GRID_FILE})")
     p.add_argument("--only", default=None, help="shell-style pattern of entry names, e.g. 'kernel*' or 'baseline'")
+    p.add_argument("--folds", default=None, type=folds_arg, help="run only these folds of each entry, e.g. 1 or 2-3 "
+                   "(two streams on two cores: one process per fold)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
     p.add_argument("--table", action="store_true", help="print the part's table from the finished folds, run nothing")
     p.add_argument("--figure", default=None, metavar="PNG", help="draw the part's figure (budget, verdict) into PNG, "
