@@ -854,7 +854,8 @@ def show_formula(formula: Formula, source=None, title: str | None = None) -> "ma
     for s in formula.symbols:
         x0, y0, x1, y1 = s.box
         top.add_patch(plt.Rectangle((x0, y0), x1 - x0, y1 - y0, fill=False, lw=1.5, color=ROLE_COLOURS[s.role]))
-        top.annotate(f"${s.latex}$" if s.latex.isascii() else s.latex, ((x0 + x1) / 2, y0), xytext=(0, 3),
+        label = {"bar": "frac", "root": "sqrt"}.get(s.role) or (f"${s.latex}$" if s.latex.isascii() else s.latex)
+        top.annotate(label, ((x0 + x1) / 2, y0), xytext=(0, 3),
                      textcoords="offset points", ha="center", va="bottom", fontsize=9, color=ROLE_COLOURS[s.role])
     top.axis("off")
     top.set_title(title or f"${formula.latex}$" if formula.symbols else "(empty)", fontsize=11)
