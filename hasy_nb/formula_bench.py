@@ -20,10 +20,10 @@ from .formula import (Formula, Node, _guesser, classify, ink_components, read_fo
 # %% auto #0
 __all__ = ['GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FRAC_SIZE',
            'FRAC_GAP', 'FRAC_OVERHANG', 'PEN', 'ROOT_SIZE', 'ROOT_OVER', 'ROOT_UNDER', 'ROOT_TAIL', 'ROOT_GAP',
-           'INDEX_SIZE_RANGE', 'INDEX_GAP', 'OP_SIZE', 'LIMIT_SIZE_RANGE', 'LIMIT_GAP', 'LIMIT_OPS', 'SCRIPT_OPS',
-           'KINDS', 'compose_formula', 'segmentation_ok', 'formula_benchmark', 'benchmark_summary', 'Block', 'Composer',
-           'render', 'StructureSpec', 'compose_structure', 'score_structure', 'structure_benchmark',
-           'structure_summary']
+           'ROOT_CLEAR', 'INDEX_SIZE_RANGE', 'INDEX_GAP', 'OP_SIZE', 'LIMIT_SIZE_RANGE', 'LIMIT_GAP', 'LIMIT_OPS',
+           'SCRIPT_OPS', 'KINDS', 'compose_formula', 'segmentation_ok', 'formula_benchmark', 'benchmark_summary',
+           'Block', 'Composer', 'render', 'StructureSpec', 'compose_structure', 'score_structure',
+           'structure_benchmark', 'structure_summary']
 
 # %% ../nbs/12a_formula_bench.ipynb #7056014a
 GAP = (0.2, 0.6)            # benchmark: the gap between two symbols' ink, x the frame (a HASY image's 32 px, scaled)
@@ -157,6 +157,7 @@ ROOT_OVER = (0.2, 0.4)       # the sign's bar above the contents' ink ...
 ROOT_UNDER = (0.0, 0.15)     # ... and its foot below them
 ROOT_TAIL = (0.05, 0.2)      # the bar goes on this far right of the contents
 ROOT_GAP = (0.05, 0.2)       # between the hook and the contents
+ROOT_CLEAR = (0.05, 0.15)    # paper between the sign's top bar and the contents below it (the bar clears them)
 INDEX_SIZE_RANGE = (0.4, 0.55)  # a root's index, above the hook's left arm ...
 INDEX_GAP = (0.0, 0.15)      # ... this far above it
 OP_SIZE = (1.3, 1.7)         # a big operator's frame
@@ -170,6 +171,21 @@ def _crop(ink: np.ndarray) -> np.ndarray:
     "Bool ink cropped to its box."
     cols, rows = np.flatnonzero(ink.any(0)), np.flatnonzero(ink.any(1))
     return ink[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+
+
+def _overlap(sign: np.ndarray, top: float, inks: list) -> float:
+    "How far the sign's ink (its top row at `top`, left edge at 0) reaches down into the inks below its bar, in px (>= 0)."
+    low = {}
+    for x in range(sign.shape[1]):
+        rows = np.flatnonzero(sign[: sign.shape[0] // 2, x])
+        if len(rows): low[x] = top + rows[-1]
+    worst = 0.0
+    for ink, t, l, _ in inks:
+        for c in range(ink.shape[1]):
+            rows = np.flatnonzero(ink[:, c])
+            x = int(round(l)) + c
+            if len(rows) and x in low: worst = max(worst, low[x] - (t + rows[0]) + 1)
+    return worst
 
 
 def _hook_width(ink: np.ndarray) -> int:
@@ -205,8 +221,8 @@ class Block:
 
 
 def _stretch(ink: np.ndarray, w: int, h: int) -> np.ndarray:
-    "Bool ink resized to w x h."
-    return np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize((max(1, w), max(1, h)), Image.Resampling.BILINEAR)) >= 0.5
+    "Bool ink resized to w x h, kept in one piece (a pen does not break a stretched stroke: threshold a quarter)."
+    return np.asarray(Image.fromarray(ink.astype(np.float32), mode="F").resize((max(1, w), max(1, h)), Image.Resampling.BILINEAR)) >= 0.25
 
 
 class Composer:
@@ -292,6 +308,7 @@ class Composer:
             dy = tick - self.u(INDEX_GAP) * frame - r.bottom
             inks += r.moved(0.0, dy)
             x, idx, itop = max(0.0, r.width - 0.6 * hook), r.node, min(top, r.top + dy)
+        top -= _overlap(ink, top, b.moved(hook + gap, 0.0)) + self.u(ROOT_CLEAR) * frame   # the bar clears the contents
         inks += [(ink, top, x, sign)] + b.moved(x + hook + gap, 0.0)
         return Block(Node("sqrt", sign, parts=(b.node, idx)), inks, x + W, itop, b.bottom + under)
 
