@@ -8,6 +8,12 @@ def load_pretrained(*args, **kwargs):
     return _load_pretrained(*args, **kwargs)
 
 
+def load_model(ref="pretrained"):
+    "A model with its classes from any reference: 'pretrained', a zoo name with weights, a run folder, a .pt file, a module."
+    from .infer import load_model as _load_model     # imported on use: `import hasy_nb` stays light
+    return _load_model(ref)
+
+
 def predict(image, k: int = 5, **kwargs):
     "Top-`k` `[(latex, probability), ...]` for a drawing (see `hasy_nb.infer.predict`)."
     from .infer import predict as _predict

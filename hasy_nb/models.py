@@ -23,6 +23,7 @@ from typing import Callable
 import torch
 from torch import nn
 
+from .args import positive_int
 from .spec import Layer, SpecError, _parse, _split_tokens, parse_spec
 
 # %% auto #0
@@ -553,8 +554,8 @@ def _arch_command(args: argparse.Namespace) -> int:
         return 2
     try:
         if spec in MODEL_REGISTRY:
-            model = create_model(spec, n_classes=args.classes, **({} if args.input[0] == 1 else dict(in_ch=args.input[0])))
-        else: model = build(spec, args.classes, in_ch=args.input[0], size=args.input[1:])
+            model = create_model(spec, n_classes=args.outputs, **({} if args.input[0] == 1 else dict(in_ch=args.input[0])))
+        else: model = build(spec, args.outputs, in_ch=args.input[0], size=args.input[1:])
         table = arch_table(model, args.input)
     except SpecError as e:
         print(f"hasy-nb arch: bad spec: {e}", file=sys.stderr)
@@ -571,6 +572,6 @@ def register_cli(subparsers) -> None:
                                            "name pattern")
     p.add_argument("--list", action="store_true", help="list the zoo: names, parameters, what each variant tests")
     p.add_argument("--input", type=_parse_input, default=(1, 32, 32), help="input size C,H,W (default 1,32,32)")
-    p.add_argument("--classes", type=int, default=369, help="number of classes (default 369)")
+    p.add_argument("--outputs", type=positive_int, default=369, help="outputs of the classifier (default 369, HASY's classes)")
     p.add_argument("--markdown", action="store_true", help="print the table as markdown")
     p.set_defaults(func=_arch_command)

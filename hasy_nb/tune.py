@@ -603,7 +603,7 @@ def _cli_tune(args: argparse.Namespace) -> int:
     objectives = ("accuracy",) + ((args.objective,) if args.objective else ())
     study = tune(args.data, fold=args.fold, n_trials=args.trials, space=space, storage=args.storage, study_name=args.study,
                  timeout=args.timeout, objectives=objectives, budget=args.budget, subset=args.subset or None,
-                 classes=args.classes, seed=args.seed, device=args.device, progress=False, verbose=True)
+                 classes=args.limit_classes, seed=args.seed, device=args.device, progress=False, verbose=True)
     states = [t.state.name.lower() for t in study.trials]
     print(f"study {study.study_name!r} in {args.storage}: {len(states)} trials "
           f"({', '.join(f'{states.count(s)} {s}' for s in dict.fromkeys(states))})")
@@ -628,7 +628,7 @@ def register_cli(subparsers) -> None:
     p.add_argument("--fold", type=fold_number, default=1, help="HASYv2 fold 1..10 (trials validate inside its "
                                                                "training part)")
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE, else the download)")
-    p.add_argument("--classes", type=positive_int, default=None, help="search on the N classes with most images "
+    p.add_argument("--limit-classes", type=positive_int, default=None, help="search on the N classes with most images "
                                                                       "(default all)")
     p.add_argument("--subset", type=nonneg_int, default=20_000, help="images per trial, train + valid (default 20000; "
                                                                      "0 = all)")

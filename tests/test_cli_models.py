@@ -19,17 +19,13 @@ PAPER_PARAMS = {"paper_2layer": "3,023,537", "paper_3layer": "1,530,609", "paper
 def _exe() -> str:
     exe = Path(sys.executable).with_name("hasy-nb")
     found = str(exe) if exe.exists() else shutil.which("hasy-nb")
-    if not found: pytest.skip("the hasy-nb console script is not installed (pip install -e .)")
+    assert found, "the hasy-nb console script is not installed (pip install -e .)"
     return found
 
 
 def hasy_nb(*args: str) -> subprocess.CompletedProcess:
-    "Run the installed `hasy-nb` command; skip while another chapter's module that cli.py imports does not exist yet."
-    r = subprocess.run([_exe(), *args], capture_output=True, text=True, timeout=300)
-    missing = "No module named 'hasy_nb."
-    if r.returncode != 0 and missing in r.stderr and "hasy_nb.models'" not in r.stderr:
-        pytest.skip(f"hasy-nb cannot start yet: {r.stderr.strip().splitlines()[-1]}")
-    return r
+    "Run the installed `hasy-nb` command."
+    return subprocess.run([_exe(), *args], capture_output=True, text=True, timeout=300)
 
 
 def run_arch(*argv: str) -> tuple[int, str, str]:
@@ -69,7 +65,7 @@ def test_arch_bad_spec_names_the_token():
 
 
 def test_arch_in_process_options():
-    code, out, _ = run_arch("conv16k3s2 relu gap", "--input", "3,28,28", "--classes", "10")
+    code, out, _ = run_arch("conv16k3s2 relu gap", "--input", "3,28,28", "--outputs", "10")
     assert code == 0
     assert "conv 3->16 3x3 s2 p1" in out and "(16, 14, 14)" in out and "(10,)" in out
     code, out, _ = run_arch("paper_2layer", "--markdown")
@@ -81,3 +77,11 @@ def test_arch_in_process_options():
     code, _, err = run_arch()
     assert code == 2 and "give a spec" in err
     with pytest.raises(SystemExit): run_arch("tf_cnn", "--input", "1,32")
+
+
+def test_outputs_must_be_positive(capsys):
+    "Issue 30 item 6: `--classes 0` printed a table and `-1` a raw torch error; `--outputs` is checked where parsed."
+    for bad in ("0", "-1"):
+        with pytest.raises(SystemExit) as e: run_arch("tf_cnn", "--outputs", bad)
+        assert e.value.code == 2
+        assert f"argument --outputs: expected an integer >= 1, got '{bad}'" in capsys.readouterr().err

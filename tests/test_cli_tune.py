@@ -23,7 +23,7 @@ def test_help_lists_the_options(capsys):
 def test_tune_runs_and_resumes(tmp_path, capsys, monkeypatch):
     monkeypatch.chdir(tmp_path)
     storage = f"sqlite:///{tmp_path}/o.db"
-    args = ["tune", "--trials", "2", "--data", ARCHIVE, "--storage", storage, "--study", "cli", "--classes", "10",
+    args = ["tune", "--trials", "2", "--data", ARCHIVE, "--storage", storage, "--study", "cli", "--limit-classes", "10",
             "--subset", "1000", *FIX]
     assert main(args) == 0
     out = capsys.readouterr().out

@@ -27,15 +27,13 @@ arch = "conv4k3 relu maxpool2 fc"
 def _exe() -> str:
     exe = Path(sys.executable).with_name("hasy-nb")
     found = str(exe) if exe.exists() else shutil.which("hasy-nb")
-    if not found: pytest.skip("the hasy-nb console script is not installed (pip install -e .)")
+    assert found, "the hasy-nb console script is not installed (pip install -e .)"
     return found
 
 
 def hasy_nb(*args: str, cwd=None) -> subprocess.CompletedProcess:
-    "Run the installed `hasy-nb`; skip while cli.py does not list the study command yet."
-    r = subprocess.run([_exe(), *args], capture_output=True, text=True, timeout=300, cwd=cwd)
-    if r.returncode == 2 and "invalid choice: 'study'" in r.stderr: pytest.skip("hasy-nb has no study command yet")
-    return r
+    "Run the installed `hasy-nb`."
+    return subprocess.run([_exe(), *args], capture_output=True, text=True, timeout=300, cwd=cwd)
 
 
 def run_study(*argv: str) -> tuple[int, str, str]:
