@@ -1,18 +1,20 @@
 """README.md from nbs/index.ipynb, as `nbdev-readme` would make it with Quarto (which cannot be installed here).
 
-Markdown cells are copied; code cells become ```python blocks followed by their saved text/markdown output;
+Markdown cells are copied (their links to chapters and images made relative to the repository's root); code cells become ```python blocks followed by their saved text/markdown output;
 cells marked `#| hide` are left out and `#|` directives are dropped. `--check` fails if README.md differs.
 
 Usage: python tools/make_readme.py [--check]
 """
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
+LOCAL_LINK = re.compile(r"\]\((?!https?:|#|/)([^)\s]+\.(?:ipynb|png))\)")   # the notebooks' own links, from the root
 NOTE = "<!-- generated from nbs/index.ipynb by tools/make_readme.py: edit the notebook, not this file -->\n\n"
 
 
@@ -36,7 +38,7 @@ def render(nb) -> str:
         d = directives(cell.source)
         if "hide" in d or "exporti" in d or "default_exp" in d: continue
         if cell.cell_type == "markdown":
-            parts.append(cell.source.strip() + "\n")
+            parts.append(LOCAL_LINK.sub(r"](nbs/\1)", cell.source.strip()) + "\n")
         elif cell.cell_type == "code":
             code = "\n".join(l for l in cell.source.splitlines() if not l.startswith("#|")).strip()
             if code and "echo: false" not in cell.source: parts.append(f"```python\n{code}\n```\n")
