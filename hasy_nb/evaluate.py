@@ -11,10 +11,8 @@ import argparse
 import dataclasses
 import json
 import re
-import sys
 import time
 from dataclasses import dataclass, field
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterable, Sequence
 

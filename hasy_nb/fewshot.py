@@ -16,8 +16,7 @@ import torch
 from torch import nn
 
 from .data import HasyData
-from .infer import load_run
-from .openset import class_prototypes, embed, fold_open_split, held_classes, unit
+from .openset import embed, open_run_sets, unit
 
 # %% auto #0
 __all__ = ['EXAMPLES_FORMAT', 'EXAMPLES_VERSION', 'SIZE', 'MARGIN_ONE', 'MARGIN_MANY', 'REPEATS', 'SHOTS', 'KNOWN_LOSS_MAX',
@@ -234,22 +233,9 @@ def _summary(runs: list[dict]) -> dict:
     return {k: dict(mean=float(np.mean([r[k] for r in runs])), sd=float(np.std([r[k] for r in runs], ddof=1)))
             for k in runs[0]}
 
-def _embed_split(model: nn.Module, data: HasyData, split: dict, known: np.ndarray) -> dict:
-    "name -> (embeddings, logits of the known classes) for each index set."
-    sets = {}
-    for name, rows in split.items():
-        e, l = embed(model, data.images[rows])
-        sets[name] = (e, l[:, torch.as_tensor(known)])
-    return sets
-
 def measure_fewshot(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
     "Few-shot figures of a `train_openset` run per scenario (margin chosen on validation, then test): fewshot.json."
-    run_dir = Path(run_dir)
-    held = held_classes(run_dir)
-    known = np.setdiff1d(np.arange(data.n_classes), held)
-    split = fold_open_split(data, fold, held)
-    sets = _embed_split(load_run(run_dir), data, split, known)
-    protos = class_prototypes(sets["train"][0], data.labels[split["train"]], known)
+    held, known, split, sets, protos = open_run_sets(run_dir, data, fold)
     y = {k: np.searchsorted(held if "unknown" in k else known, data.labels[split[k]]) for k in split if k != "train"}
     def trials(scenario: str, k: int, test: bool) -> list[list]:
         out = []

@@ -101,10 +101,12 @@ def _run_arch(cfg: dict, run: Path) -> str:
     return arch
 
 def _class_ids(ids, n_classes: int, run: Path) -> list[int]:
-    "config.json's `classes` (the classes a run trained on), checked: distinct whole numbers below `n_classes`."
+    """config.json's `classes`, checked: distinct HASY class numbers, one per output (a compact model) or a subset of the
+    outputs (a run trained on some classes)."""
     ok = isinstance(ids, list) and ids and all(isinstance(c, int) and not isinstance(c, bool) for c in ids)
-    if not ok or len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= n_classes:
-        raise ValueError(f"{run / 'config.json'}: classes must be distinct class numbers below {n_classes}, got "
+    top = 369 if len(ids or []) == n_classes else n_classes                  # HASYv2's classes, or the outputs
+    if not ok or len(set(ids)) != len(ids) or min(ids) < 0 or max(ids) >= top:
+        raise ValueError(f"{run / 'config.json'}: classes must be distinct class numbers below {top}, got "
                          f"{str(ids)[:60]}")
     return ids
 

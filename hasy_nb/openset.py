@@ -8,7 +8,6 @@ Docs: https://hasy-nb.github.io/hasy_nb/openset.html.md"""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from torch import nn
 
 from .data import HasyData, load_hasy, to_input
-from .infer import load_pretrained, load_run, predict_logits, pretrained_info
+from .infer import load_pretrained, load_run, pretrained_info
 from .train import FitResult, fit, valid_split
 
 # %% auto #0
@@ -24,7 +23,7 @@ __all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPE
            'CALIB_SEED', 'holdout_classes', 'open_split', 'fold_open_split', 'find_openset_run', 'train_openset',
            'split_head', 'embed', 'msp_score', 'energy_score', 'unit', 'class_prototypes', 'prototype_score', 'auroc',
            'reject_threshold', 'rejected', 'fit_temperature', 'reliability', 'ece', 'held_classes', 'score_all',
-           'measure_openset', 'plot_reliability', 'model_prototypes', 'calibrate_shipped']
+           'open_run_sets', 'measure_openset', 'plot_reliability', 'model_prototypes', 'calibrate_shipped']
 
 # %% ../nbs/06b_openset.ipynb #aecbc1d6
 HOLDOUT_SEED = 0         # the seed that picks the held-out classes
@@ -214,14 +213,18 @@ def _calibration(valid_logits: torch.Tensor, valid_y: np.ndarray, test_logits: t
                 reliability_before={k: v.tolist() for k, v in reliability(before, test_y).items()},
                 reliability_after={k: v.tolist() for k, v in reliability(after, test_y).items()})
 
-def measure_openset(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
-    "Every open-set and calibration figure of a `train_openset` run; writes openset.json and scores.npz beside it."
-    run_dir = Path(run_dir)
-    held = held_classes(run_dir)
+def open_run_sets(run_dir: str | Path, data: HasyData, fold: int = 1) -> tuple:
+    "(held, known, split, sets, prototypes) of a `train_openset` run: what the open-set and few-shot figures start from."
+    held = held_classes(Path(run_dir))
     known = np.setdiff1d(np.arange(data.n_classes), held)
     split = fold_open_split(data, fold, held)
     sets = _embed_sets(load_run(run_dir), data, split, known)
-    protos = class_prototypes(sets["train"][0], data.labels[split["train"]], known)
+    return held, known, split, sets, class_prototypes(sets["train"][0], data.labels[split["train"]], known)
+
+def measure_openset(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
+    "Every open-set and calibration figure of a `train_openset` run; writes openset.json and scores.npz beside it."
+    run_dir = Path(run_dir)
+    held, known, split, sets, protos = open_run_sets(run_dir, data, fold)
     scores = {k: score_all(*sets[k], protos) for k in ("valid", "valid_unknown", "test", "test_unknown")}
     y = {k: np.searchsorted(known, data.labels[split[k]]) for k in ("valid", "test")}
     correct = {k: sets[k][1].argmax(1).numpy() == y[k] for k in ("valid", "test")}

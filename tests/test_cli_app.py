@@ -12,6 +12,7 @@ import urllib.request
 
 import pytest
 
+from helpers import alive, descendants
 from hasy_nb.app import free_port, register_cli, voila_command
 
 
@@ -92,30 +93,6 @@ def test_app_serves_and_stops():
 APP = [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))", "app"]
 
 
-def _descendants(pid: int) -> set[int]:
-    "All processes below `pid` (Linux /proc), kernels in their own sessions included."
-    parents = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = open(f"/proc/{d}/stat").read()
-                parents[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError): pass
-    out, todo = set(), [pid]
-    while todo:
-        p = todo.pop()
-        kids = [c for c, pp in parents.items() if pp == p]
-        out.update(kids)
-        todo += kids
-    return out
-
-
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f: return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError: return False
-
-
 def _start_app(port: int, ignore_sigint: bool = False) -> tuple[subprocess.Popen, str]:
     "Start `hasy-nb app --port`, wait for its URL line; with `ignore_sigint` as a script's `cmd &` would (SIGINT ignored)."
     pre = (lambda: signal.signal(signal.SIGINT, signal.SIG_IGN)) if ignore_sigint else None
@@ -141,19 +118,19 @@ def test_signal_stops_the_app_and_all_it_started(sig):
     tree: set[int] = set()
     try:
         with urllib.request.urlopen(url, timeout=180) as r: r.read()      # a page view starts a kernel
-        tree = _descendants(proc.pid)
+        tree = descendants(proc.pid)
         assert len(tree) >= 2, f"expected Voila and a kernel below the app, found {tree}"
         proc.send_signal(sig)
         proc.wait(10)
         deadline = time.time() + 10
-        while time.time() < deadline and any(_alive(p) for p in tree): time.sleep(0.2)
-        left = [p for p in tree if _alive(p)]
+        while time.time() < deadline and any(alive(p) for p in tree): time.sleep(0.2)
+        left = [p for p in tree if alive(p)]
         assert not left, f"{signal.Signals(sig).name}: still running 10 s later: {left}"
         with pytest.raises(OSError): urllib.request.urlopen(url, timeout=5)
     finally:
         if proc.poll() is None: proc.kill()
         for p in tree:       # only what this test's app started
-            if _alive(p): os.kill(p, signal.SIGKILL)
+            if alive(p): os.kill(p, signal.SIGKILL)
 
 
 def test_busy_port_is_refused_before_starting_anything():

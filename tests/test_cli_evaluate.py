@@ -1,7 +1,5 @@
 """`hasy-nb cv` and `hasy-nb evaluate`: a resumable 2-fold cross-validation on a tiny made-up archive, and the
 shipped model scored on the real fold-1 test split (when HASY_ARCHIVE points at the real dataset)."""
-import contextlib
-import io
 import json
 import os
 import re
@@ -9,15 +7,12 @@ from pathlib import Path
 
 import pytest
 
+from helpers import run_main
 from hasy_nb.cli import main
 from hasy_nb.data import make_fake_hasy
 
 
-def run(*argv) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        code = main([str(a) for a in argv])
-    return code, out.getvalue(), err.getvalue()
+run = run_main
 
 
 @pytest.fixture(scope="module")

@@ -16,34 +16,11 @@ import urllib.request
 
 import pytest
 
+from helpers import alive, descendants
 from hasy_nb.app import free_port
 
 APP = [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))", "app"]
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's")
-
-
-def descendants(pid: int) -> set[int]:
-    "Every process below `pid` (from /proc), kernels in sessions of their own included."
-    parents = {}
-    for d in os.listdir("/proc"):
-        if d.isdigit():
-            try:
-                stat = open(f"/proc/{d}/stat").read()
-                parents[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
-            except (OSError, ValueError): pass
-    out, todo = set(), [pid]
-    while todo:
-        parent = todo.pop()
-        kids = [c for c, p in parents.items() if p == parent]
-        out.update(kids)
-        todo += kids
-    return out
-
-
-def alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError: return False
 
 
 def test_sigkill_of_the_app_stops_voila_and_its_kernel():

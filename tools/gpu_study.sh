@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The study's remaining compute on a lent GPU, in one call of the device tool (issue 13).
+# The study's remaining compute on a lent GPU, in one call of the device tool (issues 13, 27, 29).
 #
 # Here, once per session (fetches two pure-Python wheels the GPU machine lacks; copies the archive):
 #   bash tools/gpu_study.sh --prepare
 # On the GPU machine (the device tool's `run`, with carry=["gpu"] and timeout_s about 60 more than SECONDS):
 #   bash tools/gpu_study.sh [SECONDS]        # default 480
-# It records `bench/train_speed.py --device cuda` (ours against the PIL-decoding DataLoader, same run), then runs the
-# study's parts in the order of their value (verdict, ablation, budget) on cuda until SECONDS are spent. A fold cut off
+# It records `bench/train_speed.py --device cuda` (every model x mode: fp32, channels-last, bf16 autocast, fused AdamW,
+# torch.compile; the same run), then runs the study's parts in the order of their value (converge: stage 2, in bf16 as
+# its grid says; then the parity seeds) on cuda until SECONDS are spent. A fold cut off
 # by the deadline is interrupted (SIGINT) and left out; every fold folder that finished is packed into $OUT/study.tgz.
 # Back here: `tar xzf <files_at>/study.tgz` in the repo root, then commit each folder as usual.
 #
@@ -29,7 +30,7 @@ case $budget in ''|*[!0-9]*) echo "gpu_study.sh: SECONDS must be a whole number,
 [ -f "$ARCHIVE" ] || { echo "gpu_study.sh: $ARCHIVE missing: run 'bash tools/gpu_study.sh --prepare' here and carry gpu" >&2; exit 2; }
 DEVICE=${DEVICE:-cuda}
 PY=${PYTHON:-python3}   # the GPU image's python3 holds torch
-PARTS=${PARTS-verdict ablation budget}   # empty: no part (a dry run)
+PARTS=${PARTS-converge ablation}   # empty: no part (a dry run)
 deadline=$(( $(date +%s) + budget ))
 
 if [ -d gpu/wheels ] && ! $PY -c "import fastcore, fastprogress" 2>/dev/null; then
@@ -42,7 +43,8 @@ log=$OUT/gpu_study.log
 
 stamp=$(mktemp)   # fold folders written after this are the ones this run made
 if [ "$DEVICE" = cuda ]; then
-  timeout -s INT -k 20 180 $PY bench/train_speed.py --device cuda 2>&1 | tee "$OUT/train_speed.txt" | tail -n 20 >> "$log"
+  timeout -s INT -k 20 180 $PY bench/train_speed.py --device cuda --out "$OUT/train_speed_cuda.json" 2>&1 \
+    | tee "$OUT/train_speed.txt" | tail -n 30 >> "$log"
 fi
 for part in $PARTS; do
   left=$(( deadline - $(date +%s) ))
