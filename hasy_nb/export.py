@@ -20,7 +20,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .infer import DOT_PX, DOT_SPAN, LINE_PX, MAX_INK, load_pretrained, load_run, pretrained_info
+from .infer import DOT_PX, DOT_SPAN, LINE_PX, MAX_INK, load_model, load_pretrained, pretrained_info
 from .infer import _SS as PAD_SUPERSAMPLING
 from .models import asset_path, build
 
@@ -140,16 +140,6 @@ def pad_settings() -> dict:
             "max_ink": MAX_INK, "size": 32, "default_width": 0.04}
 
 
-def _load_model(model_or_run) -> nn.Module:
-    "An nn.Module from a module, 'pretrained' / None (the shipped model), a run folder, or a .pt with its .json beside."
-    if isinstance(model_or_run, nn.Module): return model_or_run.eval()
-    if model_or_run is None or str(model_or_run) == "pretrained": return load_pretrained()
-    p = Path(model_or_run).expanduser()
-    if p.is_dir(): return load_run(p)
-    if p.is_file() and p.suffix == ".pt": return load_pretrained(p)
-    raise FileNotFoundError(f"export: {model_or_run} is neither 'pretrained', a run folder nor a .pt file")
-
-
 def _labels(model: nn.Module, n_out: int, labels: Sequence[str] | None) -> list[str]:
     "The LaTeX of each output: given, the model's `.classes`, its `.class_ids` into HASY's classes, or HASY's 369."
     hasy = list(pretrained_info()["latex"])
@@ -186,7 +176,7 @@ def export_model(model_or_run=None, out_dir: str | os.PathLike = "browser_model"
     """Write `model.json` + `model.bin` (BatchNorm folded, float32) for the browser pad into `out_dir` (new, empty or an
     earlier export; `force`: any folder); returns it."""
     out = _out_folder(out_dir, "export", "--out", force)
-    files = _model_files(*browser_model(_load_model(model_or_run), labels))
+    files = _model_files(*browser_model(load_model(model_or_run), labels))
     return _write_files(out, "export", files)
 
 
@@ -297,7 +287,7 @@ def write_static_pad(out_dir: str | os.PathLike, model_or_run=None, force: bool 
     """Write the self-contained pad site (page, scripts, KaTeX, model, symbols) into `out_dir` (new, empty or an earlier
     pad; `force`: any folder); returns it."""
     out = _out_folder(out_dir, "pad", "--static", force)
-    model = _load_model(model_or_run)                      # fails here, before any file is written
+    model = load_model(model_or_run)                      # fails here, before any file is written
     symbols = json.dumps(symbols_table(), ensure_ascii=False, separators=(",", ":")) + "\n"
     files = {**_pad_assets(), **_model_files(*browser_model(model)), "symbols.json": symbols.encode("utf-8")}
     return _write_files(out, "pad", files)

@@ -124,3 +124,11 @@ def test_evaluate_a_run_on_the_classes_it_was_trained_on(fake_archive, tmp_path)
     top1 = float(re.search(r"top-1 ([\d.]+)%", out)[1])
     trained = json.loads((run_dir / "summary.json").read_text())["final"]["valid_acc"]
     assert top1 == pytest.approx(100 * trained, abs=0.01)
+
+
+def test_cv_name_must_not_be_empty(fake_archive, tmp_path, capsys):
+    "Issue 30 item 6: `cv --name ''` named the run after its arch; an empty name is refused where it is parsed."
+    with pytest.raises(SystemExit) as e:
+        main(["cv", "--arch", "tf_cnn", "--name", "", "--data", str(fake_archive), "--runs-dir", str(tmp_path / "cv")])
+    assert e.value.code == 2 and "argument --name: expected a non-empty value, got ''" in capsys.readouterr().err
+    assert not (tmp_path / "cv").exists()
