@@ -7,21 +7,15 @@
 
 import { checkStrokes, strokesToImage, logits, softmax, pyRound, DEFAULT_PAD } from "./hasynet.js";
 
-export const SMALL = 0.4;       // a symbol smaller than this (x the line height) keeps its size
-export const DOT = 0.4;         // a piece smaller than this (x the line height) is a dot ...
-export const DOT_GAP = 0.6;     // ... and dots closer than this (x the line height) make one symbol
-export const MIN_WIDTH = 0.15;  // a thin piece counts as this wide (x the line height) for "overlap in x"
-export const OVERLAP = 0.5;     // x ranges overlapping by half the narrower one: one symbol
-export const SPECK = 0.1;       // a lone piece smaller than this (x the line height) is a speck ...
-export const SPECK_GAP = 0.5;   // ... that joins the nearest symbol closer than this
-export const FLAT = 0.5;        // a dot-sized piece thinner than this (x its length) is a dash: joins like a speck
-export const BAR_WIDTH = 0.2;   // pieces narrower than this (x the line height), at least half as tall: bars ...
-export const BAR_GAP = 0.5;     // ... two bars side by side closer than this: one symbol
-export const HUG = 0.15;        // a small raised symbol closer than this to the next one (x the line height): part of it
-export const NEAR = 0.16;       // two pieces side by side whose ink is closer than this (x the line height) ...
-export const NEAR_X = 0.13;     // ... or, one of them dot-sized, whose boxes are closer than this in x
-export const SCRIPT_SHIFT = 0.25;
-export const SCRIPT_SIZE = 0.85;
+// The constants: the same values as hasy_nb/assets/pad/formula_constants.json, which Python writes from the chapter
+// (`write_formula_constants`); tests/test_formula_js.py checks that every one below equals the file's.
+export const CONSTANTS = {
+  SMALL: 0.4, DOT: 0.4, DOT_GAP: 0.6, MIN_WIDTH: 0.15, OVERLAP: 0.5, SPECK: 0.1, SPECK_GAP: 0.5, FLAT: 0.5,
+  BAR_WIDTH: 0.2, BAR_GAP: 0.5, HUG: 0.15, NEAR: 0.16, NEAR_X: 0.13, DASH: 0.3, STACK_MIN: 0.4, STACK_GAP: 0.1,
+  SCRIPT_SHIFT: 0.25, SCRIPT_SIZE: 0.85, SCRIPT_LINE: 0.5,
+};
+export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
+  STACK_MIN, STACK_GAP, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c" };
 
@@ -87,8 +81,30 @@ function barPairs(b, L) {   // _bar_pairs
   return out;
 }
 
-/** Pieces -> symbols: lists of piece indices, left to right; `distance(i, j)`: the ink gap (or null). */
-export function groupPieces(boxes, line = null, distance = null) {
+const isFlat = (r) => r[3] - r[1] <= DASH * (r[2] - r[0]);   // _flat: a dash
+
+function stackedPairs(b, L) {   // _stacked: big pieces (h >= FLAT x w, >= STACK_MIN x L) one above the other by > STACK_GAP x L
+  const big = b.map((r) => r[3] - r[1] >= FLAT * (r[2] - r[0]) && Math.max(r[2] - r[0], r[3] - r[1]) >= STACK_MIN * L);
+  return b.map((r, i) => b.map((q, j) => {
+    const gy = Math.max(r[1], q[1]) - Math.min(r[3], q[3]);
+    return big[i] && big[j] && gy > STACK_GAP * L;
+  }));
+}
+
+function unbridge(near, stacked, b) {   // _unbridge: a piece overlapping two stacked pieces keeps the nearer in y
+  const n = b.length, gy = (i, j) => Math.max(b[i][1], b[j][1]) - Math.min(b[i][3], b[j][3]);
+  for (let i = 0; i < n; i++) {
+    const P = [];
+    for (let j = 0; j < n; j++) if (near[i][j] && j !== i) P.push(j);
+    if (!P.some((j) => P.some((k) => stacked[j][k]))) continue;
+    let keep = P[0];
+    for (const j of P) if (gy(i, j) < gy(i, keep)) keep = j;
+    for (const j of P) if (j !== keep) { near[i][j] = false; near[j][i] = false; }
+  }
+}
+
+/** Pieces -> symbols: lists of piece indices, left to right; `distance(i, j)`: the ink gap (or null); `solo`: alone. */
+export function groupPieces(boxes, line = null, distance = null, solo = []) {
   const b = checkBoxes(boxes), n = b.length;
   if (!n) return [];
   let L = line === null ? lineHeight(b) : Number(line);
@@ -106,6 +122,9 @@ export function groupPieces(boxes, line = null, distance = null) {
       near[i].push(ov >= OVERLAP * Math.min(width[i], width[j]) || raw > 0);   // 1. overlap in x
     }
   }
+  const stacked = stackedPairs(b, L);
+  for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (stacked[i][j]) near[i][j] = false;   // ... unless stacked
+  unbridge(near, stacked, b);                                                    // ... or a piece between them
   if (distance !== null) {                                                      // 2. ink closer than NEAR
     const close = [];
     for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) {
@@ -118,12 +137,14 @@ export function groupPieces(boxes, line = null, distance = null) {
     for (const [i, j, gx] of close) near[i][j] = ((small[i] || small[j]) && gx < NEAR_X * L) || distance(i, j) < NEAR * L;
   }
   for (const [i, j] of barPairs(b, L)) near[i][j] = true;                      // 1b. two bars: one symbol
+  for (const i of solo) for (let j = 0; j < n; j++) { near[i][j] = false; near[j][i] = false; }   // alone
   const groups = components(near);
   const extent = (g) => Math.max(gMax(b, g, 2) - gMin(b, g, 0), gMax(b, g, 3) - gMin(b, g, 1));
   const dots = groups.filter((g) => extent(g) < DOT * L);                        // 3. dots near each other
   for (let k = 0; k < dots.length; k++) for (let m = k + 1; m < dots.length; m++) {
     const ga = dots[k], gc = dots[m];
-    if (Math.max(gMin(b, gc, 0) - gMax(b, ga, 2), gMin(b, ga, 0) - gMax(b, gc, 2)) < DOT_GAP * L) near[ga[0]][gc[0]] = true;
+    const apart = ga.some((i) => gc.some((j) => stacked[i][j]));
+    if (Math.max(gMin(b, gc, 0) - gMax(b, ga, 2), gMin(b, ga, 0) - gMax(b, gc, 2)) < DOT_GAP * L && !apart) near[ga[0]][gc[0]] = true;
   }
   const out = components(near);
   const flat = (g) => {                                                          // a dot-sized dash
@@ -289,15 +310,49 @@ export function strokesSymbolInput(strokes, extent, line, pad = DEFAULT_PAD) {
   return paste(strokesToImage(strokes, { ...pad, size: side }), side);
 }
 
-function readStrokes(strokes, line) {   // _read_strokes
+function readStrokes(strokes, line) {   // _stroke_pieces + _plain_row of the top row (no fractions, roots, limits here)
   const { keep, boxes } = strokeBoxes(strokes);
   const S = checkStrokes(strokes);
   const distance = strokeDistance(strokes, keep);
-  const L = line !== null ? line : estimateLine(boxes, distance);
-  const groups = groupPieces(boxes, L, distance).map((g) => g.map((i) => keep[i]));
-  const pos = new Map(keep.map((k, i) => [k, i]));
-  const gboxes = groups.map((g) => unionBox(boxes, g.map((i) => pos.get(i))));
-  return { groups, gboxes, S, L };
+  const group = (pieces, L, floor = 0) => {   // _group: pieces (positions in keep) -> symbols, with the line used
+    const b = pieces.map((i) => boxes[i]);
+    const dist = (i, j) => distance(pieces[i], pieces[j]);
+    const Lg = L !== null ? L : Math.max(estimateLine(b, dist), floor);
+    return { groups: groupPieces(b, Lg, dist).map((g) => g.map((i) => pieces[i])), L: Lg };
+  };
+  const all = keep.map((_, i) => i);
+  const { groups, L } = group(all, line);
+  let items = groups.map((g) => ({ pieces: g, box: unionBox(boxes, g), L }));
+  let roles = items.length ? layout(items.map((t) => t.box), line !== null ? line : lineHeight(items.map((t) => t.box))) : [];
+  const byX = (list) => list.map((t, i) => [(t.box[0] + t.box[2]) / 2, i]).sort((x, y) => x[0] - y[0]).map((x) => x[1]);
+  const runs = new Map();   // _regroup_scripts: each base's sub / sup run grouped again at the scripts' own line
+  let base = -1;
+  for (const i of byX(items)) {
+    if (roles[i] === "base") base = i;
+    else {
+      const key = `${base}:${roles[i]}`;
+      if (!runs.has(key)) runs.set(key, { base, role: roles[i], idx: [] });
+      runs.get(key).idx.push(i);
+    }
+  }
+  const drop = new Set(), extra = [], extraRoles = [];
+  for (const { base: bi, role, idx } of runs.values()) {
+    const pieces = idx.flatMap((i) => items[i].pieces).sort((x, y) => x - y);
+    if (pieces.length < 2 || bi < 0) continue;
+    const bb = items[bi].box;
+    const r = group(pieces, null, SCRIPT_LINE * (bb[3] - bb[1]));
+    idx.forEach((i) => drop.add(i));
+    for (const g of r.groups) { extra.push({ pieces: g, box: unionBox(boxes, g), L: r.L }); extraRoles.push(role); }
+  }
+  const kept = items.map((_, i) => i).filter((i) => !drop.has(i));
+  roles = kept.map((i) => roles[i]).concat(extraRoles);
+  items = kept.map((i) => items[i]).concat(extra);
+  const rows = [];   // [base item, sub items, sup items] in x order, as the tree's top row
+  for (const i of byX(items)) {
+    if (roles[i] === "base" || !rows.length) rows.push([i, [], []]);
+    else rows[rows.length - 1][roles[i] === "sub" ? 1 : 2].push(i);
+  }
+  return { items, roles, rows, S, L, keep };
 }
 
 function textModeOf(opts) {
@@ -313,22 +368,26 @@ function textModeOf(opts) {
  */
 export function readFormula(model, strokes, k = 5, opts = {}) {
   const line = opts.line ?? null;
-  if (line !== null && !(typeof line === "number" && line > 0)) throw new Error(`read_formula: line must be a positive height, got ${line}`);
+  if (line !== null && !(typeof line === "number" && Number.isFinite(line) && line > 0)) {
+    throw new Error(`read_formula: line must be a positive, finite height (input units), got ${line}`);
+  }
+  if (!(Number.isInteger(k) && k >= 1)) throw new Error(`read_formula: k must be a whole number >= 1 (guesses per symbol), got ${k}`);
   checkStrokes(strokes || []);                                         // errors name the stroke's index in the input
   const drawn = (strokes || []).flatMap((s, i) => (checkStrokes([s]).length ? [i] : []));
-  strokes = drawn.map((i) => strokes[i]);                              // empty strokes out, as _read_strokes
-  const { groups, gboxes, S, L } = readStrokes(strokes, line);
+  strokes = drawn.map((i) => strokes[i]);                              // empty strokes out, as _stroke_pieces
+  const { items, roles, rows, S, L, keep } = readStrokes(strokes, line);
+  const order = rows.flatMap(([b, sub, sup]) => [b, ...sub, ...sup]);   // the tree's order: base, its subs, its sups
   const pad = (model && model.pad) || DEFAULT_PAD;
-  const inputs = groups.map((g, n) => {
-    const [x0, y0, x1, y1] = gboxes[n];
+  const inputs = order.map((n) => {
+    const [x0, y0, x1, y1] = items[n].box;
     const erasers = [];
     S.forEach((s, i) => {
       if (!s.erase) return;
       const r = s.width / 2, xs = s.pts.map((p) => p[0]), ys = s.pts.map((p) => p[1]);
       if (maxOf(xs) + r >= x0 && maxOf(ys) + r >= y0 && minOf(xs) - r <= x1 && minOf(ys) - r <= y1) erasers.push(i);
     });
-    const mine = g.concat(erasers).sort((a, b) => a - b).map((i) => strokes[i]);
-    return strokesSymbolInput(mine, Math.max(x1 - x0, y1 - y0), L, pad);
+    const mine = items[n].pieces.map((i) => keep[i]).concat(erasers).sort((a, b) => a - b).map((i) => strokes[i]);
+    return strokesSymbolInput(mine, Math.max(x1 - x0, y1 - y0), items[n].L, pad);
   });
   const guesses = inputs.map((x) => {
     if (!model) return [];
@@ -336,11 +395,20 @@ export function readFormula(model, strokes, k = 5, opts = {}) {
     const idx = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, Math.min(k, p.length));
     return idx.map((i) => [model.labels[i], p[i]]);
   });
-  const roles = gboxes.length ? layout(gboxes, line === null ? lineHeight(gboxes) : line) : [];
-  const symbols = gboxes.map((box, i) => ({ box, role: roles[i], guesses: guesses[i], pieces: groups[i].map((j) => drawn[j]), choice: 0,
-    latex: guesses[i].length ? guesses[i][0][0] : "" }));
+  const symbols = order.map((n, i) => ({ box: items[n].box, role: roles[n], guesses: guesses[i],
+    pieces: items[n].pieces.map((j) => drawn[keep[j]]).sort((a, b) => a - b), choice: 0, latex: guesses[i].length ? guesses[i][0][0] : "" }));
+  const at = new Map(order.map((n, i) => [n, i]));
+  const tree = rows.map(([b, sub, sup]) => ({ base: at.get(b), sub: sub.map((n) => at.get(n)), sup: sup.map((n) => at.get(n)) }));
   const textMode = textModeOf(opts);
-  return { latex: writeLatex(symbols.map((s) => s.latex), roles, textMode), symbols, inputs, line: L, textMode };
+  const f = { symbols, inputs, line: L, textMode, tree };
+  return { ...f, latex: treeLatex(f) };
+}
+
+/** LaTeX of a read formula's top row: each base with its subscripts then superscripts (Python's `write_tree`). */
+export function treeLatex(formula) {
+  const t = (i) => token(formula.symbols[i].latex, formula.textMode);
+  return join(formula.tree.map(({ base, sub, sup }) => t(base) + (sub.length ? "_{" + join(sub.map(t)) + "}" : "")
+    + (sup.length ? "^{" + join(sup.map(t)) + "}" : "")));
 }
 
 /** A copy of `formula` in which symbol `i` uses its `j`-th guess (0-based): the one-click fix. */
@@ -351,6 +419,5 @@ export function withChoice(formula, i, j) {
   if (!(j >= 0 && j < s.guesses.length)) throw new Error(`with_choice: guess ${j} of symbol ${i}'s ${s.guesses.length}`);
   const symbols = formula.symbols.slice();
   symbols[i] = { ...s, choice: j, latex: s.guesses[j][0] };
-  const latex = writeLatex(symbols.map((t) => t.latex), symbols.map((t) => t.role), formula.textMode);
-  return { ...formula, symbols, latex };
+  return { ...formula, symbols, latex: treeLatex({ ...formula, symbols }) };
 }
