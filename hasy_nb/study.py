@@ -590,6 +590,10 @@ def part_figure(part: str, grid: str | Path = GRID_FILE):
     if part == "verdict": return plot_verdict(study_runs(part, grid))
     raise ValueError(f"--figure: the {part} part has no figure of its own (budget and verdict have)")
 
+def _part_table(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
+    "What `--table` prints: stage 2's validation table (choices are read there), the part's test table otherwise."
+    return converge_table(study_runs(part, grid)) if part == "converge" else study_table(part, grid)
+
 def _cli_study(args) -> int:
     "`hasy-nb study`: run, plan (--dry-run), tabulate (--table) or draw (--figure) one part of the study's grid."
     if args.figure:
@@ -599,7 +603,8 @@ def _cli_study(args) -> int:
     if args.table:
         import pandas as pd
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(study_table(args.part, args.grid).to_string(index=False, na_rep=""))
+            print(_part_table(args.part, args.grid).to_string(index=False, na_rep=""))
+        if args.part == "converge": print("R*:", choose_recipe(study_runs(args.part, args.grid)) or "no cell has all its folds")
         return 0
     data = None
     if args.data is not None:
@@ -672,7 +677,7 @@ def choose_recipe(runs: "pandas.DataFrame") -> dict:
     for cell in sorted(per_fold.columns, key=lambda c: (c[0], order.get(c[1], 99))):
         gap = per_fold[best] - per_fold[cell]
         if gap.mean() <= (_se(gap) if len(gap) > 1 else 0):
-            return dict(epochs=int(cell[0]), augment=cell[1], valid=round(per_fold[cell].mean(), 2),
-                        best=f"{best[0]} epochs, {best[1]}", gap=round(gap.mean(), 2), gap_se=round(_se(gap), 2),
+            return dict(epochs=int(cell[0]), augment=cell[1], valid=round(float(per_fold[cell].mean()), 2),
+                        best=f"{best[0]} epochs, {best[1]}", gap=round(float(gap.mean()), 2), gap_se=round(_se(gap), 2),
                         folds=len(per_fold), weights=r[(r.epochs == cell[0]) & (r.factor == cell[1])].weights.iloc[0])
     return {}
