@@ -216,19 +216,23 @@ print("torch" in sys.modules)
 """
 
 
+def _run_then_check_torch(call: str, tmp_path, timeout: int) -> subprocess.CompletedProcess:
+    "Run `call` in a fresh Python that then prints whether torch got imported."
+    return subprocess.run([sys.executable, "-c", DATA_INFO_WITHOUT_TORCH.format(call=call)], capture_output=True,
+                          text=True, timeout=timeout, env={**os.environ, "HASY_NB_HOME": str(tmp_path / "home")})
+
+
 def test_data_info_does_not_import_torch(tmp_path):
     "Item 8: the data side needs no torch; `data_info` (what `hasy-nb data info` runs) leaves it unimported."
     archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
-    call = f"from hasy_nb.data import data_info; assert data_info({str(archive)!r})['images'] == 20"
-    p = subprocess.run([sys.executable, "-c", DATA_INFO_WITHOUT_TORCH.format(call=call)], capture_output=True,
-                       text=True, timeout=60, env={**os.environ, "HASY_NB_HOME": str(tmp_path / "home")})
+    p = _run_then_check_torch(f"from hasy_nb.data import data_info; assert data_info({str(archive)!r})['images'] == 20",
+                              tmp_path, timeout=60)
     assert p.stdout.strip() == "False", p.stderr
 
 
 def test_hasy_nb_data_info_command_does_not_import_torch(tmp_path):
     "Item 8: `hasy-nb data info` imports torch (650 MB) through the CLI's parser; it should not."
     archive = make_fake_hasy(tmp_path, n_classes=2, per_class=10)
-    call = f"from hasy_nb.cli import main; assert main(['data', 'info', {str(archive)!r}]) == 0"
-    p = subprocess.run([sys.executable, "-c", DATA_INFO_WITHOUT_TORCH.format(call=call)], capture_output=True,
-                       text=True, timeout=120, env={**os.environ, "HASY_NB_HOME": str(tmp_path / "home")})
+    p = _run_then_check_torch(f"from hasy_nb.cli import main; assert main(['data', 'info', {str(archive)!r}]) == 0",
+                              tmp_path, timeout=120)
     assert p.stdout.strip().splitlines()[-1] == "False", p.stderr
