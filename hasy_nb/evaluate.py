@@ -11,6 +11,7 @@ import argparse
 import dataclasses
 import json
 import re
+import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -313,6 +314,14 @@ def _fold_record(run: dict, trained: bool) -> dict:
     return dict(fold=int(run["config"]["fold"]), top1=s["test_top1"], top3=s["test_top3"], top5=s["test_top5"],
                 merged=s["test_merged"], n_test=s.get("n_test"), dir=str(run["dir"]), trained=trained)
 
+def _interrupted(runs_dir: str | Path, name: str, settings: dict, k: int) -> Path | None:
+    "The newest run folder of this cross-validation's fold `k` that stopped mid-way and left a checkpoint, if any."
+    for p in sorted(Path(runs_dir).glob("*/checkpoint.pt"), reverse=True):
+        run = read_run(p.parent)
+        if run["summary"].get("status") == "ok" or run["config"].get("cv_name") != name: continue
+        if run["config"].get("fold") == k and _run_settings(run["config"]) == settings: return p.parent
+    return None
+
 def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/cv", *, name: str | None = None,
                    progress: bool = True, **fit_kwargs) -> CVResult:
     "The paper's protocol: `fit` + `evaluate` on each fold (one report folder each); folds already finished are skipped."
@@ -332,14 +341,18 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
             continue
         _, test = data.fold(k)
         t0 = time.perf_counter()
+        left = _interrupted(runs_dir, name, settings, k)           # a fold stopped mid-way goes on from its last epoch
+        if left and progress: print(f"{name} fold {k}: resuming {left.name} from its checkpoint")
         with ReportManager(runs_dir, f"{name}-fold{k}", config=dict(cv_name=name, cv_settings=settings, fold=k)) as report:
-            res = fit(arch, data, fold=k, report=report, progress=progress, **fit_kwargs)
+            res = fit(arch, data, fold=k, report=report, progress=progress, resume=left and left / "checkpoint.pt",
+                      **fit_kwargs)
             ev = evaluate(res.model, data, test)
             np.savez_compressed(report.dir / "confusion.npz", confusion=ev.confusion.astype(np.int32))
             report.set_summary(test_top1=ev.top1, test_top3=ev.top3, test_top5=ev.top5, test_merged=ev.merged, n_test=ev.n)
             if res.ema_model is not None:                      # scored beside the raw weights; the choice is on validation
                 ema = evaluate(res.ema_model, data, test)
                 report.set_summary(ema_test_top1=ema.top1, ema_test_top5=ema.top5, ema_test_merged=ema.merged)
+        if left: shutil.rmtree(left)                                  # its epochs now live in the finished run
         records.append(dict(fold=k, **{m: getattr(ev, m) for m in ("top1", "top3", "top5", "merged")}, n_test=ev.n,
                             dir=str(report.dir), trained=True))
         if progress: print(f"{name} fold {k}: top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, merged {ev.merged:.2%} "

@@ -7,7 +7,8 @@ done, so restarting this script resumes where it stopped. Every fold folder that
 status ok) is committed by itself: `results/study: <folder> (<test top-1> %)`, only that path, never other changes.
 
 To stop cleanly between folds: `touch results/study/STOP` (the script waits for the fold in training to finish, then
-stops the runner and exits); SIGTERM or Ctrl-C stops at once (the fold in training ends "interrupted" and reruns later).
+stops the runner and exits); SIGTERM or Ctrl-C stops at once (the fold in training ends "interrupted" with its last
+epoch's checkpoint, and the next start goes on from there: `cross_validate` resumes it).
 
 Usage: .venv/bin/python tools/study_bg.py ablation:precision_bf16* converge [--threads N] [--log FILE]
        .venv/bin/python tools/study_bg.py --parallel --threads 1 converge@1 converge@2
