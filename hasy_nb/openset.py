@@ -16,14 +16,16 @@ from torch import nn
 
 from .data import HasyData, load_hasy, to_input
 from .infer import load_pretrained, load_run, pretrained_info
+from .models import asset_path
 from .train import FitResult, fit, valid_split
 
 # %% auto #0
 __all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPENSET_NAME', 'ECE_BINS', 'SCORES', 'REJECT',
-           'CALIB_SEED', 'holdout_classes', 'open_split', 'fold_open_split', 'find_openset_run', 'train_openset',
-           'split_head', 'embed', 'msp_score', 'energy_score', 'unit', 'class_prototypes', 'prototype_score', 'auroc',
-           'reject_threshold', 'rejected', 'fit_temperature', 'reliability', 'ece', 'held_classes', 'score_all',
-           'open_run_sets', 'measure_openset', 'plot_reliability', 'model_prototypes', 'calibrate_shipped']
+           'CALIB_SEED', 'SHIPPED_CALIBRATION', 'SHIPPED_PROTOTYPES', 'holdout_classes', 'open_split',
+           'fold_open_split', 'find_openset_run', 'train_openset', 'split_head', 'embed', 'msp_score', 'energy_score',
+           'unit', 'class_prototypes', 'prototype_score', 'auroc', 'reject_threshold', 'rejected', 'fit_temperature',
+           'reliability', 'ece', 'held_classes', 'score_all', 'open_run_sets', 'measure_openset', 'plot_reliability',
+           'model_prototypes', 'calibrate_shipped', 'shipped_calibration', 'shipped_prototypes']
 
 # %% ../nbs/06b_openset.ipynb #aecbc1d6
 HOLDOUT_SEED = 0         # the seed that picks the held-out classes
@@ -254,13 +256,15 @@ def plot_reliability(before: dict, after: dict, title: str = ""):
 
 # %% ../nbs/06b_openset.ipynb #115a8ce9
 CALIB_SEED = 1
+SHIPPED_CALIBRATION = "shipped_calibration.json"   # in hasy_nb/assets: the pad, the app and the export read them
+SHIPPED_PROTOTYPES = "shipped_prototypes.npy"
 
 def model_prototypes(model: nn.Module, data: HasyData, rows: np.ndarray) -> torch.Tensor:
     "Unit-length prototypes (n_classes, D) of a model over all classes, from the drawings `rows` (e.g. a training part)."
     emb, _ = embed(model, data.images[rows])
     return class_prototypes(emb, data.labels[rows], np.arange(data.n_classes))
 
-def calibrate_shipped(data: HasyData, chosen: str, fold: int = 1, out_dir: str | Path = OPENSET_DIR) -> dict:
+def calibrate_shipped(data: HasyData, chosen: str, fold: int = 1, out_dir: str | Path | None = None) -> dict:
     "The shipped model's temperature and `chosen`-score threshold from half of fold `fold`'s test split; ECE on the other half."
     model = load_pretrained()
     report_rows, fit_rows = valid_split(data.labels, data.fold(fold)[1], 0.5, seed=CALIB_SEED)
@@ -273,7 +277,17 @@ def calibrate_shipped(data: HasyData, chosen: str, fold: int = 1, out_dir: str |
     out["threshold"] = reject_threshold(score_all(e_fit, l_fit, protos)[chosen][correct_fit])
     out["report_correct_rejected"] = rejected(score_all(e_rep, l_rep, protos)[chosen][correct_rep], out["threshold"])
     out["report_top1"] = float(correct_rep.mean())
+    out_dir = asset_path(".") if out_dir is None else Path(out_dir)      # default: shipped with the package, beside the weights
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    (Path(out_dir) / "shipped_calibration.json").write_text(json.dumps(out, indent=1))
-    np.save(Path(out_dir) / "shipped_prototypes.npy", protos.numpy().astype(np.float16))
+    (Path(out_dir) / SHIPPED_CALIBRATION).write_text(json.dumps(out, indent=1))
+    np.save(Path(out_dir) / SHIPPED_PROTOTYPES, protos.numpy().astype(np.float16))
     return out
+
+# %% ../nbs/06b_openset.ipynb #5e1f0c2a
+def shipped_calibration() -> dict:
+    "The shipped model's temperature, chosen score and threshold (what `calibrate_shipped` wrote into the package)."
+    return json.loads(asset_path(SHIPPED_CALIBRATION).read_text(encoding="utf-8"))
+
+def shipped_prototypes() -> torch.Tensor:
+    "The shipped model's unit-length class prototypes (369, 512), float32 (stored as float16)."
+    return torch.from_numpy(np.load(asset_path(SHIPPED_PROTOTYPES)).astype(np.float32))

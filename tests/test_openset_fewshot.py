@@ -81,7 +81,8 @@ def test_the_measured_values():
 
 def test_shipped_model_learns_a_drawn_bar_label():
     from hasy_nb.infer import load_pretrained, pretrained_info
-    protos = torch.from_numpy(np.load(ROOT / "results/openset/shipped_prototypes.npy").astype(np.float32))
+    from hasy_nb.openset import shipped_prototypes
+    protos = shipped_prototypes()
     assert protos.shape == (369, 512)
     mine = UserExamples({"my slash": [np.fliplr(np.triu(np.full((32, 32), 255, np.uint8), 1) | np.tril(np.full((32, 32), 255, np.uint8), -2))]})
     g = FewShotGuesser(load_pretrained(), protos, pretrained_info()["latex"], mine)
