@@ -432,7 +432,8 @@ def _log_epoch(r: _Run, history: list[dict]) -> None:
     if r.rep is None: return
     save_checkpoint(Path(r.rep.dir) / "checkpoint.pt", model=r.raw.state_dict(), optimizer=r.opt.state_dict(),
                     scheduler=r.sched.state_dict(), epoch=m["epoch"], history=history, epochs=r.cfg["epochs"],
-                    steps=r.steps, record=r.cfg["record"], ema=r.ema.state_dict() if r.ema else None)
+                    steps=r.steps, record=r.cfg["record"], ema=r.ema.state_dict() if r.ema else None,
+                    rng=torch.get_rng_state(), gen=r.gen.get_state() if r.gen is not None else None)
     r.rep.log_metrics(**m)                    # after the checkpoint: a logged epoch can always be resumed
 
 def _resume(r: _Run) -> list[dict]:
@@ -446,6 +447,8 @@ def _resume(r: _Run) -> list[dict]:
     r.opt.load_state_dict(ck["optimizer"])
     r.sched.load_state_dict(ck["scheduler"])
     if r.ema is not None: r.ema.load_state_dict(ck["ema"])            # same run: it kept one too
+    if ck.get("rng") is not None and r.device.type == "cpu": torch.set_rng_state(ck["rng"])   # dropout's numbers go on
+    if ck.get("gen") is not None and r.gen is not None: r.gen.set_state(ck["gen"])            # and augmentation's
     if r.rep is not None:
         for h in ck["history"]: r.rep.log_metrics(**h)
     return list(ck["history"])
