@@ -40,14 +40,16 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image
+from .openset import energy_score, msp_score, shipped_calibration
 from .models import asset_path
 
 
 # %% auto #0
-__all__ = ['EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels', 'symbol_info',
-           'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates', 'CopyButton',
-           'packages_for', 'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad',
-           'check_run_dir', 'port_number', 'free_port', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
+__all__ = ['UNKNOWN_HINT', 'EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels',
+           'symbol_info', 'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates',
+           'judge_logits', 'CopyButton', 'packages_for', 'EquationBuilder', 'in_colab', 'enable_colab_widgets',
+           'PadBoard', 'SymbolPad', 'check_run_dir', 'port_number', 'free_port', 'check_port_free', 'voila_command',
+           'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #3d7663a2
 @dataclass(frozen=True)
@@ -137,6 +139,16 @@ def show_candidates(cands: list[dict]) -> "IPython.display.HTML":
         for i, c in enumerate(cands))
     return HTML("<table><tr><th>#</th><th>symbol</th><th>LaTeX</th><th>mode</th><th>package</th><th>prob</th></tr>"
                 f"{rows}</table>")
+
+# %% ../nbs/11_app.ipynb #a5b6c7d2
+UNKNOWN_HINT = "Not a symbol I know: none of my 369 symbols fits well. The closest guesses:"
+
+def judge_logits(logits: torch.Tensor, calibration: dict | None = None) -> tuple[np.ndarray, float, bool]:
+    "(calibrated probabilities, open-set score, known?) of one drawing's logits, with the shipped model's calibration."
+    cal = shipped_calibration() if calibration is None else calibration
+    z = torch.as_tensor(logits).detach().float().reshape(1, -1)
+    score = float((energy_score if cal["chosen"] == "energy" else msp_score)(z)[0])
+    return torch.softmax(z[0] / cal["temperature"], 0).numpy(), score, score >= cal["threshold"]
 
 # %% ../nbs/11_app.ipynb #2f30093f
 _COPY_ESM = """

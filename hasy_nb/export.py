@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gzip
+import inspect
 import json
 import os
 import shlex
@@ -20,13 +21,18 @@ import numpy as np
 import torch
 from torch import nn
 
-from .infer import DOT_PX, DOT_SPAN, LINE_PX, MAX_INK, load_model, load_pretrained, pretrained_info
+from .infer import DOT_EXTENT, DOT_PX, DOT_SPAN, LINE_PX, MAX_INK, MAX_PIXELS, load_model, load_pretrained, preprocess, pretrained_info
 from .infer import _SS as PAD_SUPERSAMPLING
 from .models import asset_path, build
+from .openset import shipped_calibration, shipped_prototypes
+from .fewshot import EXAMPLES_FORMAT, EXAMPLES_VERSION, MARGIN_MANY, MARGIN_ONE
+from .fewshot import SIZE as EXAMPLE_SIZE
+from .symbols import symbol_table
 
 # %% auto #0
-__all__ = ['FORMAT', 'VERSION', 'MANIFEST', 'PAD_FILES', 'pad_settings', 'browser_model', 'export_model', 'BrowserModel',
-           'symbols_table', 'write_static_pad', 'site_sizes', 'register_cli']
+__all__ = ['FORMAT', 'VERSION', 'BROWSER_SCORES', 'PROTOTYPES_FILE', 'MANIFEST', 'PAD_FILES', 'pad_settings', 'browser_model',
+           'export_model', 'openset_settings', 'fewshot_settings', 'prototypes_bytes', 'shipped_browser_model',
+           'BrowserModel', 'symbols_table', 'write_static_pad', 'site_sizes', 'register_cli']
 
 # %% ../nbs/10_export.ipynb #825d6c8f
 FORMAT, VERSION = "hasynet", 1
@@ -137,7 +143,8 @@ def _layers(mods: Sequence[nn.Module], T: _Tensors, where: str = "") -> list[dic
 def pad_settings() -> dict:
     "The pad's rasterisation settings that the browser must share with `hasy_nb.infer` (read from there)."
     return {"line_px": LINE_PX, "dot_px": DOT_PX, "dot_span": DOT_SPAN, "ss": PAD_SUPERSAMPLING, "raster_ss": 4,
-            "max_ink": MAX_INK, "size": 32, "default_width": 0.04}
+            "max_ink": MAX_INK, "size": 32, "default_width": 0.04, "max_pixels": MAX_PIXELS, "dot_extent": DOT_EXTENT,
+            "ink_threshold": inspect.signature(preprocess).parameters["ink_threshold"].default}
 
 
 def _labels(model: nn.Module, n_out: int, labels: Sequence[str] | None) -> list[str]:
@@ -151,8 +158,9 @@ def _labels(model: nn.Module, n_out: int, labels: Sequence[str] | None) -> list[
     return labels
 
 
-def browser_model(model: nn.Module, labels: Sequence[str] | None = None, size: int = 32) -> tuple[dict, bytes]:
-    "The browser format of `model`: a JSON-able header (layers, tensors, labels, pad settings) and the float32 blob."
+def browser_model(model: nn.Module, labels: Sequence[str] | None = None, size: int = 32,
+                  openset: dict | None = None) -> tuple[dict, bytes]:
+    "The browser format of `model`: a JSON-able header (layers, tensors, labels, pad and `openset` settings) and the float32 blob."
     model = model.eval()
     in_ch = next((m.in_channels for m in model.modules() if isinstance(m, nn.Conv2d)), 1)
     with torch.inference_mode(): n_out = int(model(torch.zeros(1, in_ch, size, size)).shape[-1])
@@ -162,6 +170,8 @@ def browser_model(model: nn.Module, labels: Sequence[str] | None = None, size: i
               "arch": getattr(model, "arch_name", None), "spec": getattr(model, "spec", None),
               "labels": _labels(model, n_out, labels), "pad": pad_settings(), "layers": layers,
               "tensors": T.meta, "bytes": T.size}
+    if layers[-1]["op"] == "linear": header["embedding"] = {"dim": layers[-1]["in"]}   # the last layer's input
+    if openset is not None: header["openset"] = openset
     return header, b"".join(T.parts)
 
 
@@ -179,6 +189,36 @@ def export_model(model_or_run=None, out_dir: str | os.PathLike = "browser_model"
     files = _model_files(*browser_model(load_model(model_or_run), labels))
     return _write_files(out, "export", files)
 
+
+# %% ../nbs/10_export.ipynb #b1c2d3e5
+BROWSER_SCORES = ("energy", "msp")     # the open-set scores hasynet.js computes (hasy_nb.openset's names)
+PROTOTYPES_FILE = "prototypes.bin"     # the shipped model's class prototypes, float16 little-endian (369 x 512)
+
+
+def openset_settings() -> dict:
+    "The shipped model's calibration for the page: temperature, open-set score and threshold (hasy_nb.openset's)."
+    cal = shipped_calibration()
+    if cal["chosen"] not in BROWSER_SCORES:
+        raise ValueError(f"export: the open-set score {cal['chosen']!r} is not one hasynet.js computes {BROWSER_SCORES}")
+    return {"score": cal["chosen"], "temperature": cal["temperature"], "threshold": cal["threshold"], "ece": cal["ece_after"]}
+
+
+def fewshot_settings() -> dict:
+    "What the page needs to learn a hand as hasy_nb.fewshot does: the examples' file format, the margins, the prototypes."
+    shape = list(shipped_prototypes().shape)
+    return {"format": EXAMPLES_FORMAT, "version": EXAMPLES_VERSION, "size": EXAMPLE_SIZE, "margin_one": MARGIN_ONE,
+            "margin_many": MARGIN_MANY, "prototypes": PROTOTYPES_FILE, "shape": shape}
+
+
+def prototypes_bytes() -> bytes:
+    "The shipped prototypes as float16 little-endian bytes (float16 -> float32 -> float16 is exact)."
+    return shipped_prototypes().numpy().astype("<f2").tobytes()
+
+
+def shipped_browser_model() -> tuple[dict, bytes]:
+    "The shipped model in the browser format with its calibration, open-set threshold and few-shot settings."
+    header, blob = browser_model(load_pretrained(), openset=openset_settings())
+    return {**header, "fewshot": fewshot_settings()}, blob
 
 # %% ../nbs/10_export.ipynb #3b03975c
 MANIFEST = "hasy-nb-manifest.json"   # the files `hasy-nb export` / `pad --static` wrote into a folder
@@ -260,19 +300,23 @@ class BrowserModel(nn.Module):
         return self._run(x, self.header["layers"])
 
 # %% ../nbs/10_export.ipynb #aa70d04a
-PAD_FILES = ("index.html", "pad.js", "pad.css", "hasynet.js", "hasynet_kernels.js", "formula.js")
+PAD_FILES = ("index.html", "pad.js", "pad.css", "hasynet.js", "hasynet_kernels.js", "formula.js",
+             "details.js", "teach.js", "picture.js", "offline.js", "sw.js", "manifest.webmanifest", "icon.svg")
+
+
+def _page_symbol(row: dict, img: str) -> dict:
+    "One row of hasy_nb.symbols' table as the page reads it (the \\usepackage line made here)."
+    pkg, opt = row["package"], row["options"]
+    use = f"\\usepackage{'[' + opt + ']' if opt else ''}{{{pkg}}}" if pkg else ""
+    return {"latex": row["latex"], "usepackage": use, "mode": row["mode"], "img": img, "name": row["name"],
+            "unicode": row["unicode"], "codepoint": row["codepoint"], "typst": row["typst"],
+            "lookalikes": [[a["latex"], a["share"]] for a in row["lookalikes"]]}
 
 
 def symbols_table() -> list[dict]:
-    "HASY's commands for the page: LaTeX, package (+ options), math/text mode and picture (PNG data URI)."
-    table = json.loads(asset_path("latex_packages.json").read_text(encoding="utf-8"))["symbols"]
+    "HASY's commands for the page, from hasy_nb.symbols: LaTeX, package line, mode, picture, name, Unicode, Typst, look-alikes."
     images = json.loads(asset_path("symbol_images.json").read_text(encoding="utf-8"))
-    out = []
-    for latex, info in table.items():
-        pkg, opt = info.get("package"), info.get("options")
-        use = f"\\usepackage{'[' + opt + ']' if opt else ''}{{{pkg}}}" if pkg else ""
-        out.append({"latex": latex, "usepackage": use, "mode": info.get("mode", "math"), "img": images.get(latex, "")})
-    return out
+    return [_page_symbol(row, images.get(row["latex"], "")) for row in symbol_table()]
 
 
 def _pad_assets() -> dict[str, bytes]:
@@ -287,9 +331,12 @@ def write_static_pad(out_dir: str | os.PathLike, model_or_run=None, force: bool 
     """Write the self-contained pad site (page, scripts, KaTeX, model, symbols) into `out_dir` (new, empty or an earlier
     pad; `force`: any folder); returns it."""
     out = _out_folder(out_dir, "pad", "--static", force)
+    shipped = model_or_run is None or model_or_run == "pretrained"   # its calibration and prototypes travel with it
     model = load_model(model_or_run)                      # fails here, before any file is written
     symbols = json.dumps(symbols_table(), ensure_ascii=False, separators=(",", ":")) + "\n"
-    files = {**_pad_assets(), **_model_files(*browser_model(model)), "symbols.json": symbols.encode("utf-8")}
+    files = {**_pad_assets(), **_model_files(*(shipped_browser_model() if shipped else browser_model(model))),
+             "symbols.json": symbols.encode("utf-8")}
+    if shipped: files[PROTOTYPES_FILE] = prototypes_bytes()
     return _write_files(out, "pad", files)
 
 

@@ -1,10 +1,11 @@
 // The symbol pad in the browser: draw, the net (hasynet.js) guesses on every pointer move, click a guess to add
 // its LaTeX to the equation (rendered with KaTeX when it is on the page), search symbols by name, copy commands,
 // see the \usepackage lines. Used by the static site (index.html) and by the SymbolPad widget.
-import { padInput, logits, softmax, loadModel } from "./hasynet.js";
+import { padInput, logits, softmax, loadModel, judge, embedAndLogits, float16Array } from "./hasynet.js";
 
 export const EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation.";
 export const INK_HINT = "The pad is {}% ink: symbols are thin strokes. Clear it or use the eraser.";
+export const UNKNOWN_HINT = "Not a symbol I know: none of my 369 symbols fits well. The closest guesses:";
 const GRID = 32;
 const PAGE = 5;          // guesses shown at first; "show more" adds this many again and again... up to MORE_MAX
 const MORE = 15;
@@ -255,11 +256,15 @@ export function mountPad(root, opts) {
   search.placeholder = "find a symbol by name: alpha, arrow, sum…";
   search.setAttribute("aria-label", "find a symbol by name or command");
   const found = el("div", "hsp-found");
-  right.append(guessTitle, guessBox, moreBtn, el("div", "hsp-title", "Search"), search, found);
+  const detailsSlot = el("div", "hsp-details-slot"), teachSlot = el("div", "hsp-teach-slot");
+  left.append(teachSlot);
+  right.append(guessTitle, guessBox, moreBtn, detailsSlot, el("div", "hsp-title", "Search"), search, found);
   for (const e of right.children) e.classList.add("hsp-symbol-only");     // hidden in formula mode
 
   const css = (name, fallback) => getComputedStyle(root).getPropertyValue(name).trim() || fallback;
   let probs = null, shown = PAGE;
+  let verdict = null, mine = null, current = null;   // judge()'s answer, the user's winning example, the image guessed
+  let details = null, teach = null;                  // details.js and teach.js panels (opts.details, opts.teach)
   const guessMs = [];                // compute + DOM time of each guess refresh
   const penWidth = opts.penWidth || 0.035, eraserWidth = opts.eraserWidth || 0.12;
   const keyTarget = opts.keyTarget || (typeof document !== "undefined" ? document : null);
@@ -302,20 +307,31 @@ export function mountPad(root, opts) {
       copy.textContent = "Copied";
       setTimeout(() => { copy.textContent = "Copy"; }, 1200);
     });
-    row.append(pick, copy);
+    if (details) {
+      const about = el("button", "hsp-btn hsp-about", "ⓘ");
+      about.type = "button";
+      about.title = "about " + latex + ": its name, Unicode, Typst and look-alikes";
+      about.addEventListener("click", () => details.show(latex));
+      row.append(pick, about, copy);
+    } else row.append(pick, copy);
     return row;
   }
   function showGuesses() {
     const rows = [];
+    if (probs && verdict && !verdict.known) rows.push(el("div", "hsp-unknown", UNKNOWN_HINT));
+    if (probs && mine) { const r = candidate(mine.label, null, 0, "hsp-cand hsp-mine"); r.title = "your own drawings of it are the nearest"; rows.push(r); }
     if (probs) {
       const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, shown);
       order.forEach((i, r) => rows.push(candidate(model.labels[i], probs[i], r + 1, "hsp-cand")));
+      if (details) details.show(mine ? mine.label : model.labels[order[0]]);
     }
     guessBox.replaceChildren(...rows);
     moreBtn.hidden = !probs || shown >= model.labels.length;
   }
   function hint(text) {
-    probs = null;
+    probs = null; verdict = null; mine = null; current = null;
+    delete root.dataset.known;
+    if (details) details.show(null);
     guessBox.replaceChildren(el("div", "hsp-hint", text));
     moreBtn.hidden = true;
   }
@@ -330,17 +346,38 @@ export function mountPad(root, opts) {
     showSeen(r.image);
     if (r.empty) hint(opts.emptyHint || EMPTY_HINT);
     else if (r.tooMuchInk) hint(INK_HINT.replace("{}", Math.round(100 * r.cover)));
-    else {
-      probs = softmax(logits(model, r.image));
-      shown = PAGE;
-      showGuesses();
-    }
+    else classify(r.image);
     const ms = performance.now() - t0;
     guessMs.push(Math.round(ms * 1000) / 1000);
     if (guessMs.length > 2000) guessMs.shift();
     root.dataset.guesses = String(Number(root.dataset.guesses || 0) + 1);
     root.dataset.lastGuessMs = String(ms);
     if (opts.onGuess) opts.onGuess(ms);
+  }
+  // the net's logits -> calibrated probabilities and "do I know it?" (model.json's openset), and the user's own
+  // drawings (teach.js: FewShotGuesser's rule on the net's embedding)
+  function classify(image) {
+    current = image;
+    let z, emb = null;
+    if (teach && teach.active()) ({ logits: z, embedding: emb } = embedAndLogits(model, image));
+    else z = logits(model, image);
+    verdict = judge(model, z);
+    probs = verdict.probs;
+    mine = emb ? teach.guess(emb, z) : null;
+    if (mine && mine.label === null) mine = null;
+    root.dataset.known = verdict.known ? "1" : "0";
+    root.dataset.score = verdict.score === null ? "" : String(verdict.score);
+    root.dataset.mine = mine ? mine.label : "";
+    shown = PAGE;
+    showGuesses();
+  }
+  /** Guess from a 32x32 image (a picture's), as if it had been drawn. */
+  function guessImage(image) {
+    const t0 = performance.now();
+    showSeen(image);
+    classify(image);
+    root.dataset.guesses = String(Number(root.dataset.guesses || 0) + 1);
+    return performance.now() - t0;
   }
   moreBtn.addEventListener("click", () => { shown += MORE; showGuesses(); });
 
@@ -369,10 +406,31 @@ export function mountPad(root, opts) {
       css, keyTarget, height: opts.formulaHeight || 240, ratio: opts.formulaRatio || 3 });
   }
 
+  // ---- the symbol's details, learning the user's hand, a picture in (modules the page passes in) ------------------
+  if (opts.details) details = opts.details.mountDetails(detailsSlot, { symbols, copyText, root });
+  if (opts.teach && model.header.fewshot) {
+    teach = opts.teach.mountTeach(teachSlot, { settings: model.header.fewshot, labels: model.labels, root,
+      embed: (im) => embedAndLogits(model, im).embedding, currentImage: () => (probs ? current : null),
+      loadPrototypes: opts.prototypes, onChange: () => { if (current && probs) classify(current); } });
+  }
+  let picture = null;
+  if (opts.picture) {
+    picture = opts.picture.mountPicture(bar, { P: model.pad, root, pasteTarget: keyTarget,
+      onPicture: (pic) => {
+        if (formula && root.dataset.mode === "formula") formula.setMode("symbol");   // formula.js reads strokes only: one symbol
+        const r = opts.picture.preprocessGrey(pic.grey, pic.width, pic.height, model.pad, pic.name);
+        root.dataset.picture = pic.name;
+        delete root.dataset.pictureError;
+        const ms = guessImage(r.image);
+        root.dataset.pictureMs = String(ms);
+      },
+      onError: (message) => { hint(message); root.dataset.pictureError = message; } });
+  }
+
   hint(opts.emptyHint || EMPTY_HINT);
   root.dataset.ready = "1";
   return {
-    formula,
+    formula, details, teach, picture, guessImage, get verdict() { return verdict; }, get mine() { return mine; },
     get strokes() { return pad.strokes; },
     set strokes(v) { pad.strokes = v; },
     guesses: () => Array.from(guessBox.querySelectorAll(".hsp-cand")).map((e) => e.dataset.latex),
@@ -591,14 +649,20 @@ function loadScript(src) {
 /** The static page: load the model and symbols next to this script, mount the pad into `root`, then KaTeX. */
 export async function startStaticPad(root, base = "./") {
   const t = { module: performance.now() };
-  const [model, symbols, formula] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
+  const [model, symbols, formula, details, teach, picture] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
     fetch(base + "symbols.json").then((r) => r.json()).then((s) => { t.symbols = performance.now(); return s; }),
-    import("./formula.js")]);        // the formula reader (a dynamic import: the SymbolPad widget loads pad.js from a blob)
-  const pad = mountPad(root, { model, symbols, formula });
+    import("./formula.js"),        // the formula reader (a dynamic import: the SymbolPad widget loads pad.js from a blob)
+    import("./details.js"), import("./teach.js"), import("./picture.js")]);
+  const prototypes = () => fetch(base + model.header.fewshot.prototypes).then((r) => {
+    if (!r.ok) throw new Error(`cannot load ${model.header.fewshot.prototypes} (${r.status})`);
+    return r.arrayBuffer();
+  }).then(float16Array);
+  const pad = mountPad(root, { model, symbols, formula, details, teach, picture, prototypes });
   if (typeof window !== "undefined") window.hasyPad = pad;
   t.ready = performance.now();
   root.dataset.readyMs = String(t.ready);       // since the page started loading (performance.timeOrigin)
   root.dataset.timing = JSON.stringify(t);
+  import("./offline.js").then((m) => m.registerOffline(root));   // installable, and offline from the first visit
   // the equation's typesetting is not needed for the first guess: KaTeX loads after the pad is ready
   loadScript(base + "katex/katex.min.js").then(() => {
     pad.equation.setKatex(window.katex);
