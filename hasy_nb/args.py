@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import argparse
 import math
-from typing import Any, Callable
+import re
+from typing import Any, Callable, Iterable
 
 # %% auto #0
 __all__ = ['positive_int', 'nonneg_int', 'positive_float', 'nonneg_float', 'prob', 'fold_number', 'nonempty', 'valid_share',
-           'ema_decay', 'processes_arg']
+           'ema_decay', 'processes_arg', 'parse_folds', 'folds_arg', 'shard_arg']
 
 # %% ../nbs/01b_args.ipynb #879e9188
 def _checked(text: str, kind: type, ok: Callable[[Any], bool], what: str):
@@ -62,3 +63,29 @@ def ema_decay(text: str) -> float:
 def processes_arg(text: str) -> int | str:
     "argparse type: a number of processes >= 1, or 'all' (every XLA core)."
     return "all" if text == "all" else _checked(text, int, lambda v: v >= 1, "'all' or an integer >= 1")
+
+# %% ../nbs/01b_args.ipynb #f01d5a12
+def parse_folds(text: str | Iterable[int]) -> list[int]:
+    "Folds from '1-10', '1,3,5', '2' or an iterable of ints; each in 1..10."
+    if isinstance(text, str):
+        folds = []
+        for part in text.replace(" ", "").split(","):
+            m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
+            if not m: raise ValueError(f"folds: cannot read {part!r} in {text!r} (use e.g. 1-10 or 1,3,5)")
+            a, b = int(m[1]), int(m[2] or m[1])
+            folds += list(range(a, b + 1))
+    else: folds = [int(k) for k in text]
+    bad = [k for k in folds if not 1 <= k <= 10]
+    if bad or not folds: raise ValueError(f"folds must be in 1..10, got {folds}")
+    return sorted(dict.fromkeys(folds))
+
+def folds_arg(text: str) -> list[int]:
+    "argparse type: folds as `parse_folds` reads them."
+    try: return parse_folds(text)
+    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
+
+def shard_arg(text: str) -> tuple[int, int]:
+    "argparse type: `K/N`, shard K of N (1 <= K <= N)."
+    m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not m or not 1 <= int(m[1]) <= int(m[2]): raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
+    return int(m[1]), int(m[2])

@@ -18,8 +18,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 # %% auto #0
-__all__ = ['PRECISIONS', 'AUGMENTS', 'SCHEDULES', 'SPEED_KEYS', 'cpu_flags', 'cpu_has_bf16', 'resolve_precision',
-           'augment_options', 'TrainConfig', 'run_key', 'legacy_identity', 'machine_record', 'trained_fold']
+__all__ = ['PRECISIONS', 'AUGMENTS', 'SCHEDULES', 'SPEED_KEYS', 'OPTIMIZERS', 'LATER', 'cpu_flags', 'cpu_has_bf16',
+           'resolve_precision', 'augment_options', 'TrainConfig', 'run_key', 'legacy_identity', 'machine_record',
+           'trained_fold']
 
 # %% ../nbs/03c_config.ipynb #05345c65
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -80,6 +81,8 @@ def augment_options(augment) -> dict | None:
 # %% ../nbs/03c_config.ipynb #fda01da9
 SCHEDULES = ("onecycle", "cosine")
 SPEED_KEYS = ("channels_last", "compile", "threads", "device")   # how fast, not what: left out of a run's identity
+OPTIMIZERS = ("adamw", "sgd")
+LATER = dict(optimizer="adamw", mixup=0.0, cutmix=0.0)   # settings added after runs existed: at these defaults, not in an identity
 
 def _check(ok: bool, msg: str) -> None:
     "Raise ValueError(msg) unless `ok`."
@@ -98,9 +101,12 @@ class TrainConfig:
     bs: int = 256
     lr: float = 3e-3
     wd: float = 0.05
+    optimizer: str = "adamw"           # adamw | sgd (Nesterov momentum 0.9)
     schedule: str = "onecycle"
     label_smoothing: float = 0.0
     augment: str | bool | dict | None = None
+    mixup: float = 0.0                 # Beta(a, a) of mixup's blend (0: none)
+    cutmix: float = 0.0                # Beta(a, a) of cutmix's box share (0: none; with mixup: one or the other per batch)
     ema: float = 0.0                   # decay of a moving average of the weights (0: none)
     seed: int = 0
     init: str | None = None            # weights to start from: a run folder or a .pt file
@@ -116,6 +122,7 @@ class TrainConfig:
     def identity(self, device_type: str = "cpu") -> dict:
         "The settings that decide what is learnt (speed settings out, precision resolved): equal identities, one run."
         d = {k: v for k, v in asdict(self).items() if k not in SPEED_KEYS}
+        d = {k: v for k, v in d.items() if k not in LATER or v != LATER[k]}      # later settings: only when changed
         d.update(precision=resolve_precision(self.precision, device_type), augment=augment_options(self.augment))
         return json.loads(json.dumps(d, sort_keys=True))
 
@@ -134,6 +141,8 @@ def _validate(c: TrainConfig) -> None:
     for k in ("epochs", "bs"): _check(isinstance(getattr(c, k), int) and getattr(c, k) >= 1, f"{k} must be >= 1, not {getattr(c, k)!r}")
     _check(_finite(c.lr) and c.lr > 0, f"lr must be a finite number > 0, not {c.lr!r}")
     _check(_finite(c.wd) and c.wd >= 0, f"wd must be a finite number >= 0, not {c.wd!r}")
+    _check(c.optimizer in OPTIMIZERS, f"optimizer must be one of {', '.join(OPTIMIZERS)}, not {c.optimizer!r}")
+    for k in ("mixup", "cutmix"): _check(_finite(getattr(c, k)) and getattr(c, k) >= 0, f"{k} must be a finite number >= 0, not {getattr(c, k)!r}")
     _check(c.schedule in SCHEDULES, f"schedule must be one of {', '.join(SCHEDULES)}, not {c.schedule!r}")
     _check(_finite(c.label_smoothing) and 0 <= c.label_smoothing < 1, f"label_smoothing must be in [0, 1), not {c.label_smoothing!r}")
     augment_options(c.augment)

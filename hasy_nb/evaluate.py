@@ -24,6 +24,7 @@ from torch import nn
 from .infer import load_model, predict_logits, preprocess
 from .models import asset_path
 from .report import read_run
+from .args import folds_arg, parse_folds
 from .args import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
                           prob, valid_share)
 from .config import AUGMENTS, PRECISIONS, TrainConfig, legacy_identity
@@ -32,8 +33,8 @@ from .train import device_kind, get_device, topk_correct
 # %% auto #0
 __all__ = ['PAPER_RESULTS', 'PAPER_NOTES', 'PAPER_ARCHS', 'parse_confusable', 'confusable_groups', 'confusable_matrix',
            'per_class_accuracy', 'most_confused', 'worst_classes', 'plot_per_class', 'plot_confusion', 'EvalResult',
-           'scores', 'evaluate', 'parse_folds', 'CVResult', 'cv_table', 'cross_validate', 'load_cv', 'pen_robustness',
-           'folds_arg', 'seen_in_training', 'register_cli']
+           'scores', 'evaluate', 'CVResult', 'cv_table', 'cross_validate', 'load_cv', 'pen_robustness',
+           'seen_in_training', 'register_cli']
 
 # %% ../nbs/07_evaluate.ipynb #87eb8d45
 PAPER_RESULTS: dict[str, dict[str, float]] = {
@@ -236,20 +237,6 @@ def _cv_runs(runs_dir: str | Path) -> list[dict]:
     runs = [read_run(p.parent) for p in sorted(Path(runs_dir).glob("*/summary.json"))]
     return [r for r in runs if "cv_name" in r["config"] and r["summary"].get("status") == "ok" and "test_top1" in r["summary"]]
 
-def parse_folds(text: str | Iterable[int]) -> list[int]:
-    "Folds from '1-10', '1,3,5', '2' or an iterable of ints; each in 1..10."
-    if isinstance(text, str):
-        folds = []
-        for part in text.replace(" ", "").split(","):
-            m = re.fullmatch(r"(\d+)(?:-(\d+))?", part)
-            if not m: raise ValueError(f"folds: cannot read {part!r} in {text!r} (use e.g. 1-10 or 1,3,5)")
-            a, b = int(m[1]), int(m[2] or m[1])
-            folds += list(range(a, b + 1))
-    else: folds = [int(k) for k in text]
-    bad = [k for k in folds if not 1 <= k <= 10]
-    if bad or not folds: raise ValueError(f"folds must be in 1..10, got {folds}")
-    return sorted(dict.fromkeys(folds))
-
 # %% ../nbs/07_evaluate.ipynb #d7772da2
 @dataclass
 class CVResult:
@@ -390,11 +377,6 @@ def _print_eval(res: EvalResult, title: str, n: int) -> None:
     print("  most confused (true -> predicted, count):")
     for r in res.most_confused(n).to_dict("records"):
         print(f"    {r['true']:>22} -> {r['predicted']:<22} {r['count']:>4}{'  (confusable)' if r.get('confusable') else ''}")
-
-def folds_arg(text: str) -> list[int]:
-    "argparse type: folds as `parse_folds` reads them."
-    try: return parse_folds(text)
-    except ValueError as e: raise argparse.ArgumentTypeError(str(e)) from None
 
 def seen_in_training(model: nn.Module, data, fold: int) -> int:
     "How many of fold `fold`'s test images `model` trained on: its own fold's training part holds other folds' tests."

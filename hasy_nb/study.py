@@ -10,35 +10,48 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 import json
+import math
 import os
 import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Sequence
 
 import numpy as np
 
 STUDY_DIR = Path("results/study")
 GRID_FILE = STUDY_DIR / "grid.toml"
-PARTS = ("budget", "ablation", "verdict", "converge")
+PARTS = ("budget", "ablation", "verdict", "converge", "screen")
 RECIPE_KEYS = {"epochs": int, "bs": int, "lr": float, "wd": float, "schedule": str, "label_smoothing": float,
-               "augment": (bool, str), "valid": float, "ema": float, "precision": str, "device": str}   # TrainConfig's
+               "augment": (bool, str), "valid": float, "ema": float, "precision": str, "device": str,
+               "optimizer": str, "mixup": float, "cutmix": float}   # TrainConfig's
 ENTRY_KEYS = {"arch", "factor", "seeds", "folds", "note", "pending", *RECIPE_KEYS}
-PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries", "baseline"}
+PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries", "baseline", "base"}
 
 # %% auto #0
 __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS',
-           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'PENDING', 'COSTS_FILE', 'vgg_spec', 'make_grid', 'load_grid',
-           'Entry', 'plan', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds', 'run_part',
-           'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
-           'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
-           'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table', 'choose_recipe']
+           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'SCREENS', 'PENDING', 'COSTS_FILE', 'vgg_spec', 'make_grid',
+           'load_grid', 'Entry', 'plan', 'base_recipe', 'select', 'build_arch', 'build_entry', 'arch_cost',
+           'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget',
+           'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto',
+           'plot_verdict', 'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table',
+           'choose_recipe', 'holm', 'screen_effects']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
+def _conv_unit(w: int, opts: str, norm: str | None, act: str, separable: bool) -> list[str]:
+    "One conv of the family: `conv` + norm + activation, or depthwise 3x3 then pointwise 1x1 (`separable`)."
+    n = [norm] if norm else []
+    if not separable: return [f"conv{w}{opts}", *n, act]
+    return [f"dwconv{opts}", *n, act, f"conv{w}k1", *n, act]
+
 def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: int = 3, valid_blocks: int = 0,
              down: str = "maxpool", dilation: int = 1, dilate_from: int = 2, norm: str | None = "bn",
-             act: str = "relu", head: str = "flatten", drop: float = 0.2) -> str:
-    "The shipped architecture's family as a spec: block i is `convs[i]` convs of `widths[i]` features, then a pool."
+             act: str = "relu", head: str = "flatten", drop: float = 0.2, hidden: int = 0, residual: bool = False,
+             separable: bool = False) -> str:
+    """The shipped architecture's family as a spec: block i is `convs[i]` convs of `widths[i]` features, then a pool;
+    `residual` adds a shortcut around a block's last conv, `separable` makes every conv after the first depthwise +
+    pointwise, `hidden` puts a fully-connected layer of that many features before the classifier."""
     if down not in ("maxpool", "avgpool", "stride"):
         raise ValueError(f"vgg_spec: down must be maxpool, avgpool or stride, not {down!r}")
     if head not in ("flatten", "gap"): raise ValueError(f"vgg_spec: head must be flatten or gap, not {head!r}")
@@ -50,9 +63,12 @@ def vgg_spec(widths: tuple = (16, 32, 64, 128), convs: tuple = (1, 2, 2, 2), k: 
             opts = f"k{k}" + ("pvalid" if i < valid_blocks else "")
             opts += f"d{dilation}" if dilation > 1 and i >= dilate_from else ""
             opts += "s2" if down == "stride" and downsample and j == n - 1 else ""
-            parts += [f"conv{w}{opts}", *([norm] if norm else []), act]
+            unit = _conv_unit(w, opts, norm, act, separable and (i, j) != (0, 0))
+            if residual and j == n - 1 and j > 0: unit = [f"res[{' '.join(unit[:-1])}]", act]   # shortcut, then act
+            parts += unit
         if down != "stride" and downsample: parts.append(f"{down}2")
-    parts += (["gap"] if head == "gap" else []) + ([f"drop{drop:g}"] if drop else []) + ["fc"]
+    drops = [f"drop{drop:g}"] if drop else []
+    parts += (["gap"] if head == "gap" else []) + drops + ([f"fc{hidden}", act, *drops] if hidden else []) + ["fc"]
     return " ".join(parts)
 
 # %% ../nbs/08_study.ipynb #d15bc10f
@@ -77,6 +93,24 @@ ABLATIONS: dict[str, tuple[str, dict, dict]] = {
 GRID_BUDGETS = dict(budget_epochs=4, verdict_epochs=4)   # written into grid.toml; see "Choosing the budget"
 CONVERGE_EPOCHS = (8, 16, 32)                            # stage 2: budget x regularisation, on validation
 CONVERGE_AUGMENTS = ("none", "light", "shipped")
+# stage 3 at R*: the 4-epoch factors within about 3 SE of the baseline, then those never tried; a zoo name or
+# changes to `vgg_spec`, and changes to the recipe
+SCREENS: dict[str, tuple[str, dict | str, dict]] = {
+    "kernel5": ("kernel size", dict(k=5), {}), "down_avgpool": ("downsampling", dict(down="avgpool"), {}),
+    "act_gelu": ("activation", dict(act="gelu"), {}), "act_elu": ("activation", dict(act="elu"), {}),
+    "dilation2": ("dilation", dict(dilation=2), {}), "depth2": ("depth", dict(convs=(2, 2, 2, 2)), {}),
+    "no_smoothing": ("label smoothing", {}, dict(label_smoothing=0.0)),
+    "drop_0": ("dropout", dict(drop=0), {}), "drop_05": ("dropout", dict(drop=0.5), {}),
+    "hidden_fc": ("head", dict(hidden=256), {}),
+    "wd_low": ("weight decay", {}, dict(wd=0.01)), "wd_high": ("weight decay", {}, dict(wd=0.2)),
+    "lr_low": ("learning rate", {}, dict(lr=0.002)), "lr_high": ("learning rate", {}, dict(lr=0.008)),
+    "sgd": ("optimizer", {}, dict(optimizer="sgd", lr=0.1, wd=5e-4)),
+    "mixup": ("mixing", {}, dict(mixup=0.2)), "cutmix": ("mixing", {}, dict(cutmix=1.0)),
+    "width_14": ("width", dict(widths=(22, 45, 90, 179)), {}),
+    "residual": ("residual", dict(residual=True), {}), "separable": ("separable", dict(separable=True), {}),
+    "resnet_small": ("zoo", "resnet_small", {}), "mobilenet_small": ("zoo", "mobilenet_small", {}),
+    "allconv": ("zoo", "allconv", {}),
+}
 PENDING: dict[str, str] = {}   # variant -> why it cannot run yet (written into the grid as `pending`)
 
 def _toml(v) -> str:
@@ -125,6 +159,13 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
                       "the test split scored once per run"))
     out += [_table(f"converge.entries.e{ep}_{aug}", dict(factor=aug, arch=base, epochs=ep, augment=aug))
             for ep in CONVERGE_EPOCHS for aug in CONVERGE_AUGMENTS]
+    out.append(_table("screen", dict(base="converge", folds="1", seeds=[0, 1], also_read=["converge"]),
+                      "stage 3: one factor at a time at R* (the converge part's validation choice: its epochs and "
+                      "augmentation); fold 1, 2 seeds; the baseline 4 seeds on folds 1 and 2"))
+    out.append(_table("screen.entries.baseline", dict(factor="baseline", arch=base, folds="1,2", seeds=[0, 1, 2, 3])))
+    for name, (factor, arch, recipe) in SCREENS.items():
+        spec = arch if isinstance(arch, str) else vgg_spec(**arch)
+        out.append(_table(f"screen.entries.{name}", dict(factor=factor, arch=spec, **recipe)))
     return "\n".join(out)
 
 # %% ../nbs/08_study.ipynb #0c3730ca
@@ -162,11 +203,13 @@ def load_grid(path: str | Path = GRID_FILE) -> dict:
     _check_keys(path, "top level", grid, {"recipe", *PARTS})
     _check_keys(path, "recipe", grid.get("recipe", {}), set(RECIPE_KEYS))
     _check_types(path, "recipe", grid.get("recipe", {}))
-    from hasy_nb.evaluate import parse_folds
+    from hasy_nb.args import parse_folds
     for part in PARTS:
         p = grid.get(part)
         if p is None: continue
         _check_keys(path, part, p, PART_KEYS | set(RECIPE_KEYS))
+        if "base" in p and (p["base"] not in grid or p["base"] in (part, "budget")):
+            raise ValueError(f"{path}: [{part}] base = {p['base']!r} must name another part of entries in this grid")
         _check_types(path, part, {k: v for k, v in p.items() if not (part == "budget" and k == "epochs")})
         try: parse_folds(p.get("folds", "1"))
         except ValueError as e: raise ValueError(f"{path}: [{part}] {e}") from None
@@ -216,11 +259,12 @@ def _settings(recipe: dict, seed: int) -> tuple[dict, str]:
 
 def plan(grid: dict, part: str) -> list[Entry]:
     "The entries of `part` of a loaded grid: one per (arch, epochs) for budget, one per (entry, seed) otherwise."
-    from hasy_nb.evaluate import parse_folds
+    from hasy_nb.args import parse_folds
     if part not in PARTS: raise ValueError(f"study: unknown part {part!r} (known: {', '.join(PARTS)})")
     if part not in grid: raise ValueError(f"{grid.get('_path', 'grid')}: has no [{part}] part")
     p, base = grid[part], Path(grid.get("_path", GRID_FILE)).parent
-    recipe = {**grid.get("recipe", {}), **{k: v for k, v in p.items() if k in RECIPE_KEYS}}
+    inherited, waiting = base_recipe(grid, p["base"]) if p.get("base") else ({}, "")
+    recipe = {**grid.get("recipe", {}), **inherited, **{k: v for k, v in p.items() if k in RECIPE_KEYS}}
     also = [str(base / d) for d in p.get("also_read", [])]
     out = []
     if part == "budget":
@@ -235,8 +279,18 @@ def plan(grid: dict, part: str) -> list[Entry]:
             s, dev = _settings({**recipe, **{k: v for k, v in e.items() if k in RECIPE_KEYS}}, seed)
             out.append(Entry(part, name if seed == 0 else f"{name}_s{seed}", e["arch"],
                              parse_folds(e.get("folds", p.get("folds", "1-10"))), s, dev, e.get("factor", name), name,
-                             e.get("pending", ""), also))
+                             e.get("pending", "") or waiting, also))
     return out
+
+def base_recipe(grid: dict, base: str) -> tuple[dict, str]:
+    "What a part built on `base` inherits: the base part's settings and R* (epochs, augmentation); or why not yet."
+    from hasy_nb.study import choose_recipe, study_runs    # defined further down this chapter
+    keys = {k: v for k, v in grid[base].items() if k in RECIPE_KEYS}
+    need = sum(len(e.folds) for e in plan(grid, base))
+    runs = study_runs(base, grid["_path"])
+    if len(runs) < need: return keys, f"waiting for R*: the {base} part has {len(runs)} of its {need} folds"
+    r = choose_recipe(runs)
+    return {**keys, "epochs": r["epochs"], "augment": r["augment"]}, ""
 
 def select(entries: list[Entry], only: str | None) -> list[Entry]:
     "The entries whose name matches the shell-style pattern `only` (all when None); an error when none does."
@@ -276,7 +330,8 @@ def done_folds(e: Entry, root: str | Path) -> dict[int, dict]:
     return found
 
 def run_part(part: str, grid: str | Path = GRID_FILE, *, only: str | None = None, data=None, dry_run: bool = False,
-             progress: bool = True, device: str | None = None, folds: list[int] | None = None) -> list[dict]:
+             progress: bool = True, device: str | None = None, folds: list[int] | None = None,
+             shard: tuple[int, int] | None = None) -> list[dict]:
     "Run (or with `dry_run` only plan) a part of the grid through `cross_validate`; finished folds are skipped."
     from hasy_nb.evaluate import cross_validate
     g = load_grid(grid)
@@ -284,6 +339,8 @@ def run_part(part: str, grid: str | Path = GRID_FILE, *, only: str | None = None
     entries = select(plan(g, part), only)
     if folds is not None:                               # one stream of several: only these folds of each entry
         entries = [dataclasses.replace(e, folds=[k for k in e.folds if k in folds]) for e in entries]
+    if shard is not None:                               # or every n-th entry from the k-th (shard k of n), k in 1..n
+        entries = entries[shard[0] - 1::shard[1]]
     for e in entries:                                   # every model builds before any training starts
         if not e.pending: build_entry(e)
     rows = []
@@ -592,7 +649,14 @@ def part_figure(part: str, grid: str | Path = GRID_FILE):
 
 def _part_table(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
     "What `--table` prints: stage 2's validation table (choices are read there), the part's test table otherwise."
-    return converge_table(study_runs(part, grid)) if part == "converge" else study_table(part, grid)
+    if part == "converge": return converge_table(study_runs(part, grid))
+    if part == "screen": return screen_effects(study_runs(part, grid), weights=_rstar(grid).get("weights", "raw"))
+    return study_table(part, grid)
+
+def _rstar(grid: str | Path = GRID_FILE) -> dict:
+    "R* of the converge part (empty until every converge cell has all its folds)."
+    _, waiting = base_recipe(load_grid(grid), "converge")
+    return {} if waiting else choose_recipe(study_runs("converge", grid))
 
 def _cli_study(args) -> int:
     "`hasy-nb study`: run, plan (--dry-run), tabulate (--table) or draw (--figure) one part of the study's grid."
@@ -604,22 +668,22 @@ def _cli_study(args) -> int:
         import pandas as pd
         with pd.option_context("display.width", 200, "display.max_columns", 20):
             print(_part_table(args.part, args.grid).to_string(index=False, na_rep=""))
-        if args.part == "converge": print("R*:", choose_recipe(study_runs(args.part, args.grid)) or "no cell has all its folds")
+        if args.part in ("converge", "screen"): print("R*:", _rstar(args.grid) or "not yet: the converge part has not finished")
         return 0
     data = None
     if args.data is not None:
         from hasy_nb.data import load_hasy
         if not Path(args.data).exists(): raise FileNotFoundError(f"--data: no archive {args.data}")
-    rows = run_part(args.part, args.grid, only=args.only, dry_run=True, folds=args.folds)   # checks grid and flags first
+    rows = run_part(args.part, args.grid, only=args.only, dry_run=True, folds=args.folds, shard=args.shard)   # checks first
     if args.dry_run or not any(r["to_run"] for r in rows): return 0
     if args.data is not None: data = load_hasy(args.data)
-    run_part(args.part, args.grid, only=args.only, data=data, device=args.device, folds=args.folds)
+    run_part(args.part, args.grid, only=args.only, data=data, device=args.device, folds=args.folds, shard=args.shard)
     print(study_table(args.part, args.grid).to_string(index=False, na_rep=""))
     return 0
 
 def register_cli(subparsers) -> None:
     "Add `hasy-nb study`."
-    from hasy_nb.evaluate import folds_arg
+    from hasy_nb.args import folds_arg, shard_arg
     p = subparsers.add_parser("study", help="run a part of the study (budget, ablation, verdict) resumably",
                               description="Run the entries of one part of the study's grid through the resumable "
                               "cross-validation; folds finished before are skipped.")
@@ -628,6 +692,8 @@ def register_cli(subparsers) -> None:
     p.add_argument("--only", default=None, help="shell-style pattern of entry names, e.g. 'kernel*' or 'baseline'")
     p.add_argument("--folds", default=None, type=folds_arg, help="run only these folds of each entry, e.g. 1 or 2-3 "
                    "(two streams on two cores: one process per fold)")
+    p.add_argument("--shard", default=None, type=shard_arg, metavar="K/N", help="run only every N-th entry from the "
+                   "K-th (e.g. 1/2 and 2/2: two streams over the entries)")
     p.add_argument("--dry-run", action="store_true", help="print what would run, run nothing")
     p.add_argument("--table", action="store_true", help="print the part's table from the finished folds, run nothing")
     p.add_argument("--figure", default=None, metavar="PNG", help="draw the part's figure (budget, verdict) into PNG, "
@@ -681,3 +747,33 @@ def choose_recipe(runs: "pandas.DataFrame") -> dict:
                         best=f"{best[0]} epochs, {best[1]}", gap=round(float(gap.mean()), 2), gap_se=round(_se(gap), 2),
                         folds=len(per_fold), weights=r[(r.epochs == cell[0]) & (r.factor == cell[1])].weights.iloc[0])
     return {}
+
+# %% ../nbs/08_study.ipynb #4ccb2be1
+def holm(p: Sequence[float]) -> np.ndarray:
+    "Holm's step-down adjustment of p-values: the chance of any false finding among them stays below the level."
+    p = np.asarray(p, dtype=float)
+    order = np.argsort(p)
+    adjusted = np.maximum.accumulate((len(p) - np.arange(len(p))) * p[order]).clip(max=1.0)
+    out = np.empty_like(p)
+    out[order] = adjusted
+    return out
+
+def screen_effects(runs: "pandas.DataFrame", fold: int = 1, weights: str = "raw") -> "pandas.DataFrame":
+    "Each variant against the baseline on `fold`'s validation top-1: difference of means, SE from pooled seeds, Holm."
+    import pandas as pd
+    col = "ema_valid" if weights == "EMA" else "valid"
+    r = runs[runs.fold == fold]
+    cells = r.groupby("variant")[col]
+    dof = len(r) - cells.ngroups                                          # seeds beyond the first, over every cell
+    sd = np.sqrt(((r[col] - cells.transform("mean")) ** 2).sum() / dof) if dof > 0 else np.nan
+    base = r[r.variant == "baseline"][col]
+    rows = []
+    for v, x in cells:
+        if v == "baseline": continue
+        effect, se = x.mean() - base.mean(), sd * np.sqrt(1 / len(x) + 1 / len(base))
+        rows.append(dict(variant=v, factor=r[r.variant == v].factor.iloc[0], seeds=len(x), effect=effect, se=se,
+                         z=effect / se, p=math.erfc(abs(effect / se) / math.sqrt(2))))
+    t = pd.DataFrame(rows, columns=["variant", "factor", "seeds", "effect", "se", "z", "p"])
+    t["p (Holm)"] = holm(t.p)
+    t["survives"] = t.z >= 1
+    return t.sort_values("effect", ascending=False, ignore_index=True).round(3)

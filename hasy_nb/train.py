@@ -38,7 +38,7 @@ from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, re
 
 # %% auto #0
 __all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
-           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'shard_batches', 'topk_correct', 'EMA',
+           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'shard_batches', 'topk_correct', 'EMA', 'mix_batch',
            'valid_split', 'sigterm_as_interrupt', 'fit']
 
 # %% ../nbs/04_train.ipynb #19356f15
@@ -98,12 +98,14 @@ class FitResult:
                 f"model={type(self.model).__name__}, report_dir={self.report_dir})")
 
 # %% ../nbs/04_train.ipynb #55168e00
-def make_optimizer(model: nn.Module, lr: float = 3e-3, wd: float = 0.05, fused: bool = False) -> torch.optim.AdamW:
-    "AdamW with weight decay on weight matrices and conv kernels only (not on biases and norm scales), as in nanoGPT."
+def make_optimizer(model: nn.Module, lr: float = 3e-3, wd: float = 0.05, fused: bool = False,
+                   kind: str = "adamw") -> torch.optim.Optimizer:
+    "AdamW (or SGD with Nesterov momentum) with weight decay on weight matrices and conv kernels only, as in nanoGPT."
     params = [p for p in model.parameters() if p.requires_grad]
     decay, no_decay = [p for p in params if p.dim() >= 2], [p for p in params if p.dim() < 2]
-    groups = [dict(params=decay, weight_decay=wd), dict(params=no_decay, weight_decay=0.0)]
-    return torch.optim.AdamW([g for g in groups if g["params"]], lr=lr, fused=fused or None)   # None: torch's foreach
+    groups = [g for g in (dict(params=decay, weight_decay=wd), dict(params=no_decay, weight_decay=0.0)) if g["params"]]
+    if kind == "sgd": return torch.optim.SGD(groups, lr=lr, momentum=0.9, nesterov=True)
+    return torch.optim.AdamW(groups, lr=lr, fused=fused or None)          # None: torch's foreach
 
 def _make_model(model_or_spec: nn.Module | str, n_classes: int) -> nn.Module:
     "The module itself, or `hasy_nb.models.build(spec_or_name)` for a zoo name or layer spec."
@@ -347,7 +349,7 @@ def _prepare(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device:
     if steps == 0:
         raise ValueError(f"no training batches: {len(arr['train_idx'])} training images, bs={cfg['bs']}, "
                          f"{dist.world} processes")
-    opt = make_optimizer(raw, cfg["lr"], cfg["wd"], fused=cfg["fused"])
+    opt = make_optimizer(raw, cfg["lr"], cfg["wd"], fused=cfg["fused"], kind=cfg["config"].optimizer)
     sched = make_scheduler(opt, cfg["schedule"], cfg["epochs"] * steps)
     gen = None if xla else torch.Generator(device=device).manual_seed(cfg["seed"] * 1000 + dist.rank)
     ema = EMA(raw, cfg["ema"]) if cfg["ema"] else None
@@ -374,6 +376,27 @@ def _show_loss(mb, loss: torch.Tensor, device: torch.device) -> None:
 def _set_comment(mb, loss: torch.Tensor) -> None:
     if getattr(mb, "child", None) is not None: mb.child.comment = f"loss {float(loss):.3f}"
 
+def mix_batch(x: torch.Tensor, y: torch.Tensor, mixup: float = 0.0, cutmix: float = 0.0,
+              generator: torch.Generator | None = None) -> tuple[torch.Tensor, torch.Tensor, float]:
+    "Mixup or cutmix (one of the two per batch when both are on): the images, each one's partner label, the own share."
+    if not (mixup or cutmix): return x, y, 1.0
+    cut = cutmix > 0 and (mixup == 0 or torch.rand((), generator=generator, device=x.device) < 0.5)
+    seed = int(torch.randint(2**62, (), generator=generator, device=x.device))
+    lam = float(np.random.default_rng(seed).beta(*(2 * [cutmix if cut else mixup])))
+    perm = torch.randperm(len(y), generator=generator, device=x.device)
+    if not cut: return lam * x + (1 - lam) * x[perm], y[perm], lam
+    h, w = x.shape[-2:]
+    bh, bw = round(h * math.sqrt(1 - lam)), round(w * math.sqrt(1 - lam))          # a box of about 1 - lam of the image
+    top, left = (int(torch.randint(n - b + 1, (), generator=generator, device=x.device)) for n, b in ((h, bh), (w, bw)))
+    x = x.clone()
+    x[..., top:top + bh, left:left + bw] = x[perm][..., top:top + bh, left:left + bw]
+    return x, y[perm], 1 - bh * bw / (h * w)
+
+def _loss(logits: torch.Tensor, y: torch.Tensor, y_mix: torch.Tensor, lam: float, smoothing: float) -> torch.Tensor:
+    "Cross-entropy, blended between the own and the partner labels as the images were."
+    ce = F.cross_entropy(logits, y, label_smoothing=smoothing)
+    return ce if lam == 1.0 else lam * ce + (1 - lam) * F.cross_entropy(logits, y_mix, label_smoothing=smoothing)
+
 def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
     "One epoch of training steps; returns [sum of losses, images], summed on the device (nothing read back here)."
     r.model.train()
@@ -384,8 +407,9 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
     for step, (x, y) in enumerate(bar):
         if step == r.steps: break
         if r.cfg["augment"] is not None: x = augment_batch(x, generator=r.gen, **r.cfg["augment"])
+        x, y_mix, lam = mix_batch(x, y, r.cfg["config"].mixup, r.cfg["config"].cutmix, r.gen)
         with r.amp: logits = r.model(x)
-        loss = F.cross_entropy(logits.float(), y, label_smoothing=r.cfg["label_smoothing"])
+        loss = _loss(logits.float(), y, y_mix, lam, r.cfg["label_smoothing"])
         r.opt.zero_grad(set_to_none=True)
         loss.backward()
         _optimizer_step(r.opt, r.device)

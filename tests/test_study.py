@@ -94,3 +94,27 @@ def test_bad_input_one_line(tiny, args, message):
 def test_bad_part_is_a_usage_error():
     code, _, err = run_study("--part", "everything")
     assert code == 2 and "invalid choice: 'everything'" in err
+
+
+def _study_bg():
+    "tools/study_bg.py as a module (it is a script, not part of the package)."
+    import importlib.util
+    path = Path(__file__).resolve().parent.parent / "tools" / "study_bg.py"
+    spec = importlib.util.spec_from_file_location("study_bg", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+@pytest.mark.parametrize("job, parts", [("converge", ("converge", "", "", "")),
+                                        ("converge@1", ("converge", "", "1", "")),
+                                        ("ablation:precision_bf16*", ("ablation", "precision_bf16*", "", "")),
+                                        ("screen%2/2", ("screen", "", "", "2/2")),
+                                        ("screen:base*@1,2%1/3", ("screen", "base*", "1,2", "1/3"))])
+def test_background_job_syntax(job, parts):
+    assert _study_bg().parse_job(job) == parts
+
+
+def test_shard_flag_is_checked():
+    code, _, err = run_study("--part", "screen", "--shard", "3/2")
+    assert code == 2 and "expected K/N with 1 <= K <= N, got '3/2'" in err

@@ -1,17 +1,19 @@
 """Run parts of the study in the background and commit each finished fold alone, as it finishes.
 
-Each job is PART, PART:PATTERN (an `--only` pattern) and/or PART@FOLDS (only those folds, e.g. converge@1); jobs run one
-after another through `hasy-nb study` (with --parallel all at once: two streams of one thread each train about 1.2x
-faster in all than one stream of two threads on the 2-core machine, bench/train_speed.py), which skips folds that are
-done, so restarting this script resumes where it stopped. Every fold folder that finishes (summary.json
-status ok) is committed by itself: `results/study: <folder> (<test top-1> %)`, only that path, never other changes.
+Each job is PART, PART:PATTERN (an `--only` pattern), PART@FOLDS (only those folds, e.g. converge@1) and/or PART%K/N
+(shard K of N of the part's entries); jobs joined by `+` run at once, one stream each (two streams of one thread train
+about 1.3x faster in all than one stream of two threads on the 2-core machine, bench/train_speed.py), and the arguments
+run one after another. `--parallel` runs all the arguments at once. `hasy-nb study` skips folds that are done and
+resumes a fold stopped mid-way, so restarting this script goes on where it stopped. Every fold folder that finishes
+(summary.json status ok) is committed by itself: `results/study: <folder> (<test top-1> %)`, only that path, never
+other changes.
 
 To stop cleanly between folds: `touch results/study/STOP` (the script waits for the fold in training to finish, then
 stops the runner and exits); SIGTERM or Ctrl-C stops at once (the fold in training ends "interrupted" with its last
 epoch's checkpoint, and the next start goes on from there: `cross_validate` resumes it).
 
 Usage: .venv/bin/python tools/study_bg.py ablation:precision_bf16* converge [--threads N] [--log FILE]
-       .venv/bin/python tools/study_bg.py --parallel --threads 1 converge@1 converge@2
+       .venv/bin/python tools/study_bg.py --threads 1 converge@1+converge@2 screen%1/2+screen%2/2
 """
 from __future__ import annotations
 
@@ -69,11 +71,12 @@ def commit_new(parts: list[str], log) -> int:
     return len(new)
 
 
-def parse_job(job: str) -> tuple[str, str, str]:
-    "(part, only pattern, folds) of PART[:PATTERN][@FOLDS]."
+def parse_job(job: str) -> tuple[str, str, str, str]:
+    "(part, only pattern, folds, shard) of PART[:PATTERN][@FOLDS][%K/N]."
+    job, _, shard = job.partition("%")
     job, _, folds = job.partition("@")
     part, _, only = job.partition(":")
-    return part, only, folds
+    return part, only, folds, shard
 
 
 def fold_of(folder: Path) -> int:
@@ -84,9 +87,10 @@ def fold_of(folder: Path) -> int:
 class Stream:
     "One `hasy-nb study` child and the finished folds of its part (and folds) when it started."
     def __init__(self, job: str, threads: int | None, log):
-        self.part, only, folds = parse_job(job)
+        self.part, only, folds, shard = parse_job(job)
         cmd = [str(ROOT / ".venv" / "bin" / "hasy-nb"), "study", "--part", self.part]
         cmd += (["--only", only] if only else []) + (["--folds", folds] if folds else [])
+        cmd += ["--shard", shard] if shard else []
         env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else dict(os.environ)
         self.folds = set(range(1, 11)) if not folds else {int(k) for k in folds.replace("-", ",").split(",") if k}
         self.before = self.mine()
@@ -94,7 +98,7 @@ class Stream:
         self.child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
     def mine(self) -> set[Path]:
-        "This stream's finished fold folders."
+        "This stream's finished fold folders (shards of one part share them: STOP then stops each after any fold)."
         return {f for f in finished(self.part) if fold_of(f) in self.folds}
 
     def stop(self) -> None:
@@ -124,7 +128,7 @@ def run_streams(jobs: list[str], threads: int | None, log) -> int:
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("jobs", nargs="+", help="PART or PART:PATTERN, run in order")
+    ap.add_argument("jobs", nargs="+", help="PART[:PATTERN][@FOLDS][%%K/N], run in order; JOB+JOB runs them at once")
     ap.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS for each runner")
     ap.add_argument("--parallel", action="store_true", help="run all the jobs at once (one stream each)")
     ap.add_argument("--log", default=str(STUDY / "bg.log"), help="where the runner's output goes")
@@ -132,7 +136,7 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt("SIGTERM")))
     STOP.unlink(missing_ok=True)
     with open(args.log, "a") as log:
-        for batch in ([args.jobs] if args.parallel else [[j] for j in args.jobs]):
+        for batch in ([args.jobs] if args.parallel else [j.split("+") for j in args.jobs]):
             code = run_streams(batch, args.threads, log)
             if code == -1:
                 print(f"[{time.strftime('%H:%M:%S')}] stopped between folds (STOP)", file=log, flush=True)
