@@ -40,7 +40,10 @@ from PIL import Image, ImageDraw
 from torch import nn
 
 from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image
-from .openset import energy_score, msp_score, shipped_calibration
+from .openset import energy_score, msp_score, shipped_calibration, shipped_prototypes
+from .fewshot import FewShotGuesser, UserExamples
+from .infer import preprocess
+from .data import to_input
 from .models import asset_path
 
 
@@ -290,16 +293,16 @@ INK_HINT = "The pad is {:.0%} ink: symbols are thin strokes. Clear it or use the
 
 def _board_esm() -> str:
     "symbolpad.js, preceded by the static pad's modules (hasynet_kernels.js, hasynet.js, pad.js) as sources."
-    sources = {n: asset_path(f"pad/{n}.js").read_text(encoding="utf-8") for n in ("hasynet_kernels", "hasynet", "pad")}
+    names = ("hasynet_kernels", "hasynet", "pad", "details", "teach", "picture")
+    sources = {n: asset_path(f"pad/{n}.js").read_text(encoding="utf-8") for n in names}
     return f"const PAD_SOURCES = {json.dumps(sources)};\n" + asset_path("symbolpad.js").read_text(encoding="utf-8")
 
 @lru_cache(maxsize=1)
-def _pretrained_browser_net() -> tuple[dict, bytes, list]:
-    "The shipped model in the browser format, and the symbols table (made once per process)."
-    from hasy_nb.export import browser_model, symbols_table
-    from hasy_nb.infer import load_pretrained
-    header, blob = browser_model(load_pretrained())
-    return header, blob, symbols_table()
+def _pretrained_browser_net() -> tuple[dict, bytes, list, bytes]:
+    "The shipped model in the browser format (calibration, few-shot settings), the symbols table, the prototypes (once)."
+    from hasy_nb.export import prototypes_bytes, shipped_browser_model, symbols_table
+    header, blob = shipped_browser_model()
+    return header, blob, symbols_table(), prototypes_bytes()
 
 class PadBoard(anywidget.AnyWidget):
     "The drawing board of `SymbolPad` (browser side: `assets/symbolpad.js`, and the static pad's `assets/pad/`)."
@@ -310,6 +313,8 @@ class PadBoard(anywidget.AnyWidget):
     net = traitlets.Dict({}).tag(sync=True)
     net_bin = traitlets.Bytes(b"").tag(sync=True)
     symbols = traitlets.List([]).tag(sync=True)
+    prototypes = traitlets.Bytes(b"").tag(sync=True)    # the shipped model's class prototypes (float16): learn my hand
+    known = traitlets.Bool(True).tag(sync=True)          # False: "not a symbol I know" (kernel guessing)
     # the browser sends strokes + seq after every stroke; echoing them back (ipywidgets 8 does by default)
     # would send the whole drawing back each time, for nothing: measured about 10 ms of the round trip
     strokes = traitlets.List(traitlets.Dict()).tag(sync=True, echo_update=False)
@@ -329,27 +334,39 @@ class PadBoard(anywidget.AnyWidget):
 class SymbolPad(W.VBox):
     "Draw a symbol, get live top-5 guesses, click one to add its LaTeX to an `EquationBuilder`."
     def __init__(self, model: nn.Module | str | os.PathLike | None = None, k: int = 5,
-                 equation: EquationBuilder | None = None, size_px: int = 320, browser: bool | None = None, **kwargs):
+                 equation: EquationBuilder | None = None, size_px: int = 320, browser: bool | None = None,
+                 examples: UserExamples | str | os.PathLike | None = None, **kwargs):
         enable_colab_widgets()
         self.guesser = model if isinstance(model, Guesser) else Guesser(model)
+        shipped = model is None or (isinstance(model, str) and model == "pretrained")
+        self.calibration = shipped_calibration() if shipped else None   # the shipped model's temperature and threshold
+        self.examples = examples if isinstance(examples, UserExamples) else \
+            UserExamples.load(examples) if examples is not None else UserExamples()
+        if len(self.examples) and not shipped:
+            raise ValueError("SymbolPad: examples need the shipped model's class prototypes; leave model out")
+        self.fewshot = FewShotGuesser(self.guesser.model, shipped_prototypes(), self.guesser.labels, self.examples) if shipped else None
         self.k = k
         self.board = PadBoard(size_px=size_px)
         # the shipped model guesses in the browser (no round trip, also on Colab); a custom run, in the kernel
         self.browser = model is None if browser is None else bool(browser)
         if self.browser:
-            if model is None: self.board.net, self.board.net_bin, self.board.symbols = _pretrained_browser_net()
+            if shipped: self.board.net, self.board.net_bin, self.board.symbols, self.board.prototypes = _pretrained_browser_net()
             else:
                 from hasy_nb.export import browser_model, symbols_table
                 self.board.net, self.board.net_bin = browser_model(self.guesser.model, self.guesser.labels)
                 self.board.symbols = symbols_table()
             self.board.browser = True
         self.equation = equation if equation is not None else EquationBuilder()
+        # a picture in: in the browser the page reads it itself (picture.js); here the kernel does (preprocess)
+        self.upload = W.FileUpload(accept="image/*", multiple=False, description="Picture…")
+        self.upload.observe(self._on_upload, names="value")
         self.image = np.full((32, 32), 255, np.uint8)   # the last model input
+        self.known, self.score = True, None             # the last open-set verdict and score (shipped model)
         self.timings_ms: list[float] = []               # Python-side time per update
         self.error: Exception | None = None             # what went wrong in the last update, if anything
         self.board.observe(self._update, names="seq")
         self.board.on_msg(self._on_msg)
-        super().__init__([self.board, self.equation], **kwargs)
+        super().__init__([self.board] + ([] if self.browser else [self.upload]) + [self.equation], **kwargs)
         self.add_class("hasy-pad")
         self._update()
 
@@ -390,18 +407,61 @@ class SymbolPad(W.VBox):
                 guesses, hint, self.image = [], INK_HINT.format(cover), img
             else:
                 self.image = pad_input(strokes, self.guesser)
-                guesses = [candidate(l, p) for l, p in self.guesser(self.image, k=self.k, preprocess=False)]
-                hint = ""
+                guesses, hint = self._guesses(self.image), ""
         except Exception as e:   # show it on the pad (a widget callback's exception would only reach the log)
             self.error = e
             guesses, hint = [], f"Cannot guess: {type(e).__name__}: {e}"
+        self._show(guesses, hint, t0)
+
+    def _guesses(self, image: np.ndarray) -> list[dict]:
+        "The top-k candidates of a model input: calibrated for the shipped model, the user's label first when it wins."
+        self.known = True
+        if self.calibration is None: return [candidate(l, p) for l, p in self.guesser(image, k=self.k, preprocess=False)]
+        probs, self.score, self.known = judge_logits(self.guesser.forward(to_input(image)), self.calibration)
+        order = np.argsort(-probs, kind="stable")[:self.k]
+        out = [candidate(self.guesser.labels[i], probs[i]) for i in order]
+        if len(self.examples):
+            label = self.fewshot.predict(image[None])[0]
+            if label in self.examples.labels: out = [dict(candidate(label, 1.0), prob=0.0, mine=True)] + out
+        return out
+
+    def _show(self, guesses: list[dict], hint: str, t0: float) -> None:
+        "Send the answer to the browser."
         with self.board.hold_sync():
+            self.board.known = bool(self.known) or not guesses
             self.board.guesses = guesses
             self.board.hint = hint
             self.board.preview = _png_uri(self.image) if guesses else ""
             self.board.compute_ms = round((time.perf_counter() - t0) * 1000, 2)
             self.board.guess_seq = self.board.seq
         self.timings_ms.append(self.board.compute_ms)
+
+    # -- a picture in, and learning the user's hand ---------------------------------------------------------------
+    def guess_picture(self, data: bytes, name: str = "the picture") -> list[dict]:
+        "Guess from an image file's bytes (preprocess as for any picture); a bad picture's error names it on the pad."
+        t0 = time.perf_counter()
+        try:
+            with Image.open(io.BytesIO(data)) as im: self.image = preprocess(im)
+        except (OSError, ValueError, Image.DecompressionBombError) as e:   # not an image (OSError), no ink, too big
+            msg = f"{name}: " + ("not an image file" if isinstance(e, OSError) else str(e).removeprefix("preprocess: "))
+            self._show([], msg, t0)
+            raise ValueError(msg) from None
+        self._show(self._guesses(self.image), "", t0)
+        return self.guesses
+
+    def _on_upload(self, change) -> None:
+        for f in change["new"]:
+            try: self.guess_picture(bytes(f["content"]), f["name"])
+            except ValueError as e: self.error = e
+
+    def teach(self, label: str) -> UserExamples:
+        "Add what the net sees now as a drawing of `label` (a HASY command or a new one); guesses use it at once."
+        if self.calibration is None: raise ValueError("SymbolPad.teach: learning needs the shipped model (its prototypes)")
+        if (self.image < 128).sum() == 0: raise ValueError("SymbolPad.teach: draw the symbol first (the pad is empty)")
+        self.examples.add(label, self.image)
+        self.fewshot = FewShotGuesser(self.guesser.model, shipped_prototypes(), self.guesser.labels, self.examples)
+        self._show(self._guesses(self.image), "", time.perf_counter())
+        return self.examples
 
     # -- actions ----------------------------------------------------------------------------------
     def _on_msg(self, widget, content, buffers) -> None:

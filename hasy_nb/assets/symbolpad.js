@@ -22,21 +22,30 @@ function loadPadModules() {
     const kernels = url(PAD_SOURCES.hasynet_kernels);
     const hasynet = url(PAD_SOURCES.hasynet.replace('"./hasynet_kernels.js"', JSON.stringify(kernels)));
     const padUrl = url(PAD_SOURCES.pad.replace('"./hasynet.js"', JSON.stringify(hasynet)));
-    return [await import(hasynet), await import(padUrl)];
+    // the symbol's details, learning the user's hand and a picture in: modules without imports of their own
+    const extras = {};
+    for (const n of ["details", "teach", "picture"]) if (PAD_SOURCES[n]) extras[n] = await import(url(PAD_SOURCES[n]));
+    return [await import(hasynet), await import(padUrl), extras];
   })();
   return padModules;
 }
 
 // With `browser` set, the pad guesses in the browser with those modules; the kernel then hears only the picks.
 async function renderInBrowser({ model, el: root }) {
-  const [net, pad] = await loadPadModules();
+  const [net, pad, extras] = await loadPadModules();
   const bin = model.get("net_bin");
   const net_model = net.makeModel(model.get("net"), bin.buffer.slice(bin.byteOffset, bin.byteOffset + bin.byteLength));
+  const protos = model.get("prototypes");
+  const prototypes = async () => {
+    if (!protos || !protos.byteLength) throw new Error("this model has no class prototypes to learn with");
+    return net.float16Array(protos.buffer.slice(protos.byteOffset, protos.byteOffset + protos.byteLength));
+  };
   root.tabIndex = 0;          // Ctrl-Z / Ctrl-Shift-Z while the pad has the focus
   const p = pad.mountPad(root, {
     model: net_model, symbols: model.get("symbols"), size: model.get("size_px") || 320, equation: false,
     penWidth: model.get("pen_width"), eraserWidth: model.get("eraser_width"), keyTarget: root,
     onPick: (latex) => model.send({ type: "pick", latex }),
+    details: extras.details, teach: extras.teach, picture: extras.picture, prototypes,
   });
   root.dataset.guessing = "browser";
   root.hasyPad = p;
@@ -137,7 +146,8 @@ async function render({ model, el: root }) {
     guessBox.replaceChildren();
     if (!guesses.length) {
       guessBox.append(el("div", "hsp-hint", model.get("hint") || ""));
-    }
+    } else if (model.get("known") === false) guessBox.append(el("div", "hsp-unknown", padjs.UNKNOWN_HINT));
+    root.dataset.known = guesses.length ? (model.get("known") === false ? "0" : "1") : "";
     guesses.forEach((c, i) => {
       const row = el("div", "hsp-cand");
       row.dataset.latex = c.latex;
@@ -161,7 +171,8 @@ async function render({ model, el: root }) {
       const prob = el("span", "hsp-cand-prob");
       const barEl = el("span", "hsp-probbar");
       barEl.style.width = Math.round(100 * c.prob) + "%";
-      prob.append(barEl, el("span", "hsp-probtext", (100 * c.prob).toFixed(1) + "%"));
+      prob.append(barEl, el("span", "hsp-probtext", c.mine ? "yours" : (100 * c.prob).toFixed(1) + "%"));
+      if (c.mine) row.classList.add("hsp-mine");
       pick.append(pic, info, prob);
       pick.addEventListener("click", () => model.send({ type: "pick", latex: c.latex }));
       row.append(pick);
