@@ -29,13 +29,14 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH', 'ENCLOSE',
-           'ROOT_INK', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE',
-           'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES',
-           'MAX_POINTS', 'FORMULA_HINT', 'STRUCTURE_NAMES', 'line_height', 'group_pieces', 'union_box', 'estimate_line',
-           'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes',
-           'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants',
-           'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol',
-           'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved', 'FormulaPad']
+           'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES',
+           'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR',
+           'MAX_PIECES', 'MAX_POINTS', 'FORMULA_HINT', 'STRUCTURE_NAMES', 'line_height', 'group_pieces', 'union_box',
+           'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes',
+           'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols',
+           'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify',
+           'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes',
+           'moved', 'FormulaPad']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -170,6 +171,8 @@ def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence
         for i, j in zip(*np.nonzero(np.triu(close, 1))):
             boxes_touch = (small[i] or small[j]) and gx[i, j] < NEAR_X * L
             near[i, j] = boxes_touch or distance(int(i), int(j)) < NEAR * L
+        near |= near.T
+        _unbridge(near, stacked, b)                                     # ... and no ink gap bridges stacked pieces
     for i, j in _bar_pairs(b, L): near[i, j] = True                     # 1b. two bars side by side: one symbol
     near[list(solo), :] = near[:, list(solo)] = False                   # pieces that stand alone (a bar read as minus)
     groups = _components(near)
@@ -410,6 +413,7 @@ FRAC_WIDER = 1.1     # ... items no wider than this x the bar
 FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
 ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
 ROOT_INK = 0.25      # ... when one enclosed piece, not flat, is at least this x the encloser's height
+ROOT_BELOW = 0.4     # ... its box taken this x its height lower (a sign written above its contents ends above their foot)
 INDEX_SIZE = 0.6     # a root's index: a piece left of its contents, above its middle, smaller than this x its height
 LIMIT_SIZE = 0.25    # a limit: a non-flat piece at least this x as tall as the operator ...
 LIMIT_REACH = 0.6    # ... above or below it, within this x its height ...
@@ -420,7 +424,7 @@ PASSES = 3           # read_formula reads at most this often: candidates the net
 COMP_LINE = 0.5      # beside a structure a row's line height is at least this x the structure's height (its core)
 OP_TRIES = 3         # the tallest pieces of a row tried as big operators
 TALL = 0.6           # a root sign or a big operator is at least this x as tall as the row's tall pieces
-OP_JOIN = 0.05       # pieces closer than this x an operator's height (or half inside its box) are part of it
+OP_JOIN = 0.13       # pieces closer than this x an operator's height (or half inside its box) are part of it
 SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
 
 @dataclass
@@ -517,9 +521,10 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
         if R.skip.get((p,), ("",))[0] == "line" or y1 - y0 <= max(tall, 0): continue
         if R.only is not None and (p,) not in R.only: continue
         iw = np.clip(np.minimum(B[:, 2], x1) - np.maximum(B[:, 0], x0), 0, None)
-        ih = np.clip(np.minimum(B[:, 3], y1) - np.maximum(B[:, 1], y0), 0, None)
+        ih = np.clip(np.minimum(B[:, 3], y1 + ROOT_BELOW * (y1 - y0)) - np.maximum(B[:, 1], y0), 0, None)
         held = np.maximum(iw, 1e-9 * (iw > 0)) * np.maximum(ih, 1e-9 * (ih > 0)) >= ENCLOSE * area
         held &= area <= 0.6 * (x1 - x0) * (y1 - y0)                       # not a piece of the same size (a crossing stroke)
+        held &= (B[:, 1] + B[:, 3]) / 2 < y1                              # its middle above the sign's foot
         held[k] = False
         if _weighty(R, pieces, comps, held, ROOT_INK * (y1 - y0)):
             if best is None or (x1 - x0) * (y1 - y0) > best[1]: best = (k, (x1 - x0) * (y1 - y0), held)
@@ -545,7 +550,7 @@ def _cluster(R: _Reading, pieces: list[int], k: int) -> list[int]:
         for j in range(len(pieces)):
             if j in out: continue
             a0, b0, a1, b1 = R.b[pieces[j]]
-            if max(a0 - c1, c0 - a1, b0 - d1, d0 - b1) >= OP_JOIN * h: continue
+            if max(a0 - c1, c0 - a1, b0 - d1, d0 - b1) >= OP_JOIN * h or not y0 <= (b0 + b1) / 2 <= y1: continue
             inside = m == k and (min(a1, x1) - max(a0, x0)) * (min(b1, y1) - max(b0, y0)) >= 0.5 * (a1 - a0) * (b1 - b0)
             if inside or (R.distance is not None and R.distance(pieces[m], pieces[j]) < OP_JOIN * h):
                 out.append(j)
@@ -701,7 +706,7 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
 # %% ../nbs/12_formula.ipynb #11c6ccc3
 CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "SPECK_GAP", "FLAT", "BAR_WIDTH", "BAR_GAP",
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
-                  "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "INDEX_SIZE", "LIMIT_SIZE",
+                  "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_RANK", "PASSES")
 
 def formula_constants() -> dict:

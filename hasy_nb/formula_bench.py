@@ -300,6 +300,7 @@ class Composer:
         ink = _root_sign(ink, hook + gap + b.width + tail)
         W, top = ink.shape[1], b.bottom + under - ink.shape[0]
         sign = self.owner("\\sqrt{}")
+        top -= _overlap(ink, top, b.moved(hook + gap, 0.0)) + self.u(ROOT_CLEAR) * frame   # the bar clears the contents
         inks, x, idx, itop = [], 0.0, (), top
         if index:
             r = self.row(index, frame * self.u(INDEX_SIZE_RANGE))
@@ -308,7 +309,6 @@ class Composer:
             dy = tick - self.u(INDEX_GAP) * frame - r.bottom
             inks += r.moved(0.0, dy)
             x, idx, itop = max(0.0, r.width - 0.6 * hook), r.node, min(top, r.top + dy)
-        top -= _overlap(ink, top, b.moved(hook + gap, 0.0)) + self.u(ROOT_CLEAR) * frame   # the bar clears the contents
         inks += [(ink, top, x, sign)] + b.moved(x + hook + gap, 0.0)
         return Block(Node("sqrt", sign, parts=(b.node, idx)), inks, x + W, itop, b.bottom + under)
 

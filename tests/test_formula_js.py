@@ -1,10 +1,14 @@
 """formula.js (the browser's formula reader, hasy_nb/assets/pad/formula.js) against Python's `read_formula`.
 
 Random stroke formulas (symbols from `PEN_SHAPES`, random sizes, gaps, scripts, pen widths, point jitter, a few
-erasers, some in pixel units) are read by Python with the shipped model and by formula.js in Node with the same
-model exported for the browser. Every case must give the same groups (pieces), roles and LaTeX and the very same
-32x32 inputs; the top-5 lists must agree on at least 99 % of the symbols (the browser's float32 arithmetic may swap
-two near-equal guesses). No browser is needed: Node imports the ES modules directly.
+erasers, some in pixel units), random two-dimensional ones (fractions, roots with and without an index, both scripts,
+nested) and the structure benchmark's own formulas (fold-1 test images composed by `hasy_nb.formula_bench`, each kind,
+redrawn as pen strokes along their skeleton) are read by Python with the shipped model and by formula.js in Node with
+the same model exported for the browser. Every case must give the same groups (pieces), roles, layout tree,
+structures (kind, pieces, used, why), LaTeX and the very same 32x32 inputs, and the same LaTeX after the one-click
+structure fix; the top-5 lists must agree on at least 99 % of the symbols (the browser's float32 arithmetic may swap
+two near-equal guesses). formula.js has no constants of its own: it imports formula_constants.json, which Python
+writes. No browser is needed: Node imports the ES modules directly.
 """
 from __future__ import annotations
 
@@ -19,7 +23,9 @@ import pytest
 NODE = shutil.which("node") or ("/usr/bin/node" if Path("/usr/bin/node").exists() else None)
 
 PAD = Path(__file__).resolve().parents[1] / "hasy_nb" / "assets" / "pad"
-N_CASES = 320
+N_CASES = 320          # line formulas
+N_STRUCTURED = 120     # random fractions, roots, scripts, nested (pen strokes)
+N_BENCH = 12           # structure benchmark formulas of each kind (fold-1 test images, redrawn as strokes)
 
 RUNNER = r"""
 import { readFileSync } from "node:fs";
@@ -39,7 +45,9 @@ for (const strokes of cases) {
   out.push({ latex: f.latex, roles: f.symbols.map((s) => s.role), pieces: f.symbols.map((s) => s.pieces),
              boxes: f.symbols.map((s) => s.box), line: f.line,
              top5: f.symbols.map((s) => s.guesses.map((g) => g[0])),
-             inputs: f.inputs.map((x) => Buffer.from(x).toString("hex")) });
+             inputs: f.inputs.map((x) => Buffer.from(x).toString("hex")), tree: f.tree, shape: F.treeShape(f.tree),
+             structures: f.structures.map((s) => [s.kind, s.pieces, s.used, s.why]),
+             fixed: f.structures.length ? F.withStructure(model, f, 0, !f.structures[0].used).latex : null });
 }
 const labels = model.labels;
 const tokens = labels.map((l) => F.writeLatex([l, "x"], ["base", "base"], new Set(symbols.filter((s) => s.mode === "text").map((s) => s.latex))));
@@ -89,6 +97,109 @@ def _cases(n: int, seed: int = 0) -> list[list[dict]]:
     return cases
 
 
+def _structured_cases(n: int, seed: int = 1) -> list[list[dict]]:
+    "Random two-dimensional stroke formulas: a fraction, a root (an index sometimes), both scripts, or one nested in another."
+    from hasy_nb.formula import PEN_SHAPES, bar_strokes, moved, root_strokes, write_strokes
+    rng = np.random.default_rng(seed)
+    names = [k for k in PEN_SHAPES if k not in ("\\dots", "=", "\\equiv")]
+    def line(k: int, s: float) -> tuple[list[dict], float]:
+        if k == 0: return [], 0.0
+        items = [(str(rng.choice(names)), float(rng.uniform(0.03, 0.08)) if i else 0.0, 0.0, s) for i in range(k)]
+        strokes = write_strokes(*items)
+        pts = np.concatenate([np.asarray(t["points"], float) for t in strokes])
+        return moved(strokes, -pts[:, 0].min(), -pts[:, 1].min()), float(pts[:, 0].max() - pts[:, 0].min())
+    def frac(s: float) -> tuple[list[dict], float, float]:
+        (a, wa), (b, wb) = line(int(rng.integers(1, 3)), s), line(int(rng.integers(1, 3)), s)
+        w = max(wa, wb) + 2 * s * rng.uniform(0.1, 0.3)
+        gap = s * rng.uniform(0.15, 0.4)
+        out = moved(a, (w - wa) / 2, -gap - s) + bar_strokes(0.0, w, 0.0) + moved(b, (w - wb) / 2, gap)
+        return out, w, s + gap
+    def root(s: float, inner=None) -> tuple[list[dict], float]:
+        body, w = inner if inner is not None else line(int(rng.integers(1, 4)), s)
+        pts = np.concatenate([np.asarray(t["points"], float) for t in body])
+        y0, y1 = pts[:, 1].min(), pts[:, 1].max()
+        h = y1 - y0
+        out = root_strokes(0.0, y0 - 0.25 * h, w + 0.1 * s, y1 + 0.05 * h) + moved(body, 0.06 * s, 0.0)
+        if rng.random() < 0.3:
+            idx, _ = line(1, 0.45 * s)
+            out += moved(idx, -0.55 * (h * 1.3), y0 - 0.25 * h + 0.05 * h)
+        return out, w
+    cases = []
+    while len(cases) < n:
+        s = float(rng.uniform(0.2, 0.3))
+        kind = int(rng.integers(5))
+        if kind == 0: core, w, _ = frac(s)
+        elif kind == 1: core, w = root(s)
+        elif kind == 2:
+            core = write_strokes(("x", 0, 0, s), ("2", 0.04 * s / 0.3, -0.55 * s, 0.65 * s))
+            core += moved(write_strokes(("i", 0, 0, 0.65 * s)), 1.0 * s, 0.6 * s)
+            w = 1.4 * s
+        elif kind == 3:
+            f, w, up = frac(0.8 * s)
+            core, w = root(s, (moved(f, 0.0, up), w))
+        else:
+            f, w, _ = frac(0.7 * s)
+            core = write_strokes(("x", 0, 0, s)) + moved(f, 0.95 * s, -0.2 * s)
+            w += s
+        left, lw = line(int(rng.integers(0, 3)), s) if rng.random() < 0.7 else ([], 0.0)
+        right, _ = line(int(rng.integers(0, 2)), s) if rng.random() < 0.5 else ([], 0.0)
+        gap = s * rng.uniform(0.25, 0.5)
+        pts = np.concatenate([np.asarray(t["points"], float) for t in core])
+        core = moved(core, 0.1 + lw + gap - pts[:, 0].min(), 0.5 - pts[:, 1].mean())
+        strokes = moved(left, 0.1, 0.5 - s / 2) + core + moved(right, 0.1 + lw + 2 * gap + w, 0.5 - s / 2)
+        cases.append([t for t in strokes if t["points"]])
+    return cases
+
+
+def _bench_cases(n: int, seed: int = 0) -> list[list[dict]]:
+    "The structure benchmark's formulas (fold-1 test images, composed per kind), redrawn as pen strokes in px."
+    import os
+    from hasy_nb.data import load_hasy
+    from hasy_nb.formula_bench import KINDS, StructureSpec, compose_structure
+    from hasy_nb.infer import image_to_strokes
+    if not os.environ.get("HASY_ARCHIVE"): pytest.fail("set HASY_ARCHIVE to the real archive (HASYv2.tar.bz2)")
+    hasy = load_hasy()
+    rng = np.random.default_rng(seed)
+    spec = StructureSpec(hasy, hasy.split(1)[1], rng)
+    out = []
+    for kind in KINDS:
+        for _ in range(n):
+            canvas, _, _, _ = compose_structure(hasy, spec.make(kind), rng, spec)
+            h, w = canvas.shape
+            out.append([{"points": (np.asarray(p) * (w, h) - 0.5).round(2).tolist(), "width": 2.0}
+                        for p in _polylines(image_to_strokes(canvas))])
+    return out
+
+
+def _polylines(segments: list[dict]) -> list[list]:
+    "`image_to_strokes`'s pixel-to-pixel segments chained into polylines, each segment used once (as a pen would draw)."
+    key = lambda p: (round(p[0], 4), round(p[1], 4))                      # noqa: E731
+    nbrs: dict = {}
+    lines = [s["points"] for s in segments]
+    for pts in lines:
+        if len(pts) == 2:
+            a, b = key(pts[0]), key(pts[1])
+            nbrs.setdefault(a, []).append(b)
+            nbrs.setdefault(b, []).append(a)
+    out = [pts for pts in lines if len(pts) == 1]
+    for start in sorted(nbrs, key=lambda p: (len(nbrs[p]) % 2 == 0, p)):     # odd ends first
+        while nbrs[start]:
+            path, here = [start], start
+            while nbrs[here]:
+                nxt = nbrs[here].pop(0)
+                nbrs[nxt].remove(here)
+                path.append(nxt)
+                here = nxt
+            out.append([list(p) for p in path])
+    return out
+
+
+def _tree(row) -> list[dict]:
+    "A layout tree row as formula.js writes it."
+    return [{"kind": n.kind, "symbol": n.symbol, "sub": _tree(n.sub), "sup": _tree(n.sup),
+             "parts": [_tree(p) for p in n.parts], "limits": n.limits} for n in row]
+
+
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
     "Python's and formula.js's readings of the same random formulas, plus the runner's extra outputs."
@@ -98,7 +209,7 @@ def both(tmp_path_factory):
     if NODE is None: pytest.fail("Node.js is required: formula.js runs in Node for this test")
     tmp = tmp_path_factory.mktemp("formula-js")
     model_dir = export_model(None, tmp / "model")
-    cases = _cases(N_CASES)
+    cases = _cases(N_CASES) + _structured_cases(N_STRUCTURED) + _bench_cases(N_BENCH)
     symbols = [{"latex": s["latex"], "mode": s["mode"]} for s in symbols_table()]
     (tmp / "cases.json").write_text(json.dumps({"cases": cases, "symbols": symbols}))
     (tmp / "run.mjs").write_text(RUNNER)
@@ -111,40 +222,45 @@ def both(tmp_path_factory):
     return cases, py, res
 
 
-def test_groups_roles_latex_and_inputs_equal(both):
+def test_groups_roles_tree_latex_and_inputs_equal(both):
     cases, py, res = both
     bad, structured = [], 0
     for i, (strokes, f, j) in enumerate(zip(cases, py, res["out"])):
-        if any(s.used for s in f.structures):                          # a fraction, root or limits: Python only, for now
-            structured += 1
-            continue
+        structured += any(s.used for s in f.structures)
         same = ([list(s.pieces) for s in f.symbols] == j["pieces"] and [s.role for s in f.symbols] == j["roles"]
-                and f.latex == j["latex"])
+                and f.latex == j["latex"] and _tree(f.tree) == j["tree"])
+        same = same and [[s.kind, list(s.pieces), s.used, s.why] for s in f.structures] == j["structures"]
         inputs = [bytes.fromhex(h) for h in j["inputs"]]
         same = same and len(inputs) == len(f.inputs) and all(a == b.tobytes() for a, b in zip(inputs, f.inputs))
         same = same and np.allclose([s.box for s in f.symbols], j["boxes"] or np.zeros((0, 4)), rtol=0, atol=1e-12)
+        if f.structures:                                                # the one-click structure fix, in both
+            same = same and f.with_structure(0, not f.structures[0].used).latex == j["fixed"]
         if not same: bad.append((i, f.latex, j["latex"]))
     n_sym = sum(len(f) for f in py)
-    print(f"formula.js vs read_formula: {len(cases) - structured - len(bad)}/{len(cases) - structured} line formulas "
-          f"({structured} more with a structure, read by Python only) ({n_sym} symbols) with the same "
-          f"groups, roles, LaTeX and 32x32 inputs; median read {np.median(res['ms']):.2f} ms in Node ({res['engine']})")
+    kinds = {k: sum(any(s.used and s.kind == k for s in f.structures) for f in py) for k in ("frac", "sqrt", "op")}
+    print(f"formula.js vs read_formula: {len(cases) - len(bad)}/{len(cases)} formulas ({structured} with a structure "
+          f"used: {kinds}; {n_sym} symbols) with the same groups, roles, tree, structures, LaTeX and 32x32 inputs; "
+          f"median read {np.median(res['ms']):.2f} ms in Node ({res['engine']})")
     assert not bad, f"{len(bad)} formulas differ, first ones: {bad[:5]}"
-    assert structured <= 0.1 * len(cases), f"{structured} of {len(cases)} random line formulas read with a structure"
+    assert structured >= N_STRUCTURED // 2 and kinds["frac"] >= 20 and kinds["sqrt"] >= 20 and kinds["op"] >= 3, kinds
     assert n_sym >= 3 * len(cases) and any(r != "base" for f in py for r in (s.role for s in f.symbols))
 
 
-def test_constants_are_the_asset(both):
-    "formula.js's constants are the ones Python writes into assets/pad/formula_constants.json (one set for both)."
+def test_constants_are_the_asset(both, tmp_path):
+    "formula.js's constants are formula_constants.json as Python writes it (one set for both; no copy in the JS)."
+    from hasy_nb.formula import CONSTANT_NAMES, write_formula_constants
     _, _, res = both
     shipped = json.loads((PAD / "formula_constants.json").read_text(encoding="utf-8"))
-    assert len(res["constants"]) >= 19
-    assert {k: shipped[k] for k in res["constants"]} == res["constants"]
+    assert (PAD / "formula_constants.json").read_bytes() == write_formula_constants(tmp_path / "c.json").read_bytes()
+    assert res["constants"] == shipped and set(CONSTANT_NAMES) <= set(shipped)
+    js = (PAD / "formula.js").read_text(encoding="utf-8")
+    assert 'from "./formula_constants.json" with { type: "json" }' in js
+    assert not [name for name in CONSTANT_NAMES if f"{name}: {shipped[name]}" in js or f"{name} = {shipped[name]}" in js]
 
 
 def test_top5_agree(both):
     _, py, res = both
-    pairs = [([g for g, _ in s.guesses], t) for f, j in zip(py, res["out"]) for s, t in zip(f.symbols, j["top5"])
-             if not any(x.used for x in f.structures)]
+    pairs = [([g for g, _ in s.guesses], t) for f, j in zip(py, res["out"]) for s, t in zip(f.symbols, j["top5"])]
     agree = sum(a == b for a, b in pairs) / len(pairs)
     top1 = sum(a[0] == b[0] for a, b in pairs) / len(pairs)
     print(f"top-5 lists equal on {agree:.2%} of {len(pairs)} symbols (top-1 on {top1:.2%})")
