@@ -532,6 +532,7 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     k, _, held = best
     x0, y0, x1, y1 = R.b[pieces[k]]
     small = ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & (B[:, 3] - B[:, 1] < INDEX_SIZE * (y1 - y0)) & (B[:, 2] > x0 - 0.3 * (y1 - y0))
+    small &= ~_flat(B)                                                  # a dash is never an index (a minus before the sign)
     small[k] = False
     body = held & ~small
     if not body.any(): return None

@@ -406,7 +406,7 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
   if (best === null) return null;
   const [k, , held] = best;
   const [x0, y0, , y1] = R.b[pieces[k]];
-  const small = B.map((r, i) => i !== k && (r[1] + r[3]) / 2 < (y0 + y1) / 2 && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0));
+  const small = B.map((r, i) => i !== k && (r[1] + r[3]) / 2 < (y0 + y1) / 2 && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0) && !isFlat(r));   // a dash is never an index
   const body = held.map((v, i) => v && !small[i]);
   if (!body.some(Boolean)) return null;
   const first = minOf(B.filter((_, i) => body[i]).map((r) => r[0]));
@@ -758,4 +758,54 @@ export function withStructure(model, formula, k, used) {
   const choices = new Map(opts.choices);
   choices.set(st.key, [used ? "force" : "line", st.kind]);
   return readFormula(model, strokes, kk, { ...opts, choices });
+}
+
+// ---- showing the structure (the static pad's formula mode; drawing only, no reading) ----------------------------
+
+export const STRUCTURE_NAMES = { frac: "fraction", sqrt: "root", op: "limits" };   // as hasy_nb.formula's FormulaPad
+export const PART_COLOURS = { num: "#8c564b", den: "#8c564b", contents: "#e377c2", index: "#e377c2", lower: "#17becf",
+  upper: "#17becf" };
+const PART_LABELS = { num: "numerator", den: "denominator", contents: "√ contents", index: "index", lower: "lower limit",
+  upper: "upper limit" };
+
+/** The parts of the structure as read: [{part, box}] (numerators, denominators, roots' contents and indices, limits). */
+export function structureParts(formula) {
+  const boxes = formula.symbols.map((s) => s.box), out = [];
+  const push = (part, row) => {
+    const ids = treeSymbols(row, true);
+    if (ids.length) out.push({ part, box: unionBox(boxes, ids) });
+  };
+  const walk = (row) => {
+    for (const n of row) {
+      if (n.kind === "frac") { push("num", n.parts[0]); push("den", n.parts[1]); }
+      if (n.kind === "sqrt") { push("contents", n.parts[0]); push("index", n.parts[1]); }
+      if (n.limits) { push("lower", n.sub); push("upper", n.sup); }
+      n.parts.forEach(walk); walk(n.sub); walk(n.sup);
+    }
+  };
+  walk(formula.tree);
+  return out;
+}
+
+/** Draw the structure's parts as dashed, labelled boxes on a 2-D canvas context (`scale`: px per input unit). */
+export function drawStructure(ctx, formula, scale) {
+  ctx.save();
+  ctx.font = "10px system-ui, sans-serif";
+  ctx.setLineDash([5, 3]);
+  ctx.lineWidth = 1.5;
+  for (const { part, box: [x0, y0, x1, y1] } of structureParts(formula)) {
+    ctx.strokeStyle = ctx.fillStyle = PART_COLOURS[part];
+    ctx.strokeRect(x0 * scale - 6, y0 * scale - 6, (x1 - x0) * scale + 12, (y1 - y0) * scale + 12);
+    ctx.fillText(PART_LABELS[part], x1 * scale + 8, y1 * scale + 6);
+  }
+  ctx.restore();
+}
+
+/** A structure's button text: "fraction: yes" (read as a fraction) or "fraction: no" (its pieces read on the line). */
+export function structureLabel(st) { return `${STRUCTURE_NAMES[st.kind]}: ${st.used ? "yes" : "no"}`; }
+
+/** The structure (index into `.structures`) whose bar, sign or operator is symbol `i`, or -1. */
+export function structureOf(formula, i) {
+  const mine = formula.symbols[i].pieces.join(",");
+  return formula.structures.findIndex((st) => st.pieces.join(",") === mine);
 }
