@@ -470,10 +470,11 @@ function mountFormula(root, wrap, o) {
   codeRow.append(code, copyBtn);
   const symRow = el("div", "hsp-formula-symbols");
   const guessBox = el("div", "hsp-formula-guesses");
+  const structRow = el("div", "hsp-formula-structures");   // fractions, roots, limits: click to read one the other way
   const addBtn = button("hsp-formula-add", "+ Add to equation", "append the formula's LaTeX to the equation");
   addBtn.hidden = !equation;
   panel.append(bar, board, el("div", "hsp-title", "Formula"), rendered, codeRow, addBtn,
-    el("div", "hsp-title", "Symbols"), symRow, guessBox);
+    el("div", "hsp-title", "Symbols"), symRow, guessBox, el("div", "hsp-title", "Structures"), structRow);
   root.insertBefore(tabs, wrap);
   root.insertBefore(panel, wrap);
 
@@ -495,6 +496,7 @@ function mountFormula(root, wrap, o) {
       ctx.strokeRect(x0 * H - 2, y0 * H - 2, (x1 - x0) * H + 4, (y1 - y0) * H + 4);
       ctx.fillText(String(i + 1), x0 * H - 2, Math.max(11, y0 * H - 5));
     });
+    F.drawStructure(ctx, f, H);            // numerators, denominators, roots' contents, limits: dashed boxes
   }
   const pad = mountBoard(board, { width: W, height: H, penWidth, eraserWidth, css, classes: ["hsp-formula-bg", "hsp-formula-ink"],
     background, overlay, onChange: () => read(),
@@ -518,7 +520,9 @@ function mountFormula(root, wrap, o) {
     }));
     const s = selected === null ? null : f.symbols[selected];
     guessBox.replaceChildren(...(s ? s.guesses.map(([latex, p], r) =>
-      candidate(latex, p, r + 1, r === s.choice ? "hsp-cand hsp-chosen" : "hsp-cand", choose)) : []));
+      candidate(latex, p, r + 1, r === s.choice ? "hsp-cand hsp-chosen" : "hsp-cand", choose)) : []),
+      ...(s && F.structureOf(f, selected) >= 0 ? [structButton(F.structureOf(f, selected))] : []));
+    structRow.replaceChildren(...f.structures.map((t, k) => structButton(k)));
     addBtn.disabled = !f.latex;
     root.dataset.formula = f.latex;
     pad.redraw();
@@ -546,6 +550,18 @@ function mountFormula(root, wrap, o) {
     show();
     return f.latex;
   }
+  function structButton(k) {              // a structure the reader considered: click to read it the other way
+    const t = f.structures[k], b = button("hsp-formula-struct", F.structureLabel(t), `${t.why}: click to read it the other way`);
+    b.dataset.index = String(k); b.dataset.kind = t.kind; b.dataset.used = String(t.used);
+    b.addEventListener("click", () => toggle(k));
+    return b;
+  }
+  function toggle(k) {
+    if (!(k >= 0 && k < f.structures.length)) throw new Error(`toggle: there is no structure ${k}`);
+    f = F.withStructure(model, f, k, !f.structures[k].used);
+    selected = null; show();
+    return f.latex;
+  }
   function add() { if (equation && f.latex) equation.append(f.latex); return equation ? equation.latex : f.latex; }
   copyBtn.addEventListener("click", () => copyText(f.latex).then(() => { root.dataset.copied = f.latex; }));
   addBtn.addEventListener("click", add);
@@ -566,7 +582,7 @@ function mountFormula(root, wrap, o) {
     set strokes(v) { pad.strokes = v; },
     get reading() { return f; },
     get latex() { return f.latex; },
-    readMs, select, choose, add, undo: pad.undo, redo: pad.redo, setMode, refresh: show,
+    readMs, select, choose, toggle, add, undo: pad.undo, redo: pad.redo, setMode, refresh: show,
     clear: pad.clear,
   };
 }
