@@ -15,13 +15,12 @@ from functools import lru_cache
 from itertools import combinations, groupby
 from typing import Sequence
 
-import ipywidgets as W
 import numpy as np
 import torch
 from PIL import Image
 from torch import nn
 
-from .app import EquationBuilder, PadBoard, candidate, enable_colab_widgets, symbol_info
+from .app import symbol_info
 from .data import to_input
 from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input, strokes_to_image
 
@@ -31,12 +30,11 @@ __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GA
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH', 'ENCLOSE',
            'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES',
            'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR',
-           'MAX_PIECES', 'MAX_POINTS', 'FORMULA_HINT', 'STRUCTURE_NAMES', 'line_height', 'group_pieces', 'union_box',
-           'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes',
-           'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols',
-           'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify',
-           'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes',
-           'moved', 'FormulaPad']
+           'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components',
+           'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
+           'Node', 'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants',
+           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula',
+           'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -1021,106 +1019,3 @@ def root_strokes(x0: float, y0: float, x1: float, y1: float, width: float = 0.02
 def moved(strokes: list[dict], dx: float, dy: float) -> list[dict]:
     "Strokes moved by (dx, dy)."
     return [{**s, "points": (np.asarray(s["points"], float) + (dx, dy)).round(4).tolist()} for s in strokes]
-
-# %% ../nbs/12_formula.ipynb #2fd0175a
-FORMULA_HINT = ("Write symbols side by side, scripts smaller and higher or lower, fractions, roots, sums with limits. "
-                "Click a symbol below for its guesses.")
-
-STRUCTURE_NAMES = {"frac": "fraction", "sqrt": "root", "op": "limits"}
-
-class FormulaPad(W.VBox):
-    "Write a formula on the pad: its LaTeX as you write, click a symbol for its other guesses, add it to an equation."
-    def __init__(self, model=None, equation: EquationBuilder | None = None, size_px: int = 260, width_px: int = 780,
-                 pen_width: float = 0.02, **kwargs):
-        enable_colab_widgets()
-        self.guesser = _guesser(model)
-        self.board = PadBoard(size_px=size_px, width_px=width_px, pen_width=pen_width, hint=FORMULA_HINT)
-        self.equation = equation if equation is not None else EquationBuilder()
-        self.formula = read_formula([], self.guesser)
-        self.selected: int | None = None
-        self.view = W.HTMLMath()
-        self.view.add_class("hsp-formula-latex")
-        self.symbol_buttons = W.ToggleButtons(options=[], style={"button_width": "auto"})
-        self.symbol_buttons.add_class("hsp-formula-symbols")
-        self.structure_buttons = W.ToggleButtons(options=[], style={"button_width": "auto"},
-                                                 tooltips=[], description="Structures:")
-        self.structure_buttons.add_class("hsp-formula-structures")
-        self.add_button = W.Button(description="Add to equation", icon="plus")
-        self.board.observe(lambda _: self._update(), names="seq")
-        self.board.on_msg(lambda _, content, buffers: self.choose(content.get("latex", ""))
-                          if isinstance(content, dict) and content.get("type") == "pick" else None)
-        self._quiet = False
-        self.symbol_buttons.observe(lambda c: None if self._quiet else self.select(c["new"]), names="value")
-        self.structure_buttons.observe(lambda c: None if self._quiet or c["new"] is None else self.toggle(c["new"]),
-                                       names="value")
-        self.add_button.on_click(lambda _: self.add())
-        super().__init__([self.board, self.view, self.symbol_buttons, self.structure_buttons, self.add_button,
-                          self.equation], **kwargs)
-        self.add_class("hasy-formula-pad")
-        self._update()
-
-    @property
-    def strokes(self) -> list[dict]:
-        "The strokes written so far (the pad's units)."
-        return self.board.strokes
-
-    @strokes.setter
-    def strokes(self, value: list[dict]) -> None:
-        check_strokes(value)
-        with self.board.hold_trait_notifications():
-            self.board.strokes = list(value)
-            self.board.seq += 1
-
-    @property
-    def latex(self) -> str:
-        "The formula's LaTeX as read (with the choices made)."
-        return self.formula.latex
-
-    def _update(self) -> None:
-        self.formula, self.selected = read_formula(self.strokes, self.guesser), None
-        self._show()
-
-    def _show(self) -> None:
-        f = self.formula
-        self.view.value = f"$${f.latex}$$ <code>{f.latex}</code>" if len(f) else "<i>nothing written yet</i>"
-        self._quiet = True             # the buttons follow the formula: no select() from these changes
-        self.symbol_buttons.options = [(f"{i + 1}: {s.latex}", i) for i, s in enumerate(f.symbols)]
-        self.symbol_buttons.value = self.selected
-        self.structure_buttons.options = [(f"{STRUCTURE_NAMES[t.kind]}: {'yes' if t.used else 'no'}", k)
-                                          for k, t in enumerate(f.structures)]
-        self.structure_buttons.tooltips = [t.why for t in f.structures]
-        self.structure_buttons.value = None
-        self._quiet = False
-        s = f.symbols[self.selected] if self.selected is not None else None
-        with self.board.hold_sync():
-            self.board.boxes = [dict(box=list(t.box), colour=ROLE_COLOURS[t.role]) for t in f.symbols]
-            self.board.guesses = [candidate(g, p) for g, p in s.guesses] if s else []
-            self.board.hint = "" if s else FORMULA_HINT
-            self.board.guess_seq = self.board.seq
-
-    def select(self, i: int | None) -> list[dict]:
-        "Show symbol `i`'s guesses on the pad (None: none); returns them."
-        if i is not None and not 0 <= i < len(self.formula): raise IndexError(f"select: there is no symbol {i}")
-        self.selected = i
-        self._show()
-        return self.board.guesses
-
-    def choose(self, latex: str) -> str:
-        "Use `latex` (one of the selected symbol's guesses) for that symbol; returns the new LaTeX."
-        if self.selected is None: raise ValueError("choose: select a symbol first")
-        names = [g for g, _ in self.formula.symbols[self.selected].guesses]
-        if latex not in names: raise ValueError(f"choose: {latex!r} is not among the symbol's guesses {names}")
-        self.formula = self.formula.with_choice(self.selected, names.index(latex))
-        self._show()
-        return self.latex
-
-    def toggle(self, k: int) -> str:
-        "Read structure `k` the other way (a fraction as a minus on the line, a root as a symbol, ...); the new LaTeX."
-        t = self.formula.structures[k]
-        self.formula, self.selected = self.formula.with_structure(k, not t.used), None
-        self._show()
-        return self.latex
-
-    def add(self) -> str:
-        "Append the formula's LaTeX to the equation; returns the equation."
-        return self.equation.append(self.latex) if self.latex else self.equation.latex
