@@ -304,6 +304,12 @@ def _pretrained_browser_net() -> tuple[dict, bytes, list, bytes]:
     header, blob = shipped_browser_model()
     return header, blob, symbols_table(), prototypes_bytes()
 
+@lru_cache(maxsize=1)
+def _details_table() -> list[dict]:
+    "The page's symbol table (hasy_nb.symbols' fields) without the pictures: what details.js shows beside kernel guesses."
+    from hasy_nb.export import symbols_table
+    return [{k: v for k, v in row.items() if k != "img"} for row in symbols_table()]
+
 class PadBoard(anywidget.AnyWidget):
     "The drawing board of `SymbolPad` (browser side: `assets/symbolpad.js`, and the static pad's `assets/pad/`)."
     _esm = _board_esm()
@@ -356,6 +362,7 @@ class SymbolPad(W.VBox):
                 self.board.net, self.board.net_bin = browser_model(self.guesser.model, self.guesser.labels)
                 self.board.symbols = symbols_table()
             self.board.browser = True
+        else: self.board.symbols = _details_table()        # the kernel's guesses explained in the page (details.js)
         self.equation = equation if equation is not None else EquationBuilder()
         # a picture in: in the browser the page reads it itself (picture.js); here the kernel does (preprocess)
         self.upload = W.FileUpload(accept="image/*", multiple=False, description="Picture…")

@@ -46,6 +46,9 @@ def test_not_a_symbol_i_know_with_calibrated_percentages(pad):
     probs, score, known = judge_logits(z)
     assert known and score > cal["threshold"] and abs(probs.sum() - 1) < 1e-5
     assert "369" in UNKNOWN_HINT
+    from hasy_nb.symbols import symbol                          # the kernel's guesses are explained in the page too
+    row = next(r for r in pad.board.symbols if r["latex"] == "+")
+    assert "img" not in row and (row["name"], row["unicode"], row["typst"]) == (symbol("+")["name"], "+", "+") == ("PLUS SIGN", "+", "+")
 
 
 def _png(a: np.ndarray) -> bytes:

@@ -77,6 +77,9 @@ def test_open_set_score_and_calibration_equal_python(page):
     js_score = np.array([r[0] for r in js])
     js_known = np.array([r[1] for r in js])
     js_probs = np.array([r[2] for r in js])
+    print(f"open set on {len(images)} images: energy differs from Python's by <= {np.abs(js_score - py_score).max():.2e}, "
+          f"calibrated probabilities by <= {np.abs(js_probs - py_probs).max():.2e}; known: {js_known[:300].mean():.1%} of the "
+          f"test drawings, {js_known[300:].mean():.0%} of the hourglasses")
     assert np.abs(js_score - py_score).max() <= 1e-3
     assert np.abs(js_probs - py_probs).max() <= 1e-4
     near = np.abs(py_score - cal["threshold"]) <= 1e-3
@@ -152,6 +155,8 @@ def test_learn_my_hand_files_both_ways_and_same_answers_as_python(page, tmp_path
           out.push(g.label !== null ? g.label : p.model.labels[g.guess]); }
         return out; }""", _b64(queries))
     py = FewShotGuesser(load_pretrained(), shipped_prototypes(), pretrained_info()["latex"], mine).predict(queries)
+    print(f"learn my hand: {sum(a == b for a, b in zip(js, py))}/{len(py)} answers as FewShotGuesser's; "
+          f"{np.mean(np.array(js[:30]) == chr(92) + 'hourglass'):.0%} of 30 new hourglasses found")
     assert js == py
     assert np.mean(np.array(js[:30]) == "\\hourglass") >= 0.8       # the taught symbol is found on new drawings
     # drawn and taught in the page, exported, read by Python: the same drawings
@@ -254,6 +259,7 @@ def test_picture_preprocessed_as_python(page, tmp_path):
             want = preprocess(tmp_path / name)
         got = np.array(js[name], np.uint8).reshape(32, 32)
         if (got != want).any(): differ[name] = int((got != want).sum())
+    print(f"pictures: {len(pics) - len(differ)}/{len(pics)} give Python's 32x32 image pixel for pixel")
     assert not differ, f"pixels that differ from Python's preprocess: {differ}"
     assert len(pics) == 17
 
@@ -268,6 +274,10 @@ def test_picture_guessed_in_the_page_and_bad_pictures_refused(page, tmp_path):
     page.wait_for_selector(".hasy-symbolpad[data-picture='photo-sigma.png']")
     want = [latex for latex, _ in Guesser()(path, k=5)]
     assert guesses(page) == want and want[0] in (r"\sum", r"\Sigma")
+    ms = float(page.locator(".hasy-symbolpad").get_attribute("data-picture-ms"))
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "static_pad_picture.json").write_text(json.dumps({"picture": "640x480 RGB PNG", "guess_after_preprocess_ms": ms}))
+    assert 0 < ms < 1000
     (tmp_path / "notes.txt").write_text("not a picture")
     huge = tmp_path / "huge.png"
     Image.new("L", (5000, 4000), 255).save(huge)

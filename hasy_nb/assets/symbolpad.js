@@ -61,7 +61,7 @@ async function render({ model, el: root }) {
       root.dataset.browserError = String(e && e.message || e);
     }
   }
-  const [, padjs] = await loadPadModules();    // the drawing board: pad.js's mountBoard
+  const [, padjs, extras] = await loadPadModules();    // the drawing board: pad.js's mountBoard; details.js
   root.dataset.guessing = "kernel";
   const { left, right } = padjs.padFrame(root);
 
@@ -89,6 +89,10 @@ async function render({ model, el: root }) {
 
   const guessBox = el("div", "hsp-guesses");
   right.append(el("div", "hsp-title", "Guesses"), guessBox);
+  // the top guess explained (name, Unicode, Typst, look-alikes) from the symbol table Python sent
+  const table = model.get("symbols") || [];
+  const copyText = (t) => navigator.clipboard.writeText(t).catch(() => {});
+  const details = extras.details && table.length ? extras.details.mountDetails(right, { symbols: table, copyText, root }) : null;
 
   // the symbols a formula pad read: a box per symbol, coloured by its role, numbered as the buttons below it
   function drawBoxes(g) {
@@ -148,6 +152,7 @@ async function render({ model, el: root }) {
       guessBox.append(el("div", "hsp-hint", model.get("hint") || ""));
     } else if (model.get("known") === false) guessBox.append(el("div", "hsp-unknown", padjs.UNKNOWN_HINT));
     root.dataset.known = guesses.length ? (model.get("known") === false ? "0" : "1") : "";
+    if (details) details.show(guesses.length ? guesses[0].latex : null);
     guesses.forEach((c, i) => {
       const row = el("div", "hsp-cand");
       row.dataset.latex = c.latex;

@@ -476,6 +476,17 @@ class Engine {
     }
     return [y, [OH, OW, C]];
   }
+  forwardSplit(image, input) {   // [embedding (the last linear layer's input), logits], both Float64Array
+    this.top = this.base;
+    const [C, H, W] = input;
+    const x = this.alloc(H * W * C), xi = x >> 2;
+    for (let i = 0; i < H * W * C; i++) this.F[xi + i] = 1.0 - f32(image[i] / 255.0);
+    const [e, es] = this.run(x, [H, W, C], this.layers.slice(0, -1));
+    const n = es.reduce((a, b) => a * b, 1);
+    const emb = Float64Array.from(this.F.subarray(e >> 2, (e >> 2) + n));
+    const [y, shape] = this.run(e, [n], this.layers.slice(-1));
+    return [emb, Float64Array.from(this.F.subarray(y >> 2, (y >> 2) + shape.reduce((a, b) => a * b, 1)))];
+  }
   forward(image, input) {
     this.top = this.base;
     const [C, H, W] = input;
@@ -523,4 +534,60 @@ export function topk(model, image, k = 5) {
   const p = softmax(logits(model, image));
   const idx = Array.from(p.keys()).sort((a, b) => p[b] - p[a]).slice(0, k);
   return idx.map((i) => ({ latex: model.labels[i], prob: p[i], index: i }));
+}
+
+// ---- knowing what it does not know, and the embedding (hasy_nb.openset, hasy_nb.fewshot) --------------------
+// model.json's "openset" (written by `hasy-nb pad` from hasy_nb.openset.shipped_calibration()): the temperature that
+// calibrates the probabilities, the score ("energy": logsumexp of the raw logits, as hasy_nb.openset.energy_score;
+// "msp": the largest raw softmax probability) and the threshold below which the pad says "not a symbol I know".
+
+/** The embedding (the input of the last, linear layer; hasy_nb.openset.embed's) and the logits of one image. */
+export function embedAndLogits(model, image) {
+  const last = model.header.layers[model.header.layers.length - 1];
+  if (!last || last.op !== "linear") throw new Error("hasynet: the model does not end in a linear layer, so it has no embedding");
+  const [embedding, z] = model.engine.forwardSplit(image, model.header.input);
+  return { embedding, logits: z };
+}
+
+/** log(sum(exp(z))): hasy_nb.openset.energy_score at temperature 1 (high: a symbol the net knows). */
+export function energy(z) {
+  let m = -Infinity;
+  for (const v of z) if (v > m) m = v;
+  let s = 0;
+  for (const v of z) s += Math.exp(v - m);
+  return m + Math.log(s);
+}
+
+/** The open-set score model.json names, of some logits. */
+export function openScore(model, z) {
+  const o = model.header.openset;
+  if (!o) throw new Error("hasynet: this model has no open-set settings (model.json has no \"openset\")");
+  if (o.score === "energy") return energy(z);
+  if (o.score === "msp") { let m = 0; for (const v of softmax(z)) if (v > m) m = v; return m; }
+  throw new Error(`hasynet: unknown open-set score ${JSON.stringify(o.score)}`);
+}
+
+/** What the pad shows for some logits: calibrated probabilities (softmax(z / T)), the score, and whether it is known. */
+export function judge(model, z) {
+  const o = model.header.openset;
+  if (!o) return { probs: softmax(z), calibrated: false, score: null, threshold: null, known: true };
+  const T = o.temperature, zt = new Float64Array(z.length);
+  for (let i = 0; i < z.length; i++) zt[i] = z[i] / T;
+  const score = openScore(model, z);
+  return { probs: softmax(zt), calibrated: true, score, threshold: o.threshold, known: score >= o.threshold };
+}
+
+/** IEEE half-precision bits -> number. */
+export function halfToFloat(h) {
+  const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;
+  if (e === 0) return s * f * 2 ** -24;
+  if (e === 31) return f ? NaN : s * Infinity;
+  return s * (1 + f / 1024) * 2 ** (e - 15);
+}
+
+/** Float16 little-endian bytes (an ArrayBuffer) -> Float32Array, as numpy's astype(float32). */
+export function float16Array(buffer) {
+  const u = new Uint16Array(buffer), out = new Float32Array(u.length);
+  for (let i = 0; i < u.length; i++) out[i] = halfToFloat(u[i]);
+  return out;
 }

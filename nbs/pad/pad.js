@@ -1,10 +1,11 @@
 // The symbol pad in the browser: draw, the net (hasynet.js) guesses on every pointer move, click a guess to add
 // its LaTeX to the equation (rendered with KaTeX when it is on the page), search symbols by name, copy commands,
 // see the \usepackage lines. Used by the static site (index.html) and by the SymbolPad widget.
-import { padInput, logits, softmax, loadModel } from "./hasynet.js";
+import { padInput, logits, softmax, loadModel, judge, embedAndLogits, float16Array } from "./hasynet.js";
 
 export const EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation.";
 export const INK_HINT = "The pad is {}% ink: symbols are thin strokes. Clear it or use the eraser.";
+export const UNKNOWN_HINT = "Not a symbol I know: none of my 369 symbols fits well. The closest guesses:";
 const GRID = 32;
 const PAGE = 5;          // guesses shown at first; "show more" adds this many again and again... up to MORE_MAX
 const MORE = 15;
@@ -255,11 +256,15 @@ export function mountPad(root, opts) {
   search.placeholder = "find a symbol by name: alpha, arrow, sum…";
   search.setAttribute("aria-label", "find a symbol by name or command");
   const found = el("div", "hsp-found");
-  right.append(guessTitle, guessBox, moreBtn, el("div", "hsp-title", "Search"), search, found);
+  const detailsSlot = el("div", "hsp-details-slot"), teachSlot = el("div", "hsp-teach-slot");
+  left.append(teachSlot);
+  right.append(guessTitle, guessBox, moreBtn, detailsSlot, el("div", "hsp-title", "Search"), search, found);
   for (const e of right.children) e.classList.add("hsp-symbol-only");     // hidden in formula mode
 
   const css = (name, fallback) => getComputedStyle(root).getPropertyValue(name).trim() || fallback;
   let probs = null, shown = PAGE;
+  let verdict = null, mine = null, current = null;   // judge()'s answer, the user's winning example, the image guessed
+  let details = null, teach = null;                  // details.js and teach.js panels (opts.details, opts.teach)
   const guessMs = [];                // compute + DOM time of each guess refresh
   const penWidth = opts.penWidth || 0.035, eraserWidth = opts.eraserWidth || 0.12;
   const keyTarget = opts.keyTarget || (typeof document !== "undefined" ? document : null);
@@ -302,20 +307,31 @@ export function mountPad(root, opts) {
       copy.textContent = "Copied";
       setTimeout(() => { copy.textContent = "Copy"; }, 1200);
     });
-    row.append(pick, copy);
+    if (details) {
+      const about = el("button", "hsp-btn hsp-about", "ⓘ");
+      about.type = "button";
+      about.title = "about " + latex + ": its name, Unicode, Typst and look-alikes";
+      about.addEventListener("click", () => details.show(latex));
+      row.append(pick, about, copy);
+    } else row.append(pick, copy);
     return row;
   }
   function showGuesses() {
     const rows = [];
+    if (probs && verdict && !verdict.known) rows.push(el("div", "hsp-unknown", UNKNOWN_HINT));
+    if (probs && mine) { const r = candidate(mine.label, null, 0, "hsp-cand hsp-mine"); r.title = "your own drawings of it are the nearest"; rows.push(r); }
     if (probs) {
       const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, shown);
       order.forEach((i, r) => rows.push(candidate(model.labels[i], probs[i], r + 1, "hsp-cand")));
+      if (details) details.show(mine ? mine.label : model.labels[order[0]]);
     }
     guessBox.replaceChildren(...rows);
     moreBtn.hidden = !probs || shown >= model.labels.length;
   }
   function hint(text) {
-    probs = null;
+    probs = null; verdict = null; mine = null; current = null;
+    delete root.dataset.known;
+    if (details) details.show(null);
     guessBox.replaceChildren(el("div", "hsp-hint", text));
     moreBtn.hidden = true;
   }
@@ -330,17 +346,38 @@ export function mountPad(root, opts) {
     showSeen(r.image);
     if (r.empty) hint(opts.emptyHint || EMPTY_HINT);
     else if (r.tooMuchInk) hint(INK_HINT.replace("{}", Math.round(100 * r.cover)));
-    else {
-      probs = softmax(logits(model, r.image));
-      shown = PAGE;
-      showGuesses();
-    }
+    else classify(r.image);
     const ms = performance.now() - t0;
     guessMs.push(Math.round(ms * 1000) / 1000);
     if (guessMs.length > 2000) guessMs.shift();
     root.dataset.guesses = String(Number(root.dataset.guesses || 0) + 1);
     root.dataset.lastGuessMs = String(ms);
     if (opts.onGuess) opts.onGuess(ms);
+  }
+  // the net's logits -> calibrated probabilities and "do I know it?" (model.json's openset), and the user's own
+  // drawings (teach.js: FewShotGuesser's rule on the net's embedding)
+  function classify(image) {
+    current = image;
+    let z, emb = null;
+    if (teach && teach.active()) ({ logits: z, embedding: emb } = embedAndLogits(model, image));
+    else z = logits(model, image);
+    verdict = judge(model, z);
+    probs = verdict.probs;
+    mine = emb ? teach.guess(emb, z) : null;
+    if (mine && mine.label === null) mine = null;
+    root.dataset.known = verdict.known ? "1" : "0";
+    root.dataset.score = verdict.score === null ? "" : String(verdict.score);
+    root.dataset.mine = mine ? mine.label : "";
+    shown = PAGE;
+    showGuesses();
+  }
+  /** Guess from a 32x32 image (a picture's), as if it had been drawn. */
+  function guessImage(image) {
+    const t0 = performance.now();
+    showSeen(image);
+    classify(image);
+    root.dataset.guesses = String(Number(root.dataset.guesses || 0) + 1);
+    return performance.now() - t0;
   }
   moreBtn.addEventListener("click", () => { shown += MORE; showGuesses(); });
 
@@ -369,10 +406,30 @@ export function mountPad(root, opts) {
       css, keyTarget, height: opts.formulaHeight || 240, ratio: opts.formulaRatio || 3 });
   }
 
+  // ---- the symbol's details, learning the user's hand, a picture in (modules the page passes in) ------------------
+  if (opts.details) details = opts.details.mountDetails(detailsSlot, { symbols, copyText, root });
+  if (opts.teach && model.header.fewshot) {
+    teach = opts.teach.mountTeach(teachSlot, { settings: model.header.fewshot, labels: model.labels, root,
+      embed: (im) => embedAndLogits(model, im).embedding, currentImage: () => (probs ? current : null),
+      loadPrototypes: opts.prototypes, onChange: () => { if (current && probs) classify(current); } });
+  }
+  let picture = null;
+  if (opts.picture) {
+    picture = opts.picture.mountPicture(bar, { P: model.pad, root, pasteTarget: keyTarget,
+      onPicture: (pic) => {
+        if (formula && root.dataset.mode === "formula") formula.setMode("symbol");   // formula.js reads strokes only: one symbol
+        const r = opts.picture.preprocessGrey(pic.grey, pic.width, pic.height, model.pad, pic.name);
+        root.dataset.picture = pic.name;
+        delete root.dataset.pictureError;
+        guessImage(r.image);
+      },
+      onError: (message) => { hint(message); root.dataset.pictureError = message; } });
+  }
+
   hint(opts.emptyHint || EMPTY_HINT);
   root.dataset.ready = "1";
   return {
-    formula,
+    formula, details, teach, picture, guessImage, get verdict() { return verdict; }, get mine() { return mine; },
     get strokes() { return pad.strokes; },
     set strokes(v) { pad.strokes = v; },
     guesses: () => Array.from(guessBox.querySelectorAll(".hsp-cand")).map((e) => e.dataset.latex),
@@ -412,10 +469,11 @@ function mountFormula(root, wrap, o) {
   codeRow.append(code, copyBtn);
   const symRow = el("div", "hsp-formula-symbols");
   const guessBox = el("div", "hsp-formula-guesses");
+  const structRow = el("div", "hsp-formula-structures");   // fractions, roots, limits: click to read one the other way
   const addBtn = button("hsp-formula-add", "+ Add to equation", "append the formula's LaTeX to the equation");
   addBtn.hidden = !equation;
   panel.append(bar, board, el("div", "hsp-title", "Formula"), rendered, codeRow, addBtn,
-    el("div", "hsp-title", "Symbols"), symRow, guessBox);
+    el("div", "hsp-title", "Symbols"), symRow, guessBox, el("div", "hsp-title", "Structures"), structRow);
   root.insertBefore(tabs, wrap);
   root.insertBefore(panel, wrap);
 
@@ -437,6 +495,7 @@ function mountFormula(root, wrap, o) {
       ctx.strokeRect(x0 * H - 2, y0 * H - 2, (x1 - x0) * H + 4, (y1 - y0) * H + 4);
       ctx.fillText(String(i + 1), x0 * H - 2, Math.max(11, y0 * H - 5));
     });
+    F.drawStructure(ctx, f, H);            // numerators, denominators, roots' contents, limits: dashed boxes
   }
   const pad = mountBoard(board, { width: W, height: H, penWidth, eraserWidth, css, classes: ["hsp-formula-bg", "hsp-formula-ink"],
     background, overlay, onChange: () => read(),
@@ -460,7 +519,9 @@ function mountFormula(root, wrap, o) {
     }));
     const s = selected === null ? null : f.symbols[selected];
     guessBox.replaceChildren(...(s ? s.guesses.map(([latex, p], r) =>
-      candidate(latex, p, r + 1, r === s.choice ? "hsp-cand hsp-chosen" : "hsp-cand", choose)) : []));
+      candidate(latex, p, r + 1, r === s.choice ? "hsp-cand hsp-chosen" : "hsp-cand", choose)) : []),
+      ...(s && F.structureOf(f, selected) >= 0 ? [structButton(F.structureOf(f, selected))] : []));
+    structRow.replaceChildren(...f.structures.map((t, k) => structButton(k)));
     addBtn.disabled = !f.latex;
     root.dataset.formula = f.latex;
     pad.redraw();
@@ -488,6 +549,18 @@ function mountFormula(root, wrap, o) {
     show();
     return f.latex;
   }
+  function structButton(k) {              // a structure the reader considered: click to read it the other way
+    const t = f.structures[k], b = button("hsp-formula-struct", F.structureLabel(t), `${t.why}: click to read it the other way`);
+    b.dataset.index = String(k); b.dataset.kind = t.kind; b.dataset.used = String(t.used);
+    b.addEventListener("click", () => toggle(k));
+    return b;
+  }
+  function toggle(k) {
+    if (!(k >= 0 && k < f.structures.length)) throw new Error(`toggle: there is no structure ${k}`);
+    f = F.withStructure(model, f, k, !f.structures[k].used);
+    selected = null; show();
+    return f.latex;
+  }
   function add() { if (equation && f.latex) equation.append(f.latex); return equation ? equation.latex : f.latex; }
   copyBtn.addEventListener("click", () => copyText(f.latex).then(() => { root.dataset.copied = f.latex; }));
   addBtn.addEventListener("click", add);
@@ -508,7 +581,7 @@ function mountFormula(root, wrap, o) {
     set strokes(v) { pad.strokes = v; },
     get reading() { return f; },
     get latex() { return f.latex; },
-    readMs, select, choose, add, undo: pad.undo, redo: pad.redo, setMode, refresh: show,
+    readMs, select, choose, toggle, add, undo: pad.undo, redo: pad.redo, setMode, refresh: show,
     clear: pad.clear,
   };
 }
@@ -591,14 +664,20 @@ function loadScript(src) {
 /** The static page: load the model and symbols next to this script, mount the pad into `root`, then KaTeX. */
 export async function startStaticPad(root, base = "./") {
   const t = { module: performance.now() };
-  const [model, symbols, formula] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
+  const [model, symbols, formula, details, teach, picture] = await Promise.all([loadModel(base).then((m) => { t.model = performance.now(); return m; }),
     fetch(base + "symbols.json").then((r) => r.json()).then((s) => { t.symbols = performance.now(); return s; }),
-    import("./formula.js")]);        // the formula reader (a dynamic import: the SymbolPad widget loads pad.js from a blob)
-  const pad = mountPad(root, { model, symbols, formula });
+    import("./formula.js"),        // the formula reader (a dynamic import: the SymbolPad widget loads pad.js from a blob)
+    import("./details.js"), import("./teach.js"), import("./picture.js")]);
+  const prototypes = () => fetch(base + model.header.fewshot.prototypes).then((r) => {
+    if (!r.ok) throw new Error(`cannot load ${model.header.fewshot.prototypes} (${r.status})`);
+    return r.arrayBuffer();
+  }).then(float16Array);
+  const pad = mountPad(root, { model, symbols, formula, details, teach, picture, prototypes });
   if (typeof window !== "undefined") window.hasyPad = pad;
   t.ready = performance.now();
   root.dataset.readyMs = String(t.ready);       // since the page started loading (performance.timeOrigin)
   root.dataset.timing = JSON.stringify(t);
+  import("./offline.js").then((m) => m.registerOffline(root));   // installable, and offline from the first visit
   // the equation's typesetting is not needed for the first guess: KaTeX loads after the pad is ready
   loadScript(base + "katex/katex.min.js").then(() => {
     pad.equation.setKatex(window.katex);

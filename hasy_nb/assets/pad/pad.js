@@ -421,8 +421,7 @@ export function mountPad(root, opts) {
         const r = opts.picture.preprocessGrey(pic.grey, pic.width, pic.height, model.pad, pic.name);
         root.dataset.picture = pic.name;
         delete root.dataset.pictureError;
-        const ms = guessImage(r.image);
-        root.dataset.pictureMs = String(ms);
+        guessImage(r.image);
       },
       onError: (message) => { hint(message); root.dataset.pictureError = message; } });
   }

@@ -183,9 +183,11 @@ export function mountPicture(parent, o) {
   btn.addEventListener("click", () => input.click());
   parent.append(btn, input);
   async function take(file) {
+    const t0 = performance.now();
     try {
       const pic = await readPicture(file, o.P);
       await o.onPicture(pic, file);
+      if (o.root) o.root.dataset.pictureMs = String(performance.now() - t0);   // decode, preprocess and guess
     } catch (e) { o.onError(String(e && e.message || e)); }
   }
   input.addEventListener("change", () => { const f = input.files && input.files[0]; if (f) take(f); input.value = ""; });
