@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from .infer import load_model, predict_logits, preprocess
-from .models import asset_path
+from .weights import asset_path
 from .report import read_run
 from .args import folds_arg, parse_folds
 from .args import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,

@@ -24,7 +24,8 @@ from torch import nn
 
 from .config import trained_fold
 from .data import to_input
-from .models import MODEL_REGISTRY, asset_path, build, create_model, load_pt, load_weights
+from .models import MODEL_REGISTRY, build, create_model
+from .weights import asset_path, load_pt, load_weights
 
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'DOT_PX', 'DOT_EXTENT', 'PEN_TESTS', 'LINE_PX', 'DOT_SPAN', 'MAX_INK', 'pretrained_info',

@@ -500,7 +500,7 @@ def load_state(run_dir: str | os.PathLike, name: str = "model.pt") -> dict:
     path = Path(run_dir) / name
     if not path.exists():
         raise FileNotFoundError(f"load_state: no {name} in {run_dir}")
-    from hasy_nb.models import load_pt                    # the one safe .pt loader: one line naming a bad file
+    from hasy_nb.weights import load_pt                   # the one safe .pt loader: one line naming a bad file
     return load_pt(path)
 
 def find_runs(runs_dir: str | os.PathLike, status: str | None = None) -> list[dict]:

@@ -158,7 +158,7 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir(): path = path / "checkpoint.pt"
     if not path.exists(): raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-    from hasy_nb.models import load_pt
+    from hasy_nb.weights import load_pt
     return load_pt(path)
 
 # %% ../nbs/04_train.ipynb #e5ae7600
@@ -206,7 +206,7 @@ def _load_init(model: nn.Module, init) -> None:
     if not isinstance(init, dict):
         path = Path(init) / "model.pt" if Path(init).is_dir() else Path(init)
         if not path.exists(): raise FileNotFoundError(f"init: no weights at {path}")
-        from hasy_nb.models import load_pt
+        from hasy_nb.weights import load_pt
         state = load_pt(path)
         if not isinstance(state, dict): raise ValueError(f"init: {path} holds a {type(state).__name__}, not weights")
         state = state.get("model", state)                           # a checkpoint holds its weights under "model"

@@ -69,7 +69,7 @@ def test_shipped_model():
     model = load_pretrained()
     assert not model.training and len(model.classes) == info["n_classes"] == 369
     assert sum(p.numel() for p in model.parameters()) == info["params"]
-    from hasy_nb.models import asset_path as _asset
+    from hasy_nb.weights import asset_path as _asset
     assert _asset("pretrained.pt").stat().st_size <= 5_000_000
     torch.load(_asset("pretrained.pt"), weights_only=True)        # a plain state_dict: no code runs on load
     out = predict(drawing(), k=7)

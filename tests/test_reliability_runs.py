@@ -22,7 +22,7 @@ import pytest
 from hasy_nb.app import free_port
 from hasy_nb.cli import main
 from hasy_nb.infer import load_run, pretrained_info
-from hasy_nb.models import asset_path
+from hasy_nb.weights import asset_path
 
 CLI = [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))"]
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from hasy_nb.infer import pretrained_info
-from hasy_nb.models import asset_path
+from hasy_nb.weights import asset_path
 from hasy_nb.symbols import build_symbol_table, symbol, symbol_table, symbol_table_json
 
 needs_data = pytest.mark.skipif(not os.environ.get("HASY_ARCHIVE"), reason="needs the real HASYv2 archive (HASY_ARCHIVE)")

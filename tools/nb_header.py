@@ -14,10 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 REPO = "hasy-nb/hasy_nb"
 BADGE_MARK = "colab.research.google.com/github/"
 SETUP_MARK = "# Colab set-up:"
+IMPORTS = "#| hide\nimport os, subprocess, sys"   # its own cell: nbdev's docs run cells that only import
 SETUP = '''#| hide
 # Colab set-up: in Google Colab this installs hasy_nb (on a TPU runtime also the torch_xla that matches
 # Colab's torch) and turns on custom widgets; anywhere else it does nothing.
-import os, subprocess, sys
 if "google.colab" in sys.modules:
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", "hasy_nb[tune]"], check=True)
     if os.environ.get("COLAB_TPU_ADDR") or os.environ.get("TPU_NAME") or os.path.exists("/dev/accel0"):
@@ -42,7 +42,7 @@ def problems(nb) -> list[str]:
         out.append("first cell is not a markdown '# Title'")
     elif "\n> " not in "\n" + cells[0].source: out.append("title cell has no '> one-line description'")
     if not any(c.cell_type == "markdown" and BADGE_MARK in c.source for c in cells[:4]): out.append("no Open in Colab badge")
-    if not any(c.cell_type == "code" and SETUP_MARK in c.source for c in cells[:5]): out.append("no Colab set-up cell")
+    if not any(c.cell_type == "code" and SETUP_MARK in c.source for c in cells[:6]): out.append("no Colab set-up cell")
     return out
 
 
@@ -56,10 +56,14 @@ def fix(path: Path, nb) -> bool:
     if not badges:
         cells.insert(pos, nbformat.v4.new_markdown_cell(badge(path))); changed = True
     elif badges[0].source != badge(path): badges[0].source = badge(path); changed = True
-    setups = [c for c in cells[:5] if c.cell_type == "code" and SETUP_MARK in c.source]
+    setups = [c for c in cells[:6] if c.cell_type == "code" and SETUP_MARK in c.source]
     if not setups:
         cells.insert(pos + 1, nbformat.v4.new_code_cell(SETUP)); changed = True
+        setups = [cells[pos + 1]]
     elif setups[0].source != SETUP: setups[0].source = SETUP; changed = True
+    at = cells.index(setups[0])
+    if cells[at - 1].source != IMPORTS:                                 # the set-up's imports, in the cell before it
+        cells.insert(at, nbformat.v4.new_code_cell(IMPORTS)); changed = True
     return changed
 
 
