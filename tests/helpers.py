@@ -12,8 +12,7 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "test-artifacts"
-needs_chromium = pytest.mark.skipif(not Path(CHROMIUM).exists(),
-                                    reason=f"Debian Chromium is not installed at {CHROMIUM} (apt-get install -y chromium)")
+needs_chromium = pytest.mark.usefixtures("chromium_installed")   # fails, never skips, without it
 
 
 def hasy_nb_cmd() -> list[str]:
