@@ -270,7 +270,7 @@ def test_picture_guessed_in_the_page_and_bad_pictures_refused(page, tmp_path):
     path = tmp_path / "photo-sigma.png"
     path.write_bytes(pics["photo-sigma.png"])
     clear(page)
-    page.locator(".hsp-picture-input").set_input_files(str(path))
+    page.locator(".hsp-left .hsp-picture-input").set_input_files(str(path))
     page.wait_for_selector(".hasy-symbolpad[data-picture='photo-sigma.png']")
     want = [latex for latex, _ in Guesser()(path, k=5)]
     assert guesses(page) == want and want[0] in (r"\sum", r"\Sigma")
@@ -283,12 +283,12 @@ def test_picture_guessed_in_the_page_and_bad_pictures_refused(page, tmp_path):
     Image.new("L", (5000, 4000), 255).save(huge)
     for f, message in ((tmp_path / "notes.txt", "notes.txt: not an image this browser can read"),
                        (huge, "huge.png: 5000x4000 = 20,000,000 pixels, more than 16,777,216")):
-        page.locator(".hsp-picture-input").set_input_files(str(f))
+        page.locator(".hsp-left .hsp-picture-input").set_input_files(str(f))
         page.wait_for_function("(w) => (document.querySelector('.hasy-symbolpad').dataset.pictureError || '').startsWith(w)", arg=message)
         assert message in page.locator(".hsp-guesses .hsp-hint").inner_text()
     blank = tmp_path / "blank.png"
     Image.new("RGB", (100, 80), (250, 250, 250)).save(blank)
-    page.locator(".hsp-picture-input").set_input_files(str(blank))
+    page.locator(".hsp-left .hsp-picture-input").set_input_files(str(blank))
     page.wait_for_function("(document.querySelector('.hasy-symbolpad').dataset.pictureError || '').includes('blank.png (100x80) has no ink')")
 
 
@@ -340,3 +340,30 @@ def test_site_size_first_guess_and_refresh_with_everything_on(browser, server, s
         assert len(ms) > 20 and 0 < med < 16 * 20, ms       # the 16 ms budget is measured on a quiet machine (see chapter 10)
     finally:
         ctx.close()
+
+
+def test_picture_in_formula_mode_is_read_as_a_formula(page, tmp_path):
+    "A picture of x^2 + y_1 <= alpha (written large with a pen) in formula mode: read by formula.js as a formula."
+    from PIL import ImageDraw
+    from hasy_nb.formula import EXAMPLE_FORMULA, write_strokes
+    strokes = write_strokes(*EXAMPLE_FORMULA)
+    im = Image.new("RGB", (1300, 420), (245, 245, 240))
+    g = ImageDraw.Draw(im)
+    for s in strokes:
+        g.line([(40 + 380 * x, 380 * y) for x, y in s["points"]], fill=(20, 20, 60), width=5, joint="curve")
+    im.save(tmp_path / "formula.png")
+    page.get_by_role("tab", name="A formula").click()
+    try:
+        page.locator(".hsp-formula .hsp-picture-input").set_input_files(str(tmp_path / "formula.png"))
+        page.wait_for_selector(".hasy-symbolpad[data-picture='formula.png']")
+        page.wait_for_function("document.querySelectorAll('.hsp-formula-symbols button').length > 0")
+        latex = page.locator(".hasy-symbolpad").get_attribute("data-formula")
+        drawn = page.evaluate("""async (s) => { const F = await import('./formula.js');
+            return F.readFormula(window.hasyPad.model, s, 5, { symbols: [] }).latex; }""", strokes)
+        print(f"formula picture read as {latex!r}; its strokes as {drawn!r}")
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "static-pad-formula-picture.png"), full_page=True)
+        assert page.locator(".hsp-formula-symbols button").count() == 7, latex
+        assert latex.count("^{") == 1 and latex.count("_{") == 1, latex
+    finally:
+        page.get_by_role("tab", name="One symbol").click()

@@ -415,15 +415,25 @@ export function mountPad(root, opts) {
   }
   let picture = null;
   if (opts.picture) {
-    picture = opts.picture.mountPicture(bar, { P: model.pad, root, pasteTarget: keyTarget,
+    const pictureOpts = { P: model.pad, root, pasteTarget: keyTarget,
       onPicture: (pic) => {
-        if (formula && root.dataset.mode === "formula") formula.setMode("symbol");   // formula.js reads strokes only: one symbol
+        delete root.dataset.pictureError;
+        if (formula && root.dataset.mode === "formula") {      // read as a formula: its ink as strokes for formula.js
+          formula.strokes = opts.picture.pictureStrokes(pic.grey, pic.width, pic.height, model.pad, pic.name);
+          root.dataset.picture = pic.name;
+          return;
+        }
         const r = opts.picture.preprocessGrey(pic.grey, pic.width, pic.height, model.pad, pic.name);
         root.dataset.picture = pic.name;
-        delete root.dataset.pictureError;
         guessImage(r.image);
       },
-      onError: (message) => { hint(message); root.dataset.pictureError = message; } });
+      onError: (message) => {
+        root.dataset.pictureError = message;
+        if (formula && root.dataset.mode === "formula") formula.refresh(); else hint(message);
+      } };
+    picture = opts.picture.mountPicture(bar, pictureOpts);
+    const formulaBar = formula ? root.querySelector(".hsp-formula .hsp-toolbar") : null;
+    if (formulaBar) opts.picture.mountPicture(formulaBar, { ...pictureOpts, listen: false });   // the same, in formula mode
   }
 
   hint(opts.emptyHint || EMPTY_HINT);

@@ -181,17 +181,23 @@ export function mountPicture(parent, o) {
   btn.type = "button";
   btn.title = "guess from a picture: pick, drop or paste a photo or scan of one symbol (or, in formula mode, a formula)";
   btn.addEventListener("click", () => input.click());
-  parent.append(btn, input);
+  const status = el("span", "hsp-picture-error hsp-error");
+  parent.append(btn, input, status);
   async function take(file) {
     const t0 = performance.now();
     try {
       const pic = await readPicture(file, o.P);
       await o.onPicture(pic, file);
+      status.textContent = "";
       if (o.root) o.root.dataset.pictureMs = String(performance.now() - t0);   // decode, preprocess and guess
-    } catch (e) { o.onError(String(e && e.message || e)); }
+    } catch (e) {
+      status.textContent = String(e && e.message || e);
+      o.onError(status.textContent);
+    }
   }
   input.addEventListener("change", () => { const f = input.files && input.files[0]; if (f) take(f); input.value = ""; });
   const root = o.root;
+  if (o.listen === false) return { take, input, button: btn };     // a second button: drop and paste are heard once
   root.addEventListener("dragover", (ev) => { if (ev.dataTransfer && Array.from(ev.dataTransfer.types).includes("Files")) { ev.preventDefault(); root.classList.add("hsp-dropping"); } });
   root.addEventListener("dragleave", () => root.classList.remove("hsp-dropping"));
   root.addEventListener("drop", (ev) => {
@@ -209,4 +215,126 @@ export function mountPicture(parent, o) {
     take(it.getAsFile());
   });
   return { take, input, button: btn };
+}
+
+// ---- a picture read as a formula: its ink as pen strokes for formula.js's public reader (readFormula takes strokes) ---
+// The ink (as preprocess finds it: inverted when light on dark, half the darkest) is scaled so its box is about
+// WORK_PX high, thinned to one-pixel lines (Zhang-Suen) and traced into polylines: what a pen would have drawn.
+export const WORK_PX = 96;
+
+function thin(m, w, h) {   // Zhang-Suen thinning of a 0/1 mask, in place
+  const at = (x, y) => (x < 0 || y < 0 || x >= w || y >= h ? 0 : m[y * w + x]);
+  for (let changed = true; changed;) {
+    changed = false;
+    for (const step of [0, 1]) {
+      const del = [];
+      for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) {
+        if (!m[y * w + x]) continue;
+        const p = [at(x, y - 1), at(x + 1, y - 1), at(x + 1, y), at(x + 1, y + 1), at(x, y + 1), at(x - 1, y + 1), at(x - 1, y), at(x - 1, y - 1)];
+        const b = p.reduce((a, v) => a + v, 0);
+        if (b < 2 || b > 6) continue;
+        let a = 0;
+        for (let i = 0; i < 8; i++) if (!p[i] && p[(i + 1) % 8]) a++;
+        if (a !== 1) continue;
+        if (step === 0 ? (p[0] && p[2] && p[4]) || (p[2] && p[4] && p[6]) : (p[0] && p[2] && p[6]) || (p[0] && p[4] && p[6])) continue;
+        del.push(y * w + x);
+      }
+      for (const i of del) m[i] = 0;
+      if (del.length) changed = true;
+    }
+  }
+  return m;
+}
+
+function trace(m, w, h) {   // one-pixel lines -> polylines of pixel centres (endpoints first, then loops, then dots)
+  const on = (x, y) => x >= 0 && y >= 0 && x < w && y < h && m[y * w + x] === 1;
+  const nb = (i) => {       // 8-neighbours, less a diagonal step that a shared 4-neighbour already joins (no triangles)
+    const x = i % w, y = (i - x) / w, out = [];
+    for (let dy = -1; dy <= 1; dy++) for (let dx = -1; dx <= 1; dx++) {
+      if (!(dx || dy) || !on(x + dx, y + dy)) continue;
+      if (dx && dy && (on(x + dx, y) || on(x, y + dy))) continue;
+      out.push((y + dy) * w + x + dx);
+    }
+    return out;
+  };
+  // thinning leaves short spurs at corners and crossings: drop a branch of <= SPUR pixels that ends at a junction
+  const SPUR = 4;
+  for (let i = 0; i < w * h; i++) {
+    if (!m[i] || nb(i).length !== 1) continue;
+    const branch = [i];
+    let prev = -1, cur = i;
+    while (branch.length <= SPUR) {
+      const next = nb(cur).filter((j) => j !== prev);
+      if (next.length !== 1) break;
+      prev = cur; cur = next[0];
+      if (nb(cur).length >= 3) { for (const b of branch) m[b] = 0; break; }
+      branch.push(cur);
+    }
+  }
+  const used = new Set(), key = (a, b) => (a < b ? a + "," + b : b + "," + a), lines = [];
+  const xy = (i) => [i % w, Math.floor(i / w)];
+  const walk = (start) => {    // as a pen goes: at a crossing, on in the direction it came from
+    const line = [start];
+    for (let cur = start; ;) {
+      const next = nb(cur).filter((j) => !used.has(key(cur, j)));
+      if (!next.length) break;
+      let j = next[0];
+      if (next.length > 1 && line.length > 1) {
+        const [x0, y0] = xy(line[Math.max(0, line.length - 4)]), [x1, y1] = xy(cur);
+        const dir = [x1 - x0, y1 - y0], n0 = Math.hypot(...dir) || 1;
+        const cos = (k) => { const [x2, y2] = xy(k); return ((x2 - x1) * dir[0] + (y2 - y1) * dir[1]) / (n0 * Math.hypot(x2 - x1, y2 - y1)); };
+        j = next.reduce((a, b) => (cos(b) > cos(a) ? b : a));
+      }
+      used.add(key(cur, j)); line.push(j); cur = j;
+    }
+    return line;
+  };
+  const pixels = [];
+  for (let i = 0; i < w * h; i++) if (m[i]) pixels.push(i);
+  for (const i of pixels) if (nb(i).length === 1 && nb(i).some((j) => !used.has(key(i, j)))) lines.push(walk(i));
+  for (const i of pixels) while (nb(i).some((j) => !used.has(key(i, j)))) lines.push(walk(i));
+  for (const i of pixels) if (!nb(i).length) lines.push([i]);
+  // a pen writes one symbol after another: order the lines by their connected piece, pieces from left to right
+  const comp = new Int32Array(w * h).fill(-1), left = [];
+  for (const i of pixels) {
+    if (comp[i] >= 0) continue;
+    const c = left.length, stack = [i];
+    comp[i] = c; left.push(i % w);
+    while (stack.length) for (const j of nb(stack.pop())) if (comp[j] < 0) { comp[j] = c; left[c] = Math.min(left[c], j % w); stack.push(j); }
+  }
+  const order = lines.map((l, k) => [left[comp[l[0]]], comp[l[0]], k]).sort((a, b) => a[0] - b[0] || a[1] - b[1] || a[2] - b[2]);
+  return order.map(([, , k]) => lines[k].map((i) => [i % w + 0.5, Math.floor(i / w) + 0.5]));
+}
+
+/**
+ * The picture's ink as pen strokes ({points, width, erase} in units of a board `height` high) for formula.js: the ink
+ * box fills `fill` of the board's height (and at most `maxWidth` board heights across), left-aligned at `left`.
+ */
+export function pictureStrokes(grey, w, h, P, where = "the picture", o = {}) {
+  preprocessGrey(grey, w, h, P, where);                 // the same caps and no-ink errors as one symbol
+  const fill = o.fill ?? 0.6, maxWidth = o.maxWidth ?? 2.8, left = o.left ?? 0.1;
+  const border = [];
+  for (let x = 0; x < w; x++) border.push(grey[x], grey[(h - 1) * w + x]);
+  for (let y = 0; y < h; y++) border.push(grey[y * w], grey[y * w + w - 1]);
+  const inverted = !(median(border) >= 128 || median(grey) >= 128);
+  let dmax = 0;
+  for (const v of grey) dmax = Math.max(dmax, inverted ? v : 255 - v);
+  const ink = (i) => (inverted ? grey[i] : 255 - grey[i]) >= 0.5 * dmax;
+  const [r0, r1, c0, c1] = inkBox(ink, w, h);
+  const bh = r1 - r0, bw = c1 - c0;
+  const s = Math.min(1, WORK_PX / bh, (WORK_PX * maxWidth / fill) / bw);   // work pixels per picture pixel
+  const W = Math.max(1, Math.round(bw * s)), H = Math.max(1, Math.round(bh * s));
+  const cover = new Float32Array(W * H), count = new Float32Array(W * H);
+  for (let y = r0; y < r1; y++) for (let x = c0; x < c1; x++) {
+    const j = Math.min(H - 1, Math.floor((y - r0) * s)) * W + Math.min(W - 1, Math.floor((x - c0) * s));
+    count[j]++; if (ink(y * w + x)) cover[j]++;
+  }
+  const m = new Uint8Array(W * H);
+  for (let j = 0; j < W * H; j++) m[j] = count[j] && cover[j] / count[j] >= 0.25 ? 1 : 0;
+  const k = Math.min(fill / H, maxWidth / W), top = (1 - H * k) / 2;  // board units per work pixel
+  return trace(thin(m, W, H), W, H).map((line) => ({
+    points: line.filter((p, i) => i % 2 === 0 || i === line.length - 1)
+      .map(([x, y]) => [Math.round((left + x * k) * 1e4) / 1e4, Math.round((top + y * k) * 1e4) / 1e4]),
+    width: 0.02, erase: false,
+  }));
 }
