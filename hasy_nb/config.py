@@ -7,6 +7,7 @@ Docs: https://hasy-nb.github.io/hasy_nb/config.html.md"""
 # %% ../nbs/03c_config.ipynb #8cf4a737
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -20,7 +21,7 @@ from pathlib import Path
 # %% auto #0
 __all__ = ['PRECISIONS', 'AUGMENTS', 'SCHEDULES', 'SPEED_KEYS', 'OPTIMIZERS', 'LATER', 'cpu_flags', 'cpu_has_bf16',
            'resolve_precision', 'augment_options', 'TrainConfig', 'run_key', 'legacy_identity', 'machine_record',
-           'trained_fold']
+           'torch_threads', 'trained_fold']
 
 # %% ../nbs/03c_config.ipynb #05345c65
 PRECISIONS = ("auto", "fp32", "bf16")
@@ -175,6 +176,16 @@ def machine_record() -> dict:
     import torch
     return dict(torch=torch.__version__, threads=torch.get_num_threads(),
                 cpu_capability=torch.backends.cpu.get_cpu_capability(), cpu_bf16=cpu_has_bf16())
+
+@contextlib.contextmanager
+def torch_threads(n: int | None):
+    "torch's intra-op CPU threads set to `n` inside the block (unchanged when None), restored after it."
+    import torch
+    old = torch.get_num_threads()
+    if n and n != old: torch.set_num_threads(n)
+    try: yield
+    finally:
+        if n and n != old: torch.set_num_threads(old)
 
 # %% ../nbs/03c_config.ipynb #85727033
 def trained_fold(meta: dict) -> int | None:

@@ -22,7 +22,7 @@ import torch
 from PIL import Image, ImageDraw
 from torch import nn
 
-from .config import trained_fold
+from .config import torch_threads, trained_fold
 from .data import to_input
 from .models import MODEL_REGISTRY, build, create_model
 from .weights import asset_path, load_pt, load_weights
@@ -324,20 +324,16 @@ def predict(image, k: int = 5, model: nn.Module | None = None) -> list[tuple[str
 # %% ../nbs/06_infer.ipynb #454c4149
 def inference_latency(model: nn.Module, n: int = 300, warmup: int = 30, threads: int | None = None) -> dict:
     "Median and 90th percentile wall time (ms) of a forward pass on one 32x32 image (eval, inference_mode, `threads`)."
-    old = torch.get_num_threads()
-    if threads: torch.set_num_threads(threads)
     model = model.eval()
     x = torch.zeros(1, 1, 32, 32, device=_device_of(model))
     times = []
-    try:
-        with torch.inference_mode():
-            for i in range(warmup + n):
-                t = time.perf_counter()
-                model(x)
-                if i >= warmup: times.append((time.perf_counter() - t) * 1e3)
-    finally:
-        torch.set_num_threads(old)
-    return dict(median_ms=float(np.median(times)), p90_ms=float(np.percentile(times, 90)), n=n, threads=threads or old)
+    with torch_threads(threads), torch.inference_mode():
+        used = torch.get_num_threads()
+        for i in range(warmup + n):
+            t = time.perf_counter()
+            model(x)
+            if i >= warmup: times.append((time.perf_counter() - t) * 1e3)
+    return dict(median_ms=float(np.median(times)), p90_ms=float(np.percentile(times, 90)), n=n, threads=used)
 
 # %% ../nbs/06_infer.ipynb #6c63d7c5
 LINE_PX = 2.0      # HASY strokes are 2 px wide at 32x32
@@ -499,12 +495,7 @@ class Guesser:
     @contextmanager
     def _threads(self) -> Iterator[None]:
         "Run the body on `threads` CPU threads and under `inference_mode`; restore the thread count after."
-        old = torch.get_num_threads()
-        if self.threads and self.threads != old: torch.set_num_threads(self.threads)
-        try:
-            with torch.inference_mode(): yield
-        finally:
-            if self.threads and self.threads != old: torch.set_num_threads(old)
+        with torch_threads(self.threads), torch.inference_mode(): yield
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         "The model's logits for a batch `x`, under `inference_mode`, on `threads` CPU threads."

@@ -34,7 +34,7 @@ from fastprogress.fastprogress import master_bar, progress_bar
 from .data import Batches, augment_batch
 from .cache import atomic_open
 from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, resolve_precision, run_key,
-                            trained_fold)
+                            torch_threads, trained_fold)
 
 # %% auto #0
 __all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
@@ -667,14 +667,6 @@ def _config(model_or_spec, fold, config: TrainConfig | None, settings: dict) -> 
         raise ValueError(f"fit: model_or_spec {model_or_spec!r} and config.arch {tc.arch!r} differ: give one")
     return tc
 
-@contextlib.contextmanager
-def _threads(n: int | None):
-    "torch's intra-op threads set to `n` inside the block (unchanged when None), restored after it."
-    old = torch.get_num_threads()
-    if n: torch.set_num_threads(n)
-    try: yield
-    finally: torch.set_num_threads(old)
-
 # %% ../nbs/04_train.ipynb #1df07dd5
 def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | None = None, *,
         config: TrainConfig | None = None, report=None, runs_dir: str | Path | None = None, name: str | None = None,
@@ -707,7 +699,7 @@ def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | Non
     kind = device_kind(tc.device)                              # (the XLA runtime must not start before xmp.spawn)
     with sigterm_as_interrupt():
         if tc.processes == 1:                                  # one process: train right here, the module in place
-            with _threads(tc.threads):
+            with torch_threads(tc.threads):
                 if kind != "xla": return _run(model, arr, cfg, _DistContext(None), get_device(tc.device), report)
                 import torch_xla.runtime as xr                 # inside torch_xla.launch this is one core of several
                 ctx = _DistContext("xla", xr.global_ordinal(), xr.world_size())
