@@ -131,10 +131,11 @@ def _stacked(b: np.ndarray, L: float) -> np.ndarray:
     gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
     return big[:, None] & big[None] & (gy > STACK_GAP * L)
 
-def _unbridge(near: np.ndarray, stacked: np.ndarray, b: np.ndarray) -> None:
-    "A piece overlapping in x two pieces stacked apart (a dot between x_i^2's scripts) keeps only the nearer in y."
+def _unbridge(near: np.ndarray, stacked: np.ndarray, b: np.ndarray, only=None) -> None:
+    "A piece (of `only`, a mask: all if None) linked to two pieces stacked apart (a dot between x_i^2's scripts) keeps the nearer in y."
     gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
     for i in range(len(b)):
+        if only is not None and not only[i]: continue
         P = [j for j in np.flatnonzero(near[i]) if j != i]
         if any(stacked[j, k] for j in P for k in P):
             keep = min(P, key=lambda j: gy[i, j])
@@ -170,7 +171,7 @@ def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence
             boxes_touch = (small[i] or small[j]) and gx[i, j] < NEAR_X * L
             near[i, j] = boxes_touch or distance(int(i), int(j)) < NEAR * L
         near |= near.T
-        _unbridge(near, stacked, b)                                     # ... and no ink gap bridges stacked pieces
+        _unbridge(near, stacked, b, small)                              # ... and no small piece bridges them by its ink gaps
     for i, j in _bar_pairs(b, L): near[i, j] = True                     # 1b. two bars side by side: one symbol
     near[list(solo), :] = near[:, list(solo)] = False                   # pieces that stand alone (a bar read as minus)
     groups = _components(near)
