@@ -90,9 +90,10 @@ function stackedPairs(b, L) {   // _stacked: big pieces (h >= FLAT x w, >= STACK
   }));
 }
 
-function unbridge(near, stacked, b) {   // _unbridge: a piece overlapping two stacked pieces keeps the nearer in y
+function unbridge(near, stacked, b, only = null) {   // _unbridge: a piece (of `only`) linked to two stacked pieces keeps the nearer in y
   const n = b.length, gy = (i, j) => Math.max(b[i][1], b[j][1]) - Math.min(b[i][3], b[j][3]);
   for (let i = 0; i < n; i++) {
+    if (only !== null && !only[i]) continue;
     const P = [];
     for (let j = 0; j < n; j++) if (near[i][j] && j !== i) P.push(j);
     if (!P.some((j) => P.some((k) => stacked[j][k]))) continue;
@@ -135,7 +136,7 @@ export function groupPieces(boxes, line = null, distance = null, solo = []) {
     const small = b.map((r) => Math.max(r[2] - r[0], r[3] - r[1]) < DOT * L);    // a tail or a dot: box gap
     for (const [i, j, gx] of close) near[i][j] = ((small[i] || small[j]) && gx < NEAR_X * L) || distance(i, j) < NEAR * L;
     for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (near[i][j]) near[j][i] = true;
-    unbridge(near, stacked, b);                                                  // ... and no ink gap bridges stacked pieces
+    unbridge(near, stacked, b, small);                                           // ... and no small piece bridges them by its ink gaps
   }
   for (const [i, j] of barPairs(b, L)) near[i][j] = true;                      // 1b. two bars: one symbol
   for (const i of solo) for (let j = 0; j < n; j++) { near[i][j] = false; near[j][i] = false; }   // alone
