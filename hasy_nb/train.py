@@ -321,38 +321,38 @@ class _Run:
     device: torch.device
     amp: Any = None                # bf16 autocast or a no-op
     gen: torch.Generator | None = None   # augmentation's random numbers
-    ema: EMA | None = None         # the moving average of the weights, when cfg["ema"] > 0
+    ema: EMA | None = None         # the moving average of the weights, when cfg["config"].ema > 0
     rep: Any = None                # the ReportManager (main process only)
     mb: Any = None                 # the progress bars (main process only)
 
 def _place(model: nn.Module, cfg: dict, dist: _DistContext, device: torch.device) -> tuple[nn.Module, nn.Module]:
     "(raw, called): the model on the device (channels-last on CPU and CUDA if asked), DDP-wrapped, compiled if asked."
     raw = model.to(device)
-    if cfg["channels_last"] and device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)
+    if cfg["config"].channels_last and device.type in ("cpu", "cuda"): raw = raw.to(memory_format=torch.channels_last)
     called = raw
     if dist.kind == "ddp":
         from torch.nn.parallel import DistributedDataParallel as DDP
         called = DDP(raw, device_ids=[device.index] if device.type == "cuda" else None)
-    if cfg["compile"] and device.type != "xla": called = torch.compile(called)   # XLA compiles the graph itself
+    if cfg["config"].compile and device.type != "xla": called = torch.compile(called)   # XLA compiles the graph itself
     return raw, called
 
 def _prepare(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: torch.device, rep=None) -> _Run:
     "Seed; the model placed; this rank's batches; optimizer, schedule, autocast and the moving average."
-    xla = device.type == "xla"
-    torch.manual_seed(cfg["seed"])
+    xla, tc = device.type == "xla", cfg["config"]
+    torch.manual_seed(tc.seed)
     if xla:
         import torch_xla.core.xla_model as xm
-        xm.set_rng_state(cfg["seed"] + dist.rank)
+        xm.set_rng_state(tc.seed + dist.rank)
     raw, model = _place(model, cfg, dist, device)
-    train, valid = shard_batches(arr, cfg["bs"], cfg["seed"], dist.rank, dist.world, "cpu" if xla else device)
+    train, valid = shard_batches(arr, tc.bs, tc.seed, dist.rank, dist.world, "cpu" if xla else device)
     steps = dist.min_int(len(train))                           # every rank runs the same number of steps
     if steps == 0:
-        raise ValueError(f"no training batches: {len(arr['train_idx'])} training images, bs={cfg['bs']}, "
+        raise ValueError(f"no training batches: {len(arr['train_idx'])} training images, bs={tc.bs}, "
                          f"{dist.world} processes")
-    opt = make_optimizer(raw, cfg["lr"], cfg["wd"], fused=cfg["fused"], kind=cfg["config"].optimizer)
-    sched = make_scheduler(opt, cfg["schedule"], cfg["epochs"] * steps)
-    gen = None if xla else torch.Generator(device=device).manual_seed(cfg["seed"] * 1000 + dist.rank)
-    ema = EMA(raw, cfg["ema"]) if cfg["ema"] else None
+    opt = make_optimizer(raw, tc.lr, tc.wd, fused=cfg["fused"], kind=tc.optimizer)
+    sched = make_scheduler(opt, tc.schedule, tc.epochs * steps)
+    gen = None if xla else torch.Generator(device=device).manual_seed(tc.seed * 1000 + dist.rank)
+    ema = EMA(raw, tc.ema) if tc.ema else None
     return _Run(raw, model, train, valid, steps, opt, sched, cfg, dist, device, _autocast(device, cfg["precision"]),
                 gen, ema, rep if dist.main else None)
 
@@ -409,7 +409,7 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
         if r.cfg["augment"] is not None: x = augment_batch(x, generator=r.gen, **r.cfg["augment"])
         x, y_mix, lam = mix_batch(x, y, r.cfg["config"].mixup, r.cfg["config"].cutmix, r.gen)
         with r.amp: logits = r.model(x)
-        loss = _loss(logits.float(), y, y_mix, lam, r.cfg["label_smoothing"])
+        loss = _loss(logits.float(), y, y_mix, lam, r.cfg["config"].label_smoothing)
         r.opt.zero_grad(set_to_none=True)
         loss.backward()
         _optimizer_step(r.opt, r.device)
@@ -455,7 +455,7 @@ def _log_epoch(r: _Run, history: list[dict]) -> None:
                     f"{m['images_per_s']:.0f}"], table=True)
     if r.rep is None: return
     save_checkpoint(Path(r.rep.dir) / "checkpoint.pt", model=r.raw.state_dict(), optimizer=r.opt.state_dict(),
-                    scheduler=r.sched.state_dict(), epoch=m["epoch"], history=history, epochs=r.cfg["epochs"],
+                    scheduler=r.sched.state_dict(), epoch=m["epoch"], history=history, epochs=r.cfg["config"].epochs,
                     steps=r.steps, record=r.cfg["record"], ema=r.ema.state_dict() if r.ema else None,
                     rng=torch.get_rng_state(), gen=r.gen.get_state() if r.gen is not None else None)
     r.rep.log_metrics(**m)                    # after the checkpoint: a logged epoch can always be resumed
@@ -482,7 +482,7 @@ def _train(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device: t
     "The loop, run by every process: prepare and resume, then per epoch train, test, log and checkpoint."
     r = _prepare(model, arr, cfg, dist, device, rep)
     history = _resume(r)
-    epochs = range(len(history), cfg["epochs"])
+    epochs = range(len(history), cfg["config"].epochs)
     if cfg["progress"] and dist.main:
         held = cfg["held_out"]
         r.mb = master_bar(epochs)
@@ -687,15 +687,14 @@ def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | Non
         model = _make_model(model_or_spec if model_or_spec is not None else tc.arch, arr["n_classes"])
     if init is not None: _load_init(model, init)
     given = train_idx is not None or valid_idx is not None     # a split of the caller's: part of the run's identity
-    cfg = dict(config=tc, **{k: getattr(tc, k) for k in ("fold", "epochs", "bs", "lr", "wd", "schedule", "seed", "ema",
-                                                         "channels_last", "compile", "label_smoothing")},
-               augment=augment_options(tc.augment), fused=False, progress=progress, resume=str(resume) if resume else None,
-               on_epoch_end=on_epoch_end, runs_dir=str(runs_dir) if runs_dir is not None else None, name=name,
+    cfg = dict(config=tc, augment=augment_options(tc.augment), fused=False, progress=progress,
+               resume=str(resume) if resume else None, on_epoch_end=on_epoch_end,
+               runs_dir=str(runs_dir) if runs_dir is not None else None, name=name,
                arch=_arch_name(model, model_or_spec if model_or_spec is not None else tc.arch),
                held_out=held_out or ("valid" if tc.valid else "test" if not given else "holdout"))
     cfg["record"] = _run_record(arr, tc.fold, cfg["arch"])
     cfg["split"] = {"split": cfg["record"]["data"]} if given else {}
-    if resume: _check_resume(resume, load_checkpoint(resume), cfg["record"], cfg["epochs"])
+    if resume: _check_resume(resume, load_checkpoint(resume), cfg["record"], tc.epochs)
     kind = device_kind(tc.device)                              # (the XLA runtime must not start before xmp.spawn)
     with sigterm_as_interrupt():
         if tc.processes == 1:                                  # one process: train right here, the module in place
