@@ -365,5 +365,9 @@ def test_picture_in_formula_mode_is_read_as_a_formula(page, tmp_path):
         page.screenshot(path=str(ARTIFACTS / "static-pad-formula-picture.png"), full_page=True)
         assert page.locator(".hsp-formula-symbols button").count() == 7, latex
         assert latex.count("^{") == 1 and latex.count("_{") == 1, latex
+        (tmp_path / "notes.txt").write_text("not a picture")           # an error shows on the formula board
+        page.locator(".hsp-formula .hsp-picture-input").set_input_files(str(tmp_path / "notes.txt"))
+        page.wait_for_function("document.querySelector('.hsp-formula .hsp-picture-error').textContent.startsWith('notes.txt: not an image')")
+        assert page.locator(".hasy-symbolpad").get_attribute("data-formula") == latex      # the formula read stays
     finally:
         page.get_by_role("tab", name="One symbol").click()

@@ -190,14 +190,12 @@ export function mountPicture(parent, o) {
       await o.onPicture(pic, file);
       status.textContent = "";
       if (o.root) o.root.dataset.pictureMs = String(performance.now() - t0);   // decode, preprocess and guess
-    } catch (e) {
-      status.textContent = String(e && e.message || e);
-      o.onError(status.textContent);
-    }
+    } catch (e) { o.onError(String(e && e.message || e)); }
   }
+  const say = (text) => { status.textContent = text; };     // the page decides where an error shows
   input.addEventListener("change", () => { const f = input.files && input.files[0]; if (f) take(f); input.value = ""; });
   const root = o.root;
-  if (o.listen === false) return { take, input, button: btn };     // a second button: drop and paste are heard once
+  if (o.listen === false) return { take, input, button: btn, say };     // a second button: drop and paste are heard once
   root.addEventListener("dragover", (ev) => { if (ev.dataTransfer && Array.from(ev.dataTransfer.types).includes("Files")) { ev.preventDefault(); root.classList.add("hsp-dropping"); } });
   root.addEventListener("dragleave", () => root.classList.remove("hsp-dropping"));
   root.addEventListener("drop", (ev) => {
@@ -214,7 +212,7 @@ export function mountPicture(parent, o) {
     ev.preventDefault();
     take(it.getAsFile());
   });
-  return { take, input, button: btn };
+  return { take, input, button: btn, say };
 }
 
 // ---- a picture read as a formula: its ink as pen strokes for formula.js's public reader (readFormula takes strokes) ---

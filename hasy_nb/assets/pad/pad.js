@@ -419,6 +419,7 @@ export function mountPad(root, opts) {
       onPicture: (pic) => {
         delete root.dataset.pictureError;
         if (formula && root.dataset.mode === "formula") {      // read as a formula: its ink as strokes for formula.js
+          if (formulaPicture) formulaPicture.say("");
           formula.strokes = opts.picture.pictureStrokes(pic.grey, pic.width, pic.height, model.pad, pic.name);
           root.dataset.picture = pic.name;
           return;
@@ -429,11 +430,11 @@ export function mountPad(root, opts) {
       },
       onError: (message) => {
         root.dataset.pictureError = message;
-        if (formula && root.dataset.mode === "formula") formula.refresh(); else hint(message);
+        if (formulaPicture && root.dataset.mode === "formula") formulaPicture.say(message); else hint(message);
       } };
     picture = opts.picture.mountPicture(bar, pictureOpts);
     const formulaBar = formula ? root.querySelector(".hsp-formula .hsp-toolbar") : null;
-    if (formulaBar) opts.picture.mountPicture(formulaBar, { ...pictureOpts, listen: false });   // the same, in formula mode
+    const formulaPicture = formulaBar ? opts.picture.mountPicture(formulaBar, { ...pictureOpts, listen: false }) : null;   // the same, in formula mode
   }
 
   hint(opts.emptyHint || EMPTY_HINT);
