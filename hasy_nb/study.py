@@ -36,7 +36,7 @@ __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART
            'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget',
            'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto',
            'plot_verdict', 'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table',
-           'choose_recipe', 'holm', 'screen_effects']
+           'choose_recipe', 'converge_findings', 'holm', 'screen_effects']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def _conv_unit(w: int, opts: str, norm: str | None, act: str, separable: bool) -> list[str]:
@@ -747,6 +747,41 @@ def choose_recipe(runs: "pandas.DataFrame") -> dict:
                         best=f"{best[0]} epochs, {best[1]}", gap=round(float(gap.mean()), 2), gap_se=round(_se(gap), 2),
                         folds=len(per_fold), weights=r[(r.epochs == cell[0]) & (r.factor == cell[1])].weights.iloc[0])
     return {}
+
+# %% ../nbs/08_study.ipynb #d1ad7ac5
+def _paired(per_fold: "pandas.DataFrame", a, b) -> tuple[float, float, int]:
+    "Mean and SE over folds of column a minus column b (folds where both ran), and how many folds."
+    d = (per_fold[a] - per_fold[b]).dropna()
+    return float(d.mean()), _se(d), len(d)
+
+def converge_findings(runs: "pandas.DataFrame", final: bool = False) -> list[str]:
+    "Stage 2 in plain words, from validation scores only: each budget's cells, what augmentation and EMA do, R* (`final`)."
+    if runs.empty: return ["No stage-2 run has finished yet."]
+    r = _with_chosen_weights(runs)
+    per_fold = r.pivot_table(index="fold", columns=["epochs", "factor"], values="chosen_valid")
+    out = []
+    for ep in sorted(r.epochs.unique()):
+        cells = [a for a in CONVERGE_AUGMENTS if (ep, a) in per_fold.columns]
+        said = [f"{a} {per_fold[(ep, a)].mean():.2f} % ({per_fold[(ep, a)].count()} folds)" for a in cells]
+        vs = [f"{a} - none {m:+.2f} ± {s:.2f}" for a in cells if a != "none" and (ep, "none") in per_fold.columns
+              for m, s, n in [_paired(per_fold, (ep, a), (ep, "none"))] if n]
+        out.append(f"At {ep} epochs, validation top-1: {', '.join(said)}" + (f"; paired by fold: {', '.join(vs)}" if vs else "") + ".")
+    for aug in CONVERGE_AUGMENTS:
+        eps = sorted(e for e, a in per_fold.columns if a == aug)
+        steps = [f"{a} -> {b} epochs {m:+.2f} ± {s:.2f}" for a, b in zip(eps, eps[1:])
+                 for m, s, n in [_paired(per_fold, (b, aug), (a, aug))] if n]
+        if steps: out.append(f"Augmentation {aug}, more budget (paired by fold): {', '.join(steps)}.")
+    cells = r.groupby(["epochs", "factor"])
+    better = int((cells.ema_valid.mean() > cells.valid.mean()).sum())
+    out.append(f"The moving average of the weights (EMA, decay 0.999) beats the raw weights on validation in {better} of "
+               f"{cells.ngroups} cells.")
+    rs = choose_recipe(runs)
+    if not rs: return out + ["R*: not yet (no cell has all its folds)."]
+    cell = f"{rs['epochs']} epochs, {rs['augment']}"
+    why = "the validation-best cell" if rs["best"] == cell else \
+          f"the cheapest within one SE of the best, {rs['best']} ({rs['gap']:+.2f} ± {rs['gap_se']:.2f} ahead)"
+    head = "R*" if final else "The best so far (R* is chosen once every cell has all its folds)"
+    return out + [f"{head}: {cell}, {rs['weights']} weights, {rs['valid']:.2f} % validation top-1: {why}."]
 
 # %% ../nbs/08_study.ipynb #4ccb2be1
 def holm(p: Sequence[float]) -> np.ndarray:
