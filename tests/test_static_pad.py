@@ -327,14 +327,3 @@ def test_first_guess_time_and_refresh_latency(browser, server):
         assert len(ms) > 20 and 0 < med < 20 * GUESS_BUDGET_MS, ms       # a refresh per move, not seconds each
     finally:
         ctx.close()
-
-
-def test_docs_copy_is_current(tmp_path):
-    "nbs/pad (the docs' \"Try the pad\" page) is what `hasy-nb pad --static` writes today: regenerate it when this fails."
-    from hasy_nb.export import write_static_pad
-    docs = Path(__file__).resolve().parents[1] / "nbs" / "pad"
-    fresh = write_static_pad(tmp_path / "site")
-    files = sorted(p.relative_to(fresh).as_posix() for p in fresh.rglob("*") if p.is_file())
-    assert files == sorted(p.relative_to(docs).as_posix() for p in docs.rglob("*") if p.is_file())
-    stale = [f for f in files if (fresh / f).read_bytes() != (docs / f).read_bytes()]
-    assert not stale, f"nbs/pad is stale ({stale}): run  hasy-nb pad --static nbs/pad"

@@ -1,7 +1,9 @@
 """Check the docs site as far as this machine can without Quarto: process every notebook as nbdev does
 (nbdev's own processing into _proc/), render each processed notebook to HTML with nbconvert (saved outputs, nothing
 re-run), and fail on any error, on a notebook missing its title/description/Colab opening, or on a chapter
-missing from the sidebar. The HTML lands in _site/ (gitignored) to look at in a browser.
+missing from the sidebar. The HTML lands in _site/ (gitignored) to look at in a browser. It also writes the docs'
+"Try the pad" page, nbs/pad/ (generated at every docs build, as the deploy workflow does, never kept in git), and
+checks that every page the navbar links to exists.
 
 Usage: python tools/docs_check.py
 """
@@ -17,6 +19,18 @@ from nbconvert import HTMLExporter
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "tools"))
 from nb_header import problems  # noqa: E402
+
+
+def write_docs_pad() -> list[str]:
+    "Write nbs/pad with `hasy-nb pad --static` (as the deploy workflow does before nbdev-docs); errors, if any."
+    import subprocess
+    exe = Path(sys.executable).with_name("hasy-nb")
+    r = subprocess.run([str(exe), "pad", "--static", str(ROOT / "nbs" / "pad"), "--force"], capture_output=True, text=True)
+    if r.returncode: return [f"hasy-nb pad --static nbs/pad failed: {r.stderr.strip()[-300:]}"]
+    quarto = yaml.safe_load((ROOT / "nbs" / "_quarto.yml").read_text())
+    links = [x.get("href", "") for side in ("left", "right") for x in quarto["website"]["navbar"].get(side, [])]
+    return [f"nbs/_quarto.yml: the navbar links to {h}, which the docs build does not make"
+            for h in links if not h.startswith("http") and not (ROOT / "nbs" / h).exists()]
 
 
 def main() -> int:
@@ -37,6 +51,7 @@ def main() -> int:
         if rel not in listed: errors.append(f"nbs/sidebar.yml does not list {rel}")
     for rel in sorted(x for x in listed if x.endswith(".ipynb")):
         if not (ROOT / "nbs" / rel).exists(): errors.append(f"nbs/sidebar.yml lists {rel}, which does not exist")
+    errors += write_docs_pad()
     # `nbdev-proc-nbs` insists on Quarto before it starts; its processing step itself (nbdev.serve.proc_nbs:
     # directives, show_doc, hidden cells, ...) needs no Quarto, so call it directly
     import warnings
