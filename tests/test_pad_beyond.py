@@ -371,3 +371,18 @@ def test_picture_in_formula_mode_is_read_as_a_formula(page, tmp_path):
         assert page.locator(".hasy-symbolpad").get_attribute("data-formula") == latex      # the formula read stays
     finally:
         page.get_by_role("tab", name="One symbol").click()
+
+
+@pytest.mark.parametrize("how", ["paste", "drop"])
+def test_picture_pasted_or_dropped(page, how):
+    "A picture pasted into the page or dropped on the pad is guessed as one picked with the button."
+    pic = _pictures()["photo-sigma.png"]
+    clear(page)
+    page.evaluate("""([b64, how]) => {
+        const file = new File([Uint8Array.from(atob(b64), c => c.charCodeAt(0))], how + '.png', { type: 'image/png' });
+        const dt = new DataTransfer(); dt.items.add(file);
+        if (how === 'paste') document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true }));
+        else document.querySelector('.hasy-symbolpad').dispatchEvent(new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true }));
+    }""", [base64.b64encode(pic).decode(), how])
+    page.wait_for_selector(f".hasy-symbolpad[data-picture='{how}.png']")
+    assert guesses(page)[0] == r"\sum"

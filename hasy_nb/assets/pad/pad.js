@@ -433,6 +433,7 @@ export function mountPad(root, opts) {
         if (formulaPicture && root.dataset.mode === "formula") formulaPicture.say(message); else hint(message);
       } };
     picture = opts.picture.mountPicture(bar, pictureOpts);
+    clearBtn.addEventListener("click", () => { if (!pad.strokes.length) guess(); });    // Clear also wipes a picture's guesses
     const formulaBar = formula ? root.querySelector(".hsp-formula .hsp-toolbar") : null;
     const formulaPicture = formulaBar ? opts.picture.mountPicture(formulaBar, { ...pictureOpts, listen: false }) : null;   // the same, in formula mode
   }
