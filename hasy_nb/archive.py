@@ -11,14 +11,16 @@ import array
 import bz2
 import csv
 import io
+import itertools
 import os
+import posixpath
 import queue
 import re
 import stat
 import threading
 import zlib
 from pathlib import Path
-from typing import BinaryIO, Iterator, Sequence
+from typing import BinaryIO, Callable, Iterator, Sequence
 
 import numpy as np
 from fastcore.basics import patch
@@ -555,6 +557,107 @@ def _parse_labels(data: bytes, where: str, sym_ids: np.ndarray) -> dict[str, np.
     if len(set(paths)) != len(paths):
         raise HasyDataError(f"{where}: an image path appears twice")
     return dict(paths=np.array(paths), symbol_ids=sids, labels=labels, user_ids=np.frombuffer(uids, np.int64))
+
+# %% ../nbs/00_archive.ipynb #3cb88986
+def _fold_fields(data: bytes, where: str) -> tuple[list[bytes], list]:
+    "(paths, symbol_id texts) of a fold CSV: one C-level split of the whole file, the csv module if it is unusual."
+    header = data.split(b"\n", 1)[0].rstrip(b"\r")
+    _check_header(header.decode("utf-8", "replace").split(",") if header else None, where, _LABEL_COLS)
+    text = data.rstrip(b"\r\n").replace(b"\r\n", b"\n")
+    flat = text.replace(b"\n", b",").split(b",")
+    if b'"' not in text and len(flat) == 4 * (text.count(b"\n") + 1):   # HASYv2's: no quotes, no commas in fields
+        return flat[4::4], flat[5::4]
+    body = _csv_body(data, where, _LABEL_COLS)   # the csv module also names a line with the wrong number of fields
+    return [r[0].encode() for r in body], [r[1] for r in body]
+
+def _parse_fold(data: bytes, where: str, fold_dir: str, lookup: dict, path_index: Callable[[], dict],
+                symbol_ids: np.ndarray, known_symbols: set) -> np.ndarray:
+    "A fold's train.csv or test.csv -> sorted row indices into hasy-data-labels.csv (paths relative to the fold)."
+    paths, sid_text = _fold_fields(data, where)
+    rows = np.fromiter(map(lookup.get, paths, itertools.repeat(-1)), np.int64, len(paths))
+    for i in np.nonzero(rows < 0)[0]:   # not in the usual '../../hasy-data/...' form: resolve it the slow way
+        p = paths[i].decode("utf-8", "replace")
+        rows[i] = path_index().get(posixpath.normpath(posixpath.join(fold_dir, p)), -1)
+        if rows[i] < 0:
+            raise HasyDataError(f"{where}: line {i + 2} names image {p!r}, which is not in hasy-data-labels.csv")
+    sids = _int_column(sid_text, where, "symbol_id")
+    bad = np.nonzero(sids != symbol_ids[rows])[0]
+    if bad.size:
+        i = int(bad[0])
+        known = int(sids[i]) in known_symbols
+        what = "a symbol_id other than hasy-data-labels.csv's" if known else "an unknown symbol_id"
+        raise HasyDataError(f"{where}: line {i + 2} gives {what}: {int(sids[i])} for {paths[i].decode()!r} "
+                            f"(hasy-data-labels.csv: {int(symbol_ids[rows[i]])})")
+    rows = np.sort(rows)
+    if (rows[1:] == rows[:-1]).any():
+        raise HasyDataError(f"{where}: an image is listed twice")
+    return rows.astype(np.int32)
+
+# %% ../nbs/00_archive.ipynb #c36fe205
+class _Tables:
+    "The CSV side of HASYv2: symbols and labels first, then each fold file as soon as it arrives."
+    def __init__(self, source: Path, root: str, symbols_csv: bytes, labels_csv: bytes):
+        self.source, self.root = source, root
+        self.out = _parse_symbols(symbols_csv, f"{source}:{root}symbols.csv")
+        where = f"{source}:{root}hasy-data-labels.csv"
+        self.out.update(_parse_labels(labels_csv, where, self.out["symbol_table_ids"]))
+        self.paths = self.out["paths"].tolist()
+        self._path_index = None
+        self.known, self.lookups = set(self.out["symbol_table_ids"].tolist()), {}
+
+    def path_index(self) -> dict[str, int]:
+        "Row of each image path (built only when a fold names a path in an unusual form)."
+        if self._path_index is None:
+            self._path_index = {p: i for i, p in enumerate(self.paths)}
+        return self._path_index
+
+    def fold_file(self, name: str) -> tuple[int, str] | None:
+        "(k, 'train'|'test') when archive member `name` is one of the official fold files."
+        m = re.fullmatch(re.escape(self.root) + r"classification-task/fold-(\d+)/(train|test)\.csv", name)
+        return (int(m.group(1)), m.group(2)) if m and 1 <= int(m.group(1)) <= 10 else None
+
+    def add_fold(self, name: str, data: bytes) -> None:
+        "Parse one fold CSV into `fold{k}_{split}` row indices (its text is dropped after)."
+        k, split = self.fold_file(name)
+        fold_dir = f"classification-task/fold-{k}"
+        up = posixpath.relpath(".", fold_dir) + "/"
+        if up not in self.lookups:
+            self.lookups[up] = {(up + p).encode(): i for i, p in enumerate(self.paths)}
+        self.out[f"fold{k}_{split}"] = _parse_fold(data, f"{self.source}:{name}", fold_dir, self.lookups[up],
+                                                   self.path_index, self.out["symbol_ids"], self.known)
+
+# %% ../nbs/00_archive.ipynb #f02f92b8
+@patch
+def finish(self: _Tables, decoder: _PngDecoder) -> dict[str, np.ndarray]:
+    "Put each decoded image into its hasy-data-labels.csv row; check that every fold has both files."
+    source, root, paths, out = self.source, self.root, self.paths, self.out
+    for k in range(1, 11):
+        have = [f"fold{k}_{s}" in out for s in ("train", "test")]
+        if any(have) and not all(have):
+            lacks = "train.csv" if not have[0] else "test.csv"
+            raise HasyDataError(f"{source}: {root}classification-task/fold-{k} lacks {lacks}")
+    self.lookups.clear()
+    pos = {name: i for i, name in enumerate(decoder.names)}
+    decoder.names = None
+    order = np.fromiter((pos.get(root + p, -1) for p in paths), np.int64, len(paths))
+    del pos
+    if (order < 0).any():
+        i = int(np.nonzero(order < 0)[0][0])
+        raise HasyDataError(f"{source}:{root}hasy-data-labels.csv: line {i + 2} names {paths[i]!r}, "
+                            "which is not in the archive")
+    out["images"] = decoder.take(order)   # the archive is sorted by name (v2-100000 before v2-10001): reorder
+    out["png_fallbacks"] = np.array([decoder.n_slow])
+    return out
+
+def _tables(source: Path, texts: dict[str, bytes], root: str) -> _Tables:
+    "`_Tables` from the symbols and labels CSVs under `root` (naming whichever is missing), then the folds in `texts`."
+    for name in ("symbols.csv", "hasy-data-labels.csv"):
+        if root + name not in texts:
+            raise HasyDataError(f"{source}: {root + name} is missing")
+    tables = _Tables(source, root, texts.pop(root + "symbols.csv"), texts.pop(root + "hasy-data-labels.csv"))
+    for name in [n for n in texts if tables.fold_file(n)]:
+        tables.add_fold(name, texts.pop(name))
+    return tables
 
 # %% ../nbs/00_archive.ipynb #3e0e1deb
 _FAKE_LATEX = ["A", r"\alpha", r"\sum", "7", r"\int", r"\mathcal{B}", r"\rightarrow", "x", r"\infty", r"\sqrt{}",
