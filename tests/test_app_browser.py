@@ -6,6 +6,7 @@ test-artifacts/. Set HASY_NB_RUN to a `hasy-nb train` run folder to test that mo
 """
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import statistics
@@ -202,15 +203,15 @@ def _wait_http(url: str, proc, timeout: float = 120) -> None:
             time.sleep(0.5)
 
 
-def test_pad_in_jupyterlab(tmp_path, browser):
-    "The same widget inside JupyterLab (its own widget manager): it renders, draws, guesses and adds to the equation."
+@contextlib.contextmanager
+def lab_pad(tmp_path, browser, code: str, shot: str):
+    "JupyterLab on 127.0.0.1 running a one-cell notebook (`code` shows a pad); yields its page once the pad is ready."
     import subprocess
     import sys
 
     import nbformat
     from hasy_nb.app import free_port
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
-        "import os\nfrom hasy_nb.app import SymbolPad\nSymbolPad(os.environ.get('HASY_NB_RUN') or None)")])
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "pad.ipynb")
     port = free_port()
@@ -238,19 +239,44 @@ def test_pad_in_jupyterlab(tmp_path, browser):
                     break
                 except Exception:
                     if attempt == 2: raise
-            stroke(pg, [(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
-            stroke(pg, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])
-            got = top5(pg)
-            assert "+" in got, got
-            candidate(pg, "+").click()
-            pg.wait_for_function("document.querySelector('.hasy-pad .hsp-eq-source textarea').value.includes('+')", timeout=30_000)
+            yield pg
         finally:
             if pg is not None:
-                pg.screenshot(path=str(ARTIFACTS / "symbolpad-jupyterlab.png"))
+                pg.screenshot(path=str(ARTIFACTS / shot))
                 pg.close()
             lab.terminate()
             try: lab.wait(15)
             except subprocess.TimeoutExpired: lab.kill(); lab.wait()
+
+
+def test_pad_in_jupyterlab(tmp_path, browser):
+    "The same widget inside JupyterLab (its own widget manager): it renders, draws, guesses and adds to the equation."
+    code = "import os\nfrom hasy_nb.app import SymbolPad\nSymbolPad(os.environ.get('HASY_NB_RUN') or None)"
+    with lab_pad(tmp_path, browser, code, "symbolpad-jupyterlab.png") as pg:
+        stroke(pg, [(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
+        stroke(pg, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])
+        got = top5(pg)
+        assert "+" in got, got
+        candidate(pg, "+").click()
+        pg.wait_for_function("document.querySelector('.hasy-pad .hsp-eq-source textarea').value.includes('+')", timeout=30_000)
+
+
+def test_kernel_guessing_pad_says_not_a_symbol_and_explains(tmp_path, browser):
+    "Guessing in the kernel (browser=False), the shipped model's pad shows 'not a symbol I know', details and an upload control."
+    code = "from hasy_nb.app import SymbolPad\nSymbolPad(browser=False)"
+    with lab_pad(tmp_path, browser, code, "symbolpad-kernel-jupyterlab.png") as pg:
+        assert not in_browser(pg)
+        stroke(pg, [(0.2, 0.2), (0.8, 0.2), (0.2, 0.8), (0.8, 0.8), (0.2, 0.2)])
+        pad = pg.locator(".hasy-pad .hasy-symbolpad")
+        assert pad.get_attribute("data-known") == "0" and "Not a symbol I know" in pg.locator(".hasy-pad .hsp-unknown").inner_text()
+        assert pg.locator(".hasy-pad .hsp-cand").count() == 5
+        assert pg.locator(".hasy-pad .hsp-details").get_attribute("data-latex") == top5(pg)[0]
+        clear(pg)
+        stroke(pg, [(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
+        stroke(pg, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])
+        assert pad.get_attribute("data-known") == "1" and top5(pg)[0] == "+"
+        assert "PLUS SIGN".lower() in pg.locator(".hasy-pad .hsp-details").inner_text()
+        assert pg.locator(".hasy-pad .widget-upload").count() == 1     # the upload control
 
 
 def test_formula_tab_reads_a_formula(page):
