@@ -523,7 +523,7 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
         ih = np.clip(np.minimum(B[:, 3], y1 + ROOT_BELOW * (y1 - y0)) - np.maximum(B[:, 1], y0), 0, None)
         held = np.maximum(iw, 1e-9 * (iw > 0)) * np.maximum(ih, 1e-9 * (ih > 0)) >= ENCLOSE * area
         held &= area <= 0.6 * (x1 - x0) * (y1 - y0)                       # not a piece of the same size (a crossing stroke)
-        held &= B[:, 1] < y1                                              # its top above the sign's foot
+        held &= (B[:, 1] + B[:, 3]) / 2 < y1                              # its middle above the sign's foot
         held[k] = False
         if _weighty(R, pieces, comps, held, ROOT_INK * (y1 - y0)):
             if best is None or (x1 - x0) * (y1 - y0) > best[1]: best = (k, (x1 - x0) * (y1 - y0), held)

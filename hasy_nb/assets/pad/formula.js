@@ -398,7 +398,7 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
       const iw = Math.max(Math.min(r[2], x1) - Math.max(r[0], x0), 0);
       const ih = Math.max(Math.min(r[3], y1 + ROOT_BELOW * (y1 - y0)) - Math.max(r[1], y0), 0);
       const a = Math.max(iw, 1e-9 * (iw > 0)) * Math.max(ih, 1e-9 * (ih > 0));
-      return i !== k && a >= ENCLOSE * area[i] && area[i] <= 0.6 * (x1 - x0) * (y1 - y0) && r[1] < y1;
+      return i !== k && a >= ENCLOSE * area[i] && area[i] <= 0.6 * (x1 - x0) * (y1 - y0) && (r[1] + r[3]) / 2 < y1;
     });
     if (weighty(R, pieces, comps, held, ROOT_INK * (y1 - y0))) {
       if (best === null || (x1 - x0) * (y1 - y0) > best[1]) best = [k, (x1 - x0) * (y1 - y0), held];
