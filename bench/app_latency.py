@@ -1,6 +1,6 @@
 """Latency of the live symbol pad's Python side: ours against a naive path, measured in the same run.
 
-    python bench/app_latency.py [--run RUN_DIR] [--n 300] [--json results/app_latency.json]
+    python bench/app_latency.py [--model REF] [--n 300] [--json results/app_latency.json]
 
 Two numbers for each path, interleaved call by call so that machine load hits both alike:
 - model call: one 32x32 image -> logits.
@@ -53,12 +53,12 @@ def stats(ms: list[float]) -> dict:
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--run", default=None, help="a `hasy-nb train` run folder (default: the pretrained model)")
+    ap.add_argument("--model", default=None, help="any model reference hasy_nb.load_model takes (default: the pretrained model)")
     ap.add_argument("--n", type=int, default=300, help="calls per path (interleaved)")
     ap.add_argument("--json", default=None, help="also write the numbers to this JSON file")
     args = ap.parse_args(argv)
 
-    g = Guesser(args.run)
+    g = Guesser(args.model)
     model = g.model
     strokes = circle_and_bar()
     x = to_input(g.input(strokes_to_image(strokes)))

@@ -1,6 +1,6 @@
 """How fast and how big is the static pad? And is onnxruntime-web the better runtime? Measured in headless Chromium.
 
-Writes `hasy-nb pad --static` into a temporary folder, serves it on 127.0.0.1 (every other request aborted), and prints
+Writes `hasy-nb pad --out` into a temporary folder, serves it on 127.0.0.1 (every other request aborted), and prints
   - the size of the whole site, gzipped (the issue's goal: <= 4 MB),
   - when the first guess is possible after the page starts loading, over --loads cold loads (goal: <= 1 s),
   - the guess refresh after a pointer move while drawing with the mouse (goal: <= 16 ms),

@@ -44,14 +44,15 @@ from .openset import energy_score, msp_score, shipped_calibration, shipped_proto
 from .fewshot import FewShotGuesser, UserExamples
 from .infer import preprocess
 from .data import to_input
-from .models import asset_path
+from .args import add_model_arg
+from .weights import asset_path
 
 
 # %% auto #0
 __all__ = ['UNKNOWN_HINT', 'EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels',
            'symbol_info', 'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates',
            'judge_logits', 'CopyButton', 'packages_for', 'EquationBuilder', 'in_colab', 'enable_colab_widgets',
-           'PadBoard', 'SymbolPad', 'check_run_dir', 'port_number', 'free_port', 'check_port_free', 'voila_command',
+           'PadBoard', 'SymbolPad', 'check_model', 'port_number', 'free_port', 'check_port_free', 'voila_command',
            'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #3d7663a2
@@ -493,15 +494,14 @@ class SymbolPad(W.VBox):
         self.strokes = self.strokes[:-1]
 
 # %% ../nbs/11_app.ipynb #aa37d853
-def check_run_dir(run: str | os.PathLike) -> Path:
-    "A run folder the pad can use (config.json and model.pt that load into a model with a label per output), or a clear error."
-    d = Path(run).expanduser().resolve()
-    if not d.is_dir(): raise FileNotFoundError(f"--run {run}: no such folder")
-    for f in ("config.json", "model.pt"):
-        if not (d / f).exists(): raise FileNotFoundError(f"--run {run}: {f} is missing (is it a `hasy-nb train` run folder?)")
-    try: Guesser(d, freeze=False)                 # what the app's kernel will load: a broken run never starts a server
-    except (ValueError, OSError, RuntimeError, KeyError) as e: raise ValueError(f"--run {run}: {e}") from None
-    return d
+def check_model(ref: str | os.PathLike) -> str:
+    "`ref` as the app's kernel will load it (a path made absolute), loaded once here: a broken model never starts a server."
+    path = Path(ref).expanduser()
+    resolved = str(path.resolve()) if path.exists() else str(ref)
+    try: Guesser(resolved, freeze=False)
+    except FileNotFoundError as e: raise FileNotFoundError(f"--model {ref}: {e}") from None
+    except (ValueError, OSError, RuntimeError, KeyError) as e: raise ValueError(f"--model {ref}: {e}") from None
+    return resolved
 
 def port_number(text: str) -> int:
     "`--port`'s type: 0 (pick a free port) or 1..65535, else argparse's clear error."
@@ -572,13 +572,13 @@ READY_PATH = "voila/static/voila.js"
 
 class AppServer:
     "A running `hasy-nb app` (Voila) process: `.url`, `.proc`, `.stop()`; a context manager."
-    def __init__(self, port: int | None = None, run: str | os.PathLike | None = None, timeout: float = 60.0,
+    def __init__(self, port: int | None = None, model: str | os.PathLike | None = None, timeout: float = 60.0,
                  log: Any = subprocess.DEVNULL):
         self.port = port or free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         env = dict(os.environ)
-        if run: env["HASY_NB_RUN"] = str(check_run_dir(run))
-        else: env.pop("HASY_NB_RUN", None)
+        if model and str(model) != "pretrained": env["HASY_NB_MODEL"] = check_model(model)
+        else: env.pop("HASY_NB_MODEL", None)
         check_port_free(self.port)                # a busy port: one clear line, nothing started
         # its own process group: stop() ends Voila and the kernels it started together, whatever signal reached us
         # and it dies with this process (SIGKILL included): no Voila is left serving a pad that nobody stops
@@ -639,7 +639,7 @@ def _stop_on_signals() -> None:
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
 
 def _app_cmd(args: argparse.Namespace) -> int:
-    if args.run: check_run_dir(args.run)
+    if args.model != "pretrained": check_model(args.model)
     port = check_port_free(args.port) if args.port else free_port()
     if args.dry_run:
         print(" ".join(voila_command(port)))
@@ -648,7 +648,7 @@ def _app_cmd(args: argparse.Namespace) -> int:
     _stop_on_signals()
     server = None
     try:
-        server = AppServer(port, args.run, log=None)
+        server = AppServer(port, args.model, log=None)
         print(f"hasy-nb app: the symbol pad is at {server.url}  (Ctrl-C stops it)", flush=True)
         return server.proc.wait()
     except KeyboardInterrupt: return 0
@@ -661,6 +661,6 @@ def register_cli(subparsers) -> None:
                               description="Serve the live symbol pad (draw, see guesses, build an equation) with Voila.")
     p.add_argument("--port", type=port_number, default=8866,
                    help="port on 127.0.0.1 (default 8866; 0 picks a free one)")
-    p.add_argument("--run", default=None, help="a run folder from `hasy-nb train` (default: the pretrained model)")
+    add_model_arg(p)
     p.add_argument("--dry-run", action="store_true", help="print the Voila command and the URL, start nothing")
     p.set_defaults(func=_app_cmd)

@@ -13,8 +13,8 @@ import re
 from typing import Any, Callable, Iterable
 
 # %% auto #0
-__all__ = ['positive_int', 'nonneg_int', 'positive_float', 'nonneg_float', 'prob', 'fold_number', 'nonempty', 'valid_share',
-           'ema_decay', 'processes_arg', 'parse_folds', 'folds_arg', 'shard_arg']
+__all__ = ['MODEL_HELP', 'positive_int', 'nonneg_int', 'positive_float', 'nonneg_float', 'prob', 'fold_number', 'nonempty',
+           'valid_share', 'ema_decay', 'processes_arg', 'parse_folds', 'folds_arg', 'shard_arg', 'add_model_arg']
 
 # %% ../nbs/01b_args.ipynb #879e9188
 def _checked(text: str, kind: type, ok: Callable[[Any], bool], what: str):
@@ -89,3 +89,10 @@ def shard_arg(text: str) -> tuple[int, int]:
     m = re.fullmatch(r"(\d+)/(\d+)", text.strip())
     if not m or not 1 <= int(m[1]) <= int(m[2]): raise argparse.ArgumentTypeError(f"expected K/N with 1 <= K <= N, got {text!r}")
     return int(m[1]), int(m[2])
+
+MODEL_HELP = "'pretrained' (the shipped model), a registered name with shipped weights, a run folder or a .pt file"
+
+def add_model_arg(p: argparse.ArgumentParser, required: bool = False, more: str = "") -> None:
+    "The one flag that names a trained model in every command: `--model REF` (default 'pretrained' unless required)."
+    p.add_argument("--model", type=nonempty, metavar="REF", required=required, default=None if required else "pretrained",
+                   help=MODEL_HELP + more + ("" if required else " (default: pretrained)"))

@@ -60,7 +60,7 @@ def fetch_hasy(dest: Path | str | None = None, url: str = HASY_URL, md5: str | N
         return _existing_download(dest, md5)
     if (blocked := _unwritable(dest.parent)) is not None:
         raise PermissionError(f"cannot save the download under {blocked}: it is not a folder this user can write; "
-                              "choose another destination (--dest, or $HASY_NB_HOME)")
+                              "choose another destination (--out, or $HASY_NB_HOME)")
     dest.parent.mkdir(parents=True, exist_ok=True)
     try:
         return download(url, dest, md5, progress=progress)
@@ -532,7 +532,7 @@ def _cli_info(args) -> int:
 def _cli_fetch(args) -> int:
     "`hasy-nb data fetch`"
     md5 = None if args.no_check else _valid_md5(args.md5, "--md5")
-    path = fetch_hasy(args.dest, url=args.url, md5=md5)
+    path = fetch_hasy(args.out, url=args.url, md5=md5)
     print(path)
     return 0
 
@@ -545,7 +545,7 @@ def register_cli(subparsers) -> None:
     info.add_argument("path", nargs="?", default=None, help="archive or folder (default: $HASY_ARCHIVE, else download)")
     info.set_defaults(func=_cli_info)
     fetch = sub.add_parser("fetch", help=f"download HASYv2 into {hasy_home()} (resumes, verifies the md5)")
-    fetch.add_argument("--dest", default=None, help="file or folder to download to (default: $HASY_NB_HOME)")
+    fetch.add_argument("--out", default=None, help="file or folder to download to (default: $HASY_NB_HOME)")
     fetch.add_argument("--url", default=HASY_URL)
     fetch.add_argument("--md5", default=HASY_MD5)
     fetch.add_argument("--no-check", action="store_true", help="skip the md5 check")

@@ -24,7 +24,7 @@ from torch import nn
 from .infer import load_model, predict_logits, preprocess
 from .weights import asset_path
 from .report import read_run
-from .args import folds_arg, parse_folds
+from .args import MODEL_HELP, add_model_arg, folds_arg, parse_folds
 from .args import (ema_decay, fold_number, nonempty, nonneg_float, nonneg_int, positive_float, positive_int,
                           prob, valid_share)
 from .config import AUGMENTS, PRECISIONS, TrainConfig, legacy_identity
@@ -448,9 +448,9 @@ def register_cli(subparsers) -> None:
     p.add_argument("--data", default=None, help="HASYv2 archive (default: $HASY_ARCHIVE or the download cache)")
     p.set_defaults(func=_cli_cv)
     e = subparsers.add_parser("evaluate", help="score a model on its fold's test split (or tabulate a CV folder)",
-                              description="MODEL: 'pretrained', a registered name with weights, a run folder, a .pt "
-                              "file, or a folder of cross-validation runs (its table).")
-    e.add_argument("model", metavar="MODEL")
+                              description="--model REF: " + MODEL_HELP + ", or a folder of cross-validation runs (its "
+                              "table).")
+    add_model_arg(e, required=True, more=", or a folder of cross-validation runs (its table)")
     e.add_argument("--fold", type=fold_number, default=None, help="test split of this fold (default: the run's own "
                                                                   "fold; 1 for pretrained)")
     e.add_argument("--top", type=nonneg_int, default=10, help="how many most-confused pairs to list")

@@ -23,7 +23,9 @@ from torch import nn
 
 from .infer import DOT_EXTENT, DOT_PX, DOT_SPAN, LINE_PX, MAX_INK, MAX_PIXELS, load_model, load_pretrained, preprocess, pretrained_info
 from .infer import _SS as PAD_SUPERSAMPLING
-from .models import asset_path, build
+from .args import add_model_arg
+from .models import build
+from .weights import asset_path
 from .openset import shipped_calibration, shipped_prototypes
 from .fewshot import EXAMPLES_FORMAT, EXAMPLES_VERSION, MARGIN_MANY, MARGIN_ONE
 from .fewshot import SIZE as EXAMPLE_SIZE
@@ -221,11 +223,11 @@ def shipped_browser_model() -> tuple[dict, bytes]:
     return {**header, "fewshot": fewshot_settings()}, blob
 
 # %% ../nbs/10_export.ipynb #3b03975c
-MANIFEST = "hasy-nb-manifest.json"   # the files `hasy-nb export` / `pad --static` wrote into a folder
+MANIFEST = "hasy-nb-manifest.json"   # the files `hasy-nb export` / `pad --out` wrote into a folder
 
 
 def _manifest(folder: Path) -> dict:
-    "The manifest an earlier `export` / `pad --static` left in `folder` ({} when there is none or it is unreadable)."
+    "The manifest an earlier `export` / `pad --out` left in `folder` ({} when there is none or it is unreadable)."
     try: found = json.loads((folder / MANIFEST).read_text(encoding="utf-8"))
     except (OSError, ValueError): return {}
     return found if isinstance(found, dict) else {}
@@ -330,7 +332,7 @@ def _pad_assets() -> dict[str, bytes]:
 def write_static_pad(out_dir: str | os.PathLike, model_or_run=None, force: bool = False) -> Path:
     """Write the self-contained pad site (page, scripts, KaTeX, model, symbols) into `out_dir` (new, empty or an earlier
     pad; `force`: any folder); returns it."""
-    out = _out_folder(out_dir, "pad", "--static", force)
+    out = _out_folder(out_dir, "pad", "--out", force)
     shipped = model_or_run is None or model_or_run == "pretrained"   # its calibration and prototypes travel with it
     model = load_model(model_or_run)                      # fails here, before any file is written
     symbols = json.dumps(symbols_table(), ensure_ascii=False, separators=(",", ":")) + "\n"
@@ -358,7 +360,7 @@ def _cli_export(args: argparse.Namespace) -> int:
 
 
 def _cli_pad(args: argparse.Namespace) -> int:
-    out = write_static_pad(args.static, args.run, force=args.force)
+    out = write_static_pad(args.out, args.model, force=args.force)
     sizes = site_sizes(out)
     gz = sum(v[1] for v in sizes.values())
     print(f"hasy-nb pad: the static pad is in {out} ({len(sizes)} files, {gz / 1e6:.2f} MB gzipped); "
@@ -367,11 +369,11 @@ def _cli_pad(args: argparse.Namespace) -> int:
 
 
 def register_cli(subparsers) -> None:
-    "Add `hasy-nb export` and `hasy-nb pad --static` to the `hasy-nb` command."
+    "Add `hasy-nb export` and `hasy-nb pad` to the `hasy-nb` command."
     p = subparsers.add_parser("export", help="write a model for the browser pad (model.json + model.bin)",
                               description="Export the shipped model or a trained run for the browser "
                                           "(BatchNorm folded).")
-    p.add_argument("model", help="'pretrained', a run folder from `hasy-nb train`, or a .pt with its .json beside it")
+    add_model_arg(p)
     p.add_argument("--out", required=True, help="folder to write model.json and model.bin into (new, empty or an "
                                                 "earlier export)")
     p.add_argument("--force", action="store_true", help="write into a folder that holds other files")
@@ -379,8 +381,8 @@ def register_cli(subparsers) -> None:
     q = subparsers.add_parser("pad", help="write the symbol pad as a static site that runs in any browser, offline",
                               description="Write the symbol pad (page, scripts, model, symbols, KaTeX) "
                                           "as a static site.")
-    q.add_argument("--static", required=True, metavar="DIR", help="folder to write the site into (new, empty or an "
+    q.add_argument("--out", required=True, metavar="DIR", help="folder to write the site into (new, empty or an "
                                                                   "earlier pad)")
     q.add_argument("--force", action="store_true", help="write into a folder that holds other files")
-    q.add_argument("--run", default="pretrained", help="the model: 'pretrained' (default) or a run folder")
+    add_model_arg(q)
     q.set_defaults(func=_cli_pad)

@@ -2,7 +2,7 @@
 
 Draws symbols with mouse moves, waits for the guesses, checks the drawn symbol is in the top 5, clicks it,
 checks the equation's LaTeX, measures stroke end -> guesses in the browser and saves a screenshot to
-test-artifacts/. Set HASY_NB_RUN to a `hasy-nb train` run folder to test that model instead of the pretrained one.
+test-artifacts/. Set HASY_NB_MODEL to a model reference (a `hasy-nb train` run folder, a .pt file) to test that model instead of the pretrained one.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ def server():
     from hasy_nb.app import AppServer
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "voila.log", "w") as log:
-        srv = AppServer(run=os.environ.get("HASY_NB_RUN") or None, timeout=120, log=log)
+        srv = AppServer(model=os.environ.get("HASY_NB_MODEL") or None, timeout=120, log=log)
         try:
             yield srv
         finally:
@@ -103,7 +103,7 @@ def clear(page) -> None:
 
 
 def test_empty_pad_shows_a_hint(page):
-    if not os.environ.get("HASY_NB_RUN"):   # the shipped model guesses in the page; a custom run in the kernel
+    if not os.environ.get("HASY_NB_MODEL"):   # the shipped model guesses in the page; a custom run in the kernel
         assert in_browser(page), page.locator(".hasy-pad .hasy-symbolpad").get_attribute("data-browser-error")
     assert page.locator(".hasy-pad .hsp-cand").count() == 0
     assert "Draw a symbol" in page.locator(".hasy-pad .hsp-hint").inner_text()
@@ -251,7 +251,7 @@ def lab_pad(tmp_path, browser, code: str, shot: str):
 
 def test_pad_in_jupyterlab(tmp_path, browser):
     "The same widget inside JupyterLab (its own widget manager): it renders, draws, guesses and adds to the equation."
-    code = "import os\nfrom hasy_nb.app import SymbolPad\nSymbolPad(os.environ.get('HASY_NB_RUN') or None)"
+    code = "import os\nfrom hasy_nb.app import SymbolPad\nSymbolPad(os.environ.get('HASY_NB_MODEL') or None)"
     with lab_pad(tmp_path, browser, code, "symbolpad-jupyterlab.png") as pg:
         stroke(pg, [(0.15, 0.5), (0.5, 0.5), (0.85, 0.5)])
         stroke(pg, [(0.5, 0.15), (0.5, 0.5), (0.5, 0.85)])
@@ -321,7 +321,7 @@ def test_formula_tab_reads_a_formula(page):
 def test_widget_says_not_a_symbol_explains_learns_and_reads_a_picture(page, tmp_path):
     "Issue 31 in the widget (the shipped model guesses in the page): unknown drawings, details, teaching, a picture."
     pad = page.locator(".hasy-pad .hasy-symbolpad")
-    if os.environ.get("HASY_NB_RUN"):       # a custom run guesses in the kernel: no calibration, no prototypes to learn with
+    if os.environ.get("HASY_NB_MODEL"):       # a custom run guesses in the kernel: no calibration, no prototypes to learn with
         assert not in_browser(page) and page.locator(".hasy-pad .hsp-teach").count() == 0
         return
     import numpy as np

@@ -24,7 +24,7 @@ def parse(*argv: str) -> argparse.Namespace:
 
 def test_register_cli_defaults():
     args = parse("app")
-    assert (args.port, args.run, args.dry_run) == (8866, None, False)
+    assert (args.port, args.model, args.dry_run) == (8866, "pretrained", False)
     assert callable(args.func)
 
 
@@ -41,23 +41,23 @@ def test_voila_command_listens_on_localhost_only():
     assert "--Voila.ip=127.0.0.1" in cmd and "--no-browser" in cmd and cmd[:3] == [sys.executable, "-m", "voila"]
 
 
-def test_bad_run_dir_is_a_clear_error(tmp_path):
-    args = parse("app", "--run", str(tmp_path / "nope"), "--dry-run")
-    with pytest.raises(FileNotFoundError, match="no such folder"):
+def test_bad_model_is_a_clear_error(tmp_path):
+    args = parse("app", "--model", str(tmp_path / "nope"), "--dry-run")
+    with pytest.raises(FileNotFoundError, match=r"--model .*nope: .*not 'pretrained', a registered model, a run folder"):
         args.func(args)
     (tmp_path / "run").mkdir()
     (tmp_path / "run" / "config.json").write_text('{"arch": "lenet5"}')
-    args = parse("app", "--run", str(tmp_path / "run"), "--dry-run")
-    with pytest.raises(FileNotFoundError, match="model.pt is missing"):
+    args = parse("app", "--model", str(tmp_path / "run"), "--dry-run")
+    with pytest.raises(FileNotFoundError, match="--model .*run: .*model.pt"):
         args.func(args)
 
 
 def test_hasy_nb_app_via_main(tmp_path):
-    "Through the real `hasy-nb` entry point: a bad --run gives exit code 1 and names the folder."
+    "Through the real `hasy-nb` entry point: a bad --model gives exit code 1 and names it."
     r = subprocess.run([sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))",
-                        "app", "--run", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
+                        "app", "--model", str(tmp_path / "missing")], capture_output=True, text=True, timeout=120)
     assert r.returncode == 1, r.stderr
-    assert "missing" in r.stderr and "no such folder" in r.stderr
+    assert f"--model {tmp_path / 'missing'}: " in r.stderr and "not 'pretrained'" in r.stderr
 
 
 def test_app_serves_and_stops():

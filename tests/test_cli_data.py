@@ -54,7 +54,7 @@ def serve(payload: bytes):
 
 def test_parser_defaults():
     args = parser().parse_args(["data", "fetch"])
-    assert (args.url, args.md5, args.dest, args.no_check) == (HASY_URL, HASY_MD5, None, False)
+    assert (args.url, args.md5, args.out, args.no_check) == (HASY_URL, HASY_MD5, None, False)
     assert parser().parse_args(["data", "info"]).path is None
 
 
@@ -87,10 +87,10 @@ def test_fetch_from_local_server(tmp_path, home):
         assert code == 0 and (home / "HASYv2.tar.bz2").read_bytes() == payload
         assert out.strip().splitlines()[-1] == str(home / "HASYv2.tar.bz2")   # after the progress bar
         with pytest.raises(HasyDataError, match="checksum mismatch"):
-            run(["data", "fetch", "--url", url, "--dest", str(tmp_path / "other"), "--md5", "0" * 32])
+            run(["data", "fetch", "--url", url, "--out", str(tmp_path / "other"), "--md5", "0" * 32])
         assert not (tmp_path / "other" / "HASYv2.tar.bz2").exists()
         assert list((tmp_path / "other").iterdir()) == []
-        code, _ = run(["data", "fetch", "--url", url, "--dest", str(tmp_path / "nocheck"), "--no-check"])
+        code, _ = run(["data", "fetch", "--url", url, "--out", str(tmp_path / "nocheck"), "--no-check"])
         assert code == 0 and (tmp_path / "nocheck" / "HASYv2.tar.bz2").read_bytes() == payload
 
 
@@ -139,7 +139,7 @@ def test_fetch_refuses_a_malformed_md5_before_any_work(tmp_path, home, md5):
     "Item 6: `--md5 ''` was compared literally (download, then 'checksum mismatch'); now one line, before any work."
     with counting_server(b"payload") as (url, requests):
         with pytest.raises(ValueError) as e:
-            run(["data", "fetch", "--url", url, "--dest", str(tmp_path / "dl"), "--md5", md5])
+            run(["data", "fetch", "--url", url, "--out", str(tmp_path / "dl"), "--md5", md5])
     assert str(e.value) == (f"--md5 {md5!r} is not an md5 checksum (32 hex digits); to skip the check, pass none "
                             "(md5=None, or --no-check)")
     assert requests == [] and not (tmp_path / "dl").exists() and not home.exists()
@@ -155,7 +155,7 @@ def test_fetch_hasy_refuses_a_malformed_md5(tmp_path):
 def test_fetch_accepts_an_md5_in_capitals(tmp_path, home):
     payload = make_fake_hasy(tmp_path / "src").read_bytes()
     with counting_server(payload) as (url, requests):
-        code, out = run(["data", "fetch", "--url", url, "--dest", str(tmp_path / "dl"),
+        code, out = run(["data", "fetch", "--url", url, "--out", str(tmp_path / "dl"),
                          "--md5", hashlib.md5(payload).hexdigest().upper()])
     assert code == 0 and (tmp_path / "dl" / "HASYv2.tar.bz2").read_bytes() == payload
 
@@ -198,11 +198,11 @@ def test_fetch_into_a_read_only_folder_is_refused_at_once(tmp_path):
         ro.mkdir()
         ro.chmod(0o555)
         with counting_server(b"payload") as (url, requests):
-            argv = ["data", "fetch", "--url", url, "--dest", str(ro), "--no-check"]
+            argv = ["data", "fetch", "--url", url, "--out", str(ro), "--no-check"]
             p = subprocess.run([sys.executable, "-c", UNPRIVILEGED_FETCH, *argv], capture_output=True, text=True,
                                timeout=60, cwd="/", env={**os.environ, "HASY_NB_HOME": str(top / "home")})
         assert p.stdout.strip() == (f"PermissionError: cannot save the download under {ro}: it is not a folder this "
-                                    "user can write; choose another destination (--dest, or $HASY_NB_HOME)"), p.stderr
+                                    "user can write; choose another destination (--out, or $HASY_NB_HOME)"), p.stderr
         assert requests == [] and list(ro.iterdir()) == []
     finally:
         (top / "ro").chmod(0o755)

@@ -46,12 +46,12 @@ def test_cv_runs_then_resumes(fake_archive, tmp_path, monkeypatch):
     assert sorted(p.name for p in runs.iterdir()) == folders
     assert "skipped" in out2
 
-    code, out3, err = run("evaluate", runs)                   # a folder of cross-validations: the table
+    code, out3, err = run("evaluate", "--model", runs)                   # a folder of cross-validations: the table
     assert code == 0, err
     assert "paper_2layer" in out3 and "4-layer CNN" in out3
 
     one = runs / folders[0]
-    code, out4, err = run("evaluate", one, "--data", fake_archive)
+    code, out4, err = run("evaluate", "--model", one, "--data", fake_archive)
     assert code == 0, err
     m = re.search(r"top-1 ([\d.]+)%", out4)
     from hasy_nb.data import load_hasy
@@ -64,7 +64,7 @@ def test_cv_runs_then_resumes(fake_archive, tmp_path, monkeypatch):
 
 
 def test_evaluate_errors(fake_archive, tmp_path, capsys):
-    code, _, err = run("evaluate", "/no/such/run")
+    code, _, err = run("evaluate", "--model", "/no/such/run")
     assert code == 1 and "not 'pretrained', a registered model, a run folder or a .pt file" in err
     # a bad fold range is refused where the flag is parsed, with a real archive and before any folder is made
     for bad in (["cv", "--folds", "0-3"], ["cv", "--epochs", "0"], ["cv", "--bs", "-5"], ["cv", "--arch", ""]):
@@ -75,7 +75,7 @@ def test_evaluate_errors(fake_archive, tmp_path, capsys):
         assert bad[1] in capsys.readouterr().err
     assert not (tmp_path / "cv").exists()
     with pytest.raises(SystemExit):
-        main(["evaluate", "pretrained", "--fold", "0"])
+        main(["evaluate", "--model", "pretrained", "--fold", "0"])
     assert "a fold from 1 to 10, got '0'" in capsys.readouterr().err
 
 
@@ -85,16 +85,16 @@ def test_evaluate_bad_run_files(tmp_path):
     run_dir.mkdir()
     (run_dir / "config.json").write_text('{"arch": "tf_cnn", "fold": 1')
     (run_dir / "model.pt").write_bytes(os.urandom(3000))
-    code, out, err = run("evaluate", run_dir)
+    code, out, err = run("evaluate", "--model", run_dir)
     assert code == 1 and "config.json is not valid JSON" in err and len(err.strip().splitlines()) == 1
     (run_dir / "config.json").write_text('{"arch": "tf_cnn", "fold": 1}')
-    code, out, err = run("evaluate", run_dir)
+    code, out, err = run("evaluate", "--model", run_dir)
     assert code == 1 and "model.pt is not a PyTorch state_dict" in err and len(err.strip().splitlines()) == 1
 
 
 @pytest.mark.skipif(not os.environ.get("HASY_ARCHIVE"), reason="needs the real HASYv2 archive (HASY_ARCHIVE)")
 def test_evaluate_pretrained_real():
-    code, out, err = run("evaluate", "pretrained", "--fold", "1", "--top", "3")
+    code, out, err = run("evaluate", "--model", "pretrained", "--fold", "1", "--top", "3")
     assert code == 0, err
     m = re.search(r"([\d,]+) test images: top-1 ([\d.]+)%  top-3 ([\d.]+)%  top-5 ([\d.]+)%  merged ([\d.]+)%", out)
     assert m, out
@@ -116,7 +116,7 @@ def test_evaluate_a_run_on_the_classes_it_was_trained_on(fake_archive, tmp_path)
     run_dir = next(p for p in tmp_path.iterdir() if p.is_dir())
     cfg = json.loads((run_dir / "config.json").read_text())
     assert len(cfg["classes"]) == 2
-    code, out, err = run("evaluate", run_dir, "--data", fake_archive)
+    code, out, err = run("evaluate", "--model", run_dir, "--data", fake_archive)
     assert code == 0, err
     assert "on the 2 classes it was trained on" in out
     n = int(re.search(r"([\d,]+) test images", out)[1].replace(",", ""))

@@ -1,4 +1,4 @@
-"""Issue 30, items 1 and 8: `hasy-nb pad --static` and `hasy-nb export --out` write only where they should.
+"""Issue 30, items 1 and 8: `hasy-nb pad --out` and `hasy-nb export --out` write only where they should.
 
 An empty path, or a folder that holds other files and no earlier output of the same command, is refused in one line
 with nothing written; an earlier output is rewritten; `--force` writes anyway, and the size report counts only the
@@ -29,7 +29,7 @@ def one_error_line(err: str, says: str) -> None:
     assert len(lines) == 1 and lines[0].startswith("hasy-nb: error:") and says in lines[0], err
 
 
-@pytest.mark.parametrize("argv", [["pad", "--static", ""], ["export", "pretrained", "--out", ""], ["pad", "--static", "  "]])
+@pytest.mark.parametrize("argv", [["pad", "--out", ""], ["export", "--out", ""], ["pad", "--out", "  "]])
 def test_an_empty_path_is_refused_and_nothing_is_written_here(argv, tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
     assert main(argv) == 1
@@ -37,7 +37,7 @@ def test_an_empty_path_is_refused_and_nothing_is_written_here(argv, tmp_path, mo
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("argv", [["pad", "--static"], ["export", "pretrained", "--out"]])
+@pytest.mark.parametrize("argv", [["pad", "--out"], ["export", "--out"]])
 def test_a_folder_with_other_files_is_refused_and_left_alone(argv, tmp_path, capsys):
     home = tmp_path / "home"
     (home / "notes").mkdir(parents=True)
@@ -58,19 +58,19 @@ def _pad_line(out: str) -> re.Match:
 
 def test_an_earlier_pad_is_rewritten_and_force_counts_only_what_it_wrote(tmp_path, capsys):
     site = tmp_path / "site"
-    assert main(["pad", "--static", str(site)]) == 0
+    assert main(["pad", "--out", str(site)]) == 0
     first = _pad_line(capsys.readouterr().out)
     written = json.loads((site / MANIFEST).read_text())["files"]
     assert int(first[2]) == len(written) and "index.html" in written and "model.bin" in written
     (site / "index.html").write_text("stale")
-    assert main(["pad", "--static", str(site)]) == 0                     # its own earlier output: rewritten
+    assert main(["pad", "--out", str(site)]) == 0                     # its own earlier output: rewritten
     assert (site / "index.html").read_text() != "stale"
-    assert main(["export", "pretrained", "--out", str(site)]) == 1       # but not by another command
+    assert main(["export", "--out", str(site)]) == 1       # but not by another command
     capsys.readouterr()
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "big.bin").write_bytes(os.urandom(3_000_000))               # 3 MB that does not compress
-    assert main(["pad", "--static", str(busy), "--force"]) == 0
+    assert main(["pad", "--out", str(busy), "--force"]) == 0
     forced = _pad_line(capsys.readouterr().out)
     assert int(forced[2]) == len(written)                                 # big.bin is not the pad's
     assert float(forced[3]) < 3.0 and abs(float(forced[3]) - float(first[3])) < 0.02
@@ -79,20 +79,20 @@ def test_an_earlier_pad_is_rewritten_and_force_counts_only_what_it_wrote(tmp_pat
 
 def test_export_into_its_own_output_and_force(tmp_path, capsys):
     out = tmp_path / "m"
-    assert main(["export", "pretrained", "--out", str(out)]) == 0
-    assert main(["export", "pretrained", "--out", str(out)]) == 0
+    assert main(["export", "--out", str(out)]) == 0
+    assert main(["export", "--out", str(out)]) == 0
     assert json.loads((out / MANIFEST).read_text())["files"] == ["model.bin", "model.json"]
     other = tmp_path / "other"
     other.mkdir()
     (other / "keep.txt").write_text("mine")
-    assert main(["export", "pretrained", "--out", str(other)]) == 1
+    assert main(["export", "--out", str(other)]) == 1
     assert sorted(p.name for p in other.iterdir()) == ["keep.txt"]
-    assert main(["export", "pretrained", "--out", str(other), "--force"]) == 0
+    assert main(["export", "--out", str(other), "--force"]) == 0
     assert (other / "keep.txt").read_text() == "mine" and (other / "model.bin").exists()
 
 
 def test_the_printed_serve_command_is_quoted(tmp_path, capsys):
     site = tmp_path / "my pad site; rm -rf x"
-    assert main(["pad", "--static", str(site)]) == 0
+    assert main(["pad", "--out", str(site)]) == 0
     command = _pad_line(capsys.readouterr().out)[4]
     assert shlex.split(command) == ["python", "-m", "http.server", "-d", str(site)]

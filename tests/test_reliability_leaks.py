@@ -31,12 +31,12 @@ def fake(tmp_path_factory):
 
 def test_evaluate_refuses_a_fold_the_run_trained_on(fake):
     archive, run_dir = fake
-    code, out, err = run("evaluate", run_dir, "--fold", "2", "--data", archive)
+    code, out, err = run("evaluate", "--model", run_dir, "--fold", "2", "--data", archive)
     assert code == 1 and "trained on fold 1's training part" in err and "no test score" in err, err
     assert len(err.strip().splitlines()) == 1
-    code, out, err = run("evaluate", run_dir, "--fold", "2", "--data", archive, "--allow-seen")
+    code, out, err = run("evaluate", "--model", run_dir, "--fold", "2", "--data", archive, "--allow-seen")
     assert code == 0 and "SEEN IN TRAINING" in out, (out, err)
-    code, out, err = run("evaluate", run_dir, "--data", archive)          # its own fold: a test score, unlabelled
+    code, out, err = run("evaluate", "--model", run_dir, "--data", archive)          # its own fold: a test score, unlabelled
     assert code == 0 and "SEEN" not in out and "fold 1" in out, (out, err)
 
 
@@ -67,5 +67,5 @@ def test_a_runs_classes_are_checked(tmp_path):
 @pytest.mark.skipif(not os.environ.get("HASY_ARCHIVE"), reason="needs the real HASYv2 archive (HASY_ARCHIVE)")
 def test_the_shipped_model_is_not_scored_on_fold_2():
     "It was trained on fold 1's training part, which holds fold 2's test images (88.21 % was printed before)."
-    code, out, err = run("evaluate", "pretrained", "--fold", "2")
+    code, out, err = run("evaluate", "--model", "pretrained", "--fold", "2")
     assert code == 1 and "holds 16,945 of fold 2's 16,945 test images" in err and "no test score" in err, err

@@ -1,6 +1,6 @@
 """Issue 30, item 4: a damaged run folder is refused in one line by every command that loads it, before any work.
 
-`hasy-nb app --run` (before Voila starts), `hasy-nb pad --static --run`, `hasy-nb export` and `load_run` (which
+`hasy-nb app --model` (before Voila starts), `hasy-nb pad --out --model`, `hasy-nb export --model` and `load_run` (which
 `hasy-nb evaluate` uses) all refuse: a model.pt that is not a state_dict, a config.json that is a JSON array, and a
 config whose n_classes does not match the weights (checked before the model is built). The good run is the shipped
 model's weights with a config naming its architecture.
@@ -87,8 +87,7 @@ def test_n_classes_is_checked_before_the_model_is_built(huge):
 @pytest.mark.parametrize("command", ["export", "pad"])
 def test_export_and_pad_refuse_in_one_line(which, command, request, tmp_path, capsys):
     run = request.getfixturevalue(which)
-    argv = ["export", str(run), "--out", str(tmp_path / "out")] if command == "export" else \
-           ["pad", "--static", str(tmp_path / "out"), "--run", str(run)]
+    argv = [command, "--model", str(run), "--out", str(tmp_path / "out")]
     assert main(argv) == 1
     err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert len(err) == 1 and err[0].startswith("hasy-nb: error:") and str(run) in err[0], err
@@ -100,7 +99,7 @@ def test_export_and_pad_refuse_in_one_line(which, command, request, tmp_path, ca
 def test_the_app_checks_the_run_before_starting_a_server(which, says, request):
     "A damaged run: one error line and exit 1; the app never prints a URL (it used to, and the page showed a traceback)."
     run = request.getfixturevalue(which)
-    proc = subprocess.Popen([*CLI, "app", "--run", str(run), "--port", str(free_port())], stdout=subprocess.PIPE,
+    proc = subprocess.Popen([*CLI, "app", "--model", str(run), "--port", str(free_port())], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     try:
         out, err = proc.communicate(timeout=60)

@@ -1,4 +1,4 @@
-"""The static pad (`hasy-nb pad --static`) in a real browser, offline.
+"""The static pad (`hasy-nb pad --out`) in a real browser, offline.
 
 The site is written to a temporary folder and served on 127.0.0.1 by a server this module starts and stops; Playwright
 drives Debian Chromium, and every request that is not for that server is aborted (and recorded), so the tests prove
@@ -203,7 +203,7 @@ def test_exported_run_in_the_browser_equals_pytorch(pad, site, tmp_path):
     assert train.returncode == 0, train.stderr[-3000:]
     (run,) = (tmp_path / "runs").iterdir()
     out = site / "exported-run"                                   # inside the served site, so the page can load it
-    exp = subprocess.run(hasy_nb_cmd() + ["export", str(run), "--out", str(out)], capture_output=True, text=True,
+    exp = subprocess.run(hasy_nb_cmd() + ["export", "--model", str(run), "--out", str(out)], capture_output=True, text=True,
                          env=env, timeout=300)
     assert exp.returncode == 0 and "5 classes" in exp.stdout, exp.stdout + exp.stderr[-3000:]
     images = load_hasy(archive, cache=False).images[:64]

@@ -22,11 +22,11 @@ from nb_header import problems  # noqa: E402
 
 
 def write_docs_pad() -> list[str]:
-    "Write nbs/pad with `hasy-nb pad --static` (as the deploy workflow does before nbdev-docs); errors, if any."
+    "Write nbs/pad with `hasy-nb pad --out` (as the deploy workflow does before nbdev-docs); errors, if any."
     import subprocess
     exe = Path(sys.executable).with_name("hasy-nb")
-    r = subprocess.run([str(exe), "pad", "--static", str(ROOT / "nbs" / "pad"), "--force"], capture_output=True, text=True)
-    if r.returncode: return [f"hasy-nb pad --static nbs/pad failed: {r.stderr.strip()[-300:]}"]
+    r = subprocess.run([str(exe), "pad", "--out", str(ROOT / "nbs" / "pad"), "--force"], capture_output=True, text=True)
+    if r.returncode: return [f"hasy-nb pad --out nbs/pad failed: {r.stderr.strip()[-300:]}"]
     quarto = yaml.safe_load((ROOT / "nbs" / "_quarto.yml").read_text())
     links = [x.get("href", "") for side in ("left", "right") for x in quarto["website"]["navbar"].get(side, [])]
     return [f"nbs/_quarto.yml: the navbar links to {h}, which the docs build does not make"
