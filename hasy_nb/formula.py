@@ -29,12 +29,12 @@ __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GA
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH', 'ENCLOSE',
            'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES',
-           'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR',
-           'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components',
-           'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex',
-           'Node', 'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants',
-           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula',
-           'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
+           'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'STACK_SPAN', 'CONSTANT_NAMES', 'ROLE_COLOURS',
+           'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box', 'estimate_line',
+           'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes',
+           'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants',
+           'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol',
+           'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -425,6 +425,8 @@ OP_TRIES = 3         # the tallest pieces of a row tried as big operators
 TALL = 0.6           # a root sign or a big operator is at least this x as tall as the row's tall pieces
 OP_JOIN = 0.13       # pieces closer than this x an operator's height (or half inside its box) are part of it
 SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
+STACK_SPAN = 1.2     # a symbol taller than this x the line that a band of paper (STACK_GAP) cuts into two parts,
+                     # neither of them dots, is two symbols: a superscript over a subscript written small
 
 @dataclass
 class _Comp:
@@ -655,7 +657,22 @@ def _group(R: _Reading, pieces: list[int], L: float | None, floor: float = 0.0) 
     dist = None if R.distance is None else (lambda i, j: R.distance(pieces[i], pieces[j]))
     L = max(estimate_line(b, dist), floor) if L is None else L
     solo = [i for i, p in enumerate(pieces) if R.skip.get((p,), ("",))[0] == "line" and _flat(R.b[[p]])[0]]
-    return [[pieces[i] for i in g] for g in group_pieces(b, L, dist, solo)], L
+    groups = [[pieces[i] for i in g] for g in group_pieces(b, L, dist, solo)]
+    return [h for g in groups for h in _split_stack(R.b, g, L)], L
+
+
+def _split_stack(b: np.ndarray, g: list[int], L: float) -> list[list[int]]:
+    "A symbol's pieces `g`, as two symbols when it is taller than STACK_SPAN x L and a band of paper cuts it (no part dots)."
+    if len(g) < 2 or b[g, 3].max() - b[g, 1].min() <= STACK_SPAN * L: return [g]
+    order = sorted(g, key=lambda p: b[p, 1])
+    best, widest, reach = None, 0.0, -np.inf
+    for k in range(1, len(order)):
+        reach = max(reach, b[order[k - 1], 3])
+        gap = b[order[k], 1] - reach
+        if gap > STACK_GAP * L and gap > widest: best, widest = k, gap
+    ext = lambda ps: max(max(b[p, 2] - b[p, 0], b[p, 3] - b[p, 1]) for p in ps)     # noqa: E731
+    if best is None or min(ext(order[:best]), ext(order[best:])) < DOT * L: return [g]
+    return [sorted(order[:best]), sorted(order[best:])]
 
 
 def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) -> tuple[Node, ...]:
@@ -705,7 +722,7 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
 
 # %% ../nbs/12_formula.ipynb #11c6ccc3
 CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "SPECK_GAP", "FLAT", "BAR_WIDTH", "BAR_GAP",
-                  "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
+                  "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_RANK", "PASSES")
 

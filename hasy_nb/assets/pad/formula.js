@@ -12,7 +12,7 @@ import CONSTANTS from "./formula_constants.json" with { type: "json" };
 
 export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
-  STACK_MIN, STACK_GAP, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, ENCLOSE, ROOT_INK,
+  STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, ENCLOSE, ROOT_INK,
   ROOT_BELOW, INDEX_SIZE, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, COMP_LINE, OP_TRIES, TALL, OP_RANK, PASSES,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
@@ -522,7 +522,23 @@ function groupRow(R, pieces, L, floor = 0.0) {   // _group: pieces -> symbols (r
   const Lg = L === null ? Math.max(estimateLine(b, dist), floor) : L;
   const solo = [];
   pieces.forEach((p, i) => { if (R.skipped(String(p)) === "line" && isFlat(R.b[p])) solo.push(i); });
-  return [groupPieces(b, Lg, dist, solo).map((g) => g.map((i) => pieces[i])), Lg];
+  const groups = groupPieces(b, Lg, dist, solo).map((g) => g.map((i) => pieces[i]));
+  return [groups.flatMap((g) => splitStack(R.b, g, Lg)), Lg];
+}
+
+function splitStack(b, g, L) {   // _split_stack: a symbol taller than STACK_SPAN x L cut by a band of paper: two (no dots)
+  if (g.length < 2 || gMax(b, g, 3) - gMin(b, g, 1) <= STACK_SPAN * L) return [g];
+  const order = g.slice().sort((p, q) => b[p][1] - b[q][1]);
+  let best = null, widest = 0.0, reachY = -Infinity;
+  for (let k = 1; k < order.length; k++) {
+    reachY = Math.max(reachY, b[order[k - 1]][3]);
+    const gap = b[order[k]][1] - reachY;
+    if (gap > STACK_GAP * L && gap > widest) { best = k; widest = gap; }
+  }
+  const ext = (ps) => maxOf(ps.map((p) => Math.max(b[p][2] - b[p][0], b[p][3] - b[p][1])));
+  if (best === null || Math.min(ext(order.slice(0, best)), ext(order.slice(best))) < DOT * L) return [g];
+  const asc = (x) => x.slice().sort((p, q) => p - q);
+  return [asc(order.slice(0, best)), asc(order.slice(best))];
 }
 
 const byCentre = (cores) => argsortBy(cores.length, (i) => (cores[i][0] + cores[i][2]) / 2);
