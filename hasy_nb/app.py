@@ -45,47 +45,15 @@ from .fewshot import FewShotGuesser, UserExamples
 from .infer import preprocess
 from .data import to_input
 from .args import add_model_arg
+from .symbols import SymbolInfo, hasy_labels, latex_table, symbol_info  # noqa: F401 (the pad's table)
 from .weights import asset_path
 
 
 # %% auto #0
-__all__ = ['UNKNOWN_HINT', 'EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'SymbolInfo', 'latex_table', 'hasy_labels',
-           'symbol_info', 'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate', 'show_candidates',
-           'judge_logits', 'CopyButton', 'packages_for', 'EquationBuilder', 'in_colab', 'enable_colab_widgets',
-           'PadBoard', 'SymbolPad', 'check_model', 'port_number', 'free_port', 'check_port_free', 'voila_command',
-           'AppServer', 'register_cli']
-
-# %% ../nbs/11_app.ipynb #3d7663a2
-@dataclass(frozen=True)
-class SymbolInfo:
-    "What a person needs to use a LaTeX command: its package, math/text/both mode, and a drawable look-alike."
-    latex: str
-    package: str | None = None
-    mode: str = "math"            # "math", "text" or "both"
-    options: str | None = None    # package options, e.g. "T1" for fontenc
-    render: str | None = None     # what matplotlib mathtext draws instead, when it lacks the command
-    known: bool = True            # False: not a HASY command, defaults were assumed
-
-    @property
-    def usepackage(self) -> str | None:
-        "The `\\usepackage` line, or None for plain LaTeX."
-        if not self.package: return None
-        opt = f"[{self.options}]" if self.options else ""
-        return f"\\usepackage{opt}{{{self.package}}}"
-
-@lru_cache(maxsize=1)
-def latex_table() -> dict[str, SymbolInfo]:
-    "All HASY commands -> `SymbolInfo`, in the dataset's class order (read once from the package data)."
-    raw = json.loads(asset_path("latex_packages.json").read_text(encoding="utf-8"))["symbols"]
-    return {k: SymbolInfo(latex=k, **v) for k, v in raw.items()}
-
-def hasy_labels() -> list[str]:
-    "The 369 HASY LaTeX commands in class-index order (row order of `symbols.csv`)."
-    return list(latex_table())
-
-def symbol_info(latex: str) -> SymbolInfo:
-    "The `SymbolInfo` of a command; unknown commands get plain-LaTeX math-mode defaults and `known=False`."
-    return latex_table().get(latex) or SymbolInfo(latex=latex, known=False)
+__all__ = ['UNKNOWN_HINT', 'EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'render_symbol', 'build_symbol_images',
+           'symbol_image', 'candidate', 'show_candidates', 'judge_logits', 'CopyButton', 'packages_for',
+           'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'check_model', 'port_number',
+           'free_port', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #f605d42e
 def render_symbol(latex: str, fontsize: float = 22, dpi: int = 96) -> str:
