@@ -9,23 +9,16 @@ from __future__ import annotations
 
 import argparse
 import base64
-import ctypes
-import errno
 import io
 import json
 import os
 import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.error
-import urllib.request
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
@@ -45,15 +38,15 @@ from .fewshot import FewShotGuesser, UserExamples
 from .infer import preprocess
 from .data import to_input
 from .args import add_model_arg
+from .server import AppServer, _stop_on_signals, check_model, check_port_free, free_port, port_number, voila_command
 from .symbols import SymbolInfo, hasy_labels, latex_table, symbol_info  # noqa: F401 (the pad's table)
 from .weights import asset_path
 
 
 # %% auto #0
-__all__ = ['UNKNOWN_HINT', 'EMPTY_HINT', 'INK_HINT', 'PR_SET_PDEATHSIG', 'READY_PATH', 'render_symbol', 'build_symbol_images',
-           'symbol_image', 'candidate', 'show_candidates', 'judge_logits', 'CopyButton', 'packages_for',
-           'EquationBuilder', 'in_colab', 'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'check_model', 'port_number',
-           'free_port', 'check_port_free', 'voila_command', 'AppServer', 'register_cli']
+__all__ = ['UNKNOWN_HINT', 'EMPTY_HINT', 'INK_HINT', 'render_symbol', 'build_symbol_images', 'symbol_image', 'candidate',
+           'show_candidates', 'judge_logits', 'CopyButton', 'packages_for', 'EquationBuilder', 'in_colab',
+           'enable_colab_widgets', 'PadBoard', 'SymbolPad', 'register_cli']
 
 # %% ../nbs/11_app.ipynb #f605d42e
 def render_symbol(latex: str, fontsize: float = 22, dpi: int = 96) -> str:
@@ -462,150 +455,6 @@ class SymbolPad(W.VBox):
         self.strokes = self.strokes[:-1]
 
 # %% ../nbs/11_app.ipynb #aa37d853
-def check_model(ref: str | os.PathLike) -> str:
-    "`ref` as the app's kernel will load it (a path made absolute), loaded once here: a broken model never starts a server."
-    path = Path(ref).expanduser()
-    resolved = str(path.resolve()) if path.exists() else str(ref)
-    try: Guesser(resolved, freeze=False)
-    except FileNotFoundError as e: raise FileNotFoundError(f"--model {ref}: {e}") from None
-    except (ValueError, OSError, RuntimeError, KeyError) as e: raise ValueError(f"--model {ref}: {e}") from None
-    return resolved
-
-def port_number(text: str) -> int:
-    "`--port`'s type: 0 (pick a free port) or 1..65535, else argparse's clear error."
-    try: port = int(text)
-    except ValueError: raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
-    if not 0 <= port <= 65535:
-        raise argparse.ArgumentTypeError(f"{port} is not a port: use 1..65535, or 0 for a free one")
-    return port
-
-def free_port() -> int:
-    "A TCP port on 127.0.0.1 that was free a moment ago (the OS picks it): for a server that must listen on one."
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-def check_port_free(port: int) -> int:
-    "`port` if this process could listen on 127.0.0.1:`port` now; else one clear error (busy, or not allowed)."
-    with socket.socket() as s:
-        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)   # as Voila's server does: TIME_WAIT leftovers are fine
-        try: s.bind(("127.0.0.1", port))
-        except PermissionError:
-            raise PermissionError(f"--port {port}: not allowed to listen on it (ports below 1024 need root)") from None
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE: raise
-            raise OSError(f"port {port} on 127.0.0.1 is already in use; choose another with --port, or --port 0 "
-                          "for a free one") from None
-    return port
-
-def voila_command(port: int, notebook: str | os.PathLike | None = None) -> list[str]:
-    "The command line that serves the pad notebook with Voila on 127.0.0.1:`port` (that port or none: no retries)."
-    nb = Path(notebook) if notebook else asset_path("app.ipynb")
-    return [sys.executable, "-m", "voila", str(nb), f"--port={port}", "--no-browser", "--Voila.ip=127.0.0.1",
-            "--Voila.port_retries=0", "--show_tracebacks=True", "--theme=light"]
-
-def _descendants(pid: int) -> list[int]:
-    "Every process below `pid` (Linux /proc; elsewhere none): Voila's kernels live in sessions of their own."
-    parents = {}
-    for d in (os.listdir("/proc") if os.path.isdir("/proc") else []):
-        if not d.isdigit(): continue
-        try:
-            with open(f"/proc/{d}/stat") as f: stat = f.read()
-            parents[int(d)] = int(stat[stat.rindex(")") + 2:].split()[1])
-        except (OSError, ValueError, IndexError): continue
-    out, todo = [], [pid]
-    while todo:
-        parent = todo.pop()
-        kids = [c for c, p in parents.items() if p == parent]
-        out += kids
-        todo += kids
-    return out
-
-def _signal_all(pids: Sequence[int], sig: int) -> None:
-    for p in pids:
-        try: os.kill(p, sig)
-        except (ProcessLookupError, PermissionError): pass
-
-PR_SET_PDEATHSIG = 1   # Linux prctl option: the signal a process gets when the thread that started it dies
-
-def _die_with_parent(parent: int) -> Callable[[], None]:
-    "A `preexec_fn`: on Linux the child gets SIGTERM when `parent` dies, even by SIGKILL (which no clean-up survives)."
-    def arm() -> None:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
-        if os.getppid() != parent: os._exit(1)    # the parent died before the line above took effect
-    return arm
-
-# Voila's own static file: only Voila answers it with 200 (another server on the port would not)
-READY_PATH = "voila/static/voila.js"
-
-class AppServer:
-    "A running `hasy-nb app` (Voila) process: `.url`, `.proc`, `.stop()`; a context manager."
-    def __init__(self, port: int | None = None, model: str | os.PathLike | None = None, timeout: float = 60.0,
-                 log: Any = subprocess.DEVNULL):
-        self.port = port or free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
-        env = dict(os.environ)
-        if model and str(model) != "pretrained": env["HASY_NB_MODEL"] = check_model(model)
-        else: env.pop("HASY_NB_MODEL", None)
-        check_port_free(self.port)                # a busy port: one clear line, nothing started
-        # its own process group: stop() ends Voila and the kernels it started together, whatever signal reached us
-        # and it dies with this process (SIGKILL included): no Voila is left serving a pad that nobody stops
-        linux = sys.platform.startswith("linux")
-        self.proc = subprocess.Popen(voila_command(self.port), env=env, stdout=log, stderr=subprocess.STDOUT,
-                                     start_new_session=True, preexec_fn=_die_with_parent(os.getpid()) if linux else None)
-        try: self._wait_ready(timeout)
-        except BaseException:                     # a timeout, Voila's exit, or a signal while waiting
-            self.stop()
-            raise
-
-    def _wait_ready(self, timeout: float) -> None:
-        "Wait until Voila itself answers on our port (its own static file with 200; no other reply counts)."
-        deadline = time.time() + timeout
-        while True:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"voila exited with code {self.proc.returncode} before serving {self.url}")
-            try:
-                with urllib.request.urlopen(self.url + READY_PATH, timeout=2) as r:
-                    if r.status == 200: return
-            except OSError: pass                  # not listening yet, or an HTTP error: not ready
-            if time.time() > deadline: raise TimeoutError(f"voila did not answer on {self.url} within {timeout:.0f} s")
-            time.sleep(0.3)
-
-    def stop(self) -> None:
-        "Stop the server and everything it started, kernels included (SIGTERM, then SIGKILL after 5 s)."
-        tree = _descendants(self.proc.pid)        # Voila's kernels are in sessions of their own
-        self._signal(signal.SIGTERM)
-        _signal_all(tree, signal.SIGTERM)
-        deadline = time.time() + 5
-        while time.time() < deadline and (self.proc.poll() is None or any(_running(p) for p in tree)): time.sleep(0.1)
-        self._signal(signal.SIGKILL)
-        _signal_all([p for p in tree if _running(p)], signal.SIGKILL)
-        self.proc.wait()
-
-    def _signal(self, sig: int) -> None:
-        try: os.killpg(self.proc.pid, sig)                   # the group's id is Voila's pid (start_new_session)
-        except (ProcessLookupError, PermissionError): pass
-
-    def __enter__(self) -> "AppServer": return self
-    def __exit__(self, *exc) -> None: self.stop()
-
-def _running(pid: int) -> bool:
-    "Is `pid` alive (and not a zombie)?"
-    try:
-        with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        try: os.kill(pid, 0)
-        except (ProcessLookupError, PermissionError): return False
-        return not os.path.isdir("/proc")
-
-def _interrupt(signum, frame) -> None:
-    raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
-
-def _stop_on_signals() -> None:
-    "SIGINT, SIGTERM and SIGHUP all end `hasy-nb app` through its clean-up, even if SIGINT was inherited as ignored."
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(sig, _interrupt)
-    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
-
 def _app_cmd(args: argparse.Namespace) -> int:
     if args.model != "pretrained": check_model(args.model)
     port = check_port_free(args.port) if args.port else free_port()

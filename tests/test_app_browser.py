@@ -23,7 +23,7 @@ pytestmark = needs_chromium
 
 @pytest.fixture(scope="module")
 def server():
-    from hasy_nb.app import AppServer
+    from hasy_nb.server import AppServer
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / "voila.log", "w") as log:
         srv = AppServer(model=os.environ.get("HASY_NB_MODEL") or None, timeout=120, log=log)
@@ -210,7 +210,7 @@ def lab_pad(tmp_path, browser, code: str, shot: str):
     import sys
 
     import nbformat
-    from hasy_nb.app import free_port
+    from hasy_nb.server import free_port
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nbformat.write(nb, tmp_path / "pad.ipynb")

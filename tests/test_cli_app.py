@@ -13,7 +13,8 @@ import urllib.request
 import pytest
 
 from helpers import alive, descendants
-from hasy_nb.app import free_port, register_cli, voila_command
+from hasy_nb.app import register_cli
+from hasy_nb.server import free_port, voila_command
 
 
 def parse(*argv: str) -> argparse.Namespace:

@@ -17,7 +17,7 @@ import urllib.request
 import pytest
 
 from helpers import alive, descendants
-from hasy_nb.app import free_port
+from hasy_nb.server import free_port
 
 APP = [sys.executable, "-c", "import sys; from hasy_nb.cli import main; sys.exit(main(sys.argv[1:]))", "app"]
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG and /proc are Linux's")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from hasy_nb.app import free_port
+from hasy_nb.server import free_port
 from hasy_nb.cli import main
 from hasy_nb.infer import load_run, pretrained_info
 from hasy_nb.weights import asset_path
