@@ -20,7 +20,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from .app import symbol_info
+from .symbols import symbol_info
 from .data import to_input
 from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input, strokes_to_image
 
