@@ -32,7 +32,7 @@ import traitlets
 from PIL import Image, ImageDraw
 from torch import nn
 
-from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image
+from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image, top_k
 from .openset import energy_score, msp_score, shipped_calibration, shipped_prototypes
 from .fewshot import FewShotGuesser, UserExamples
 from .infer import preprocess
@@ -387,8 +387,7 @@ class SymbolPad(W.VBox):
         self.known = True
         if self.calibration is None: return [candidate(l, p) for l, p in self.guesser(image, k=self.k, preprocess=False)]
         probs, self.score, self.known = judge_logits(self.guesser.forward(to_input(image)), self.calibration)
-        order = np.argsort(-probs, kind="stable")[:self.k]
-        out = [candidate(self.guesser.labels[i], probs[i]) for i in order]
+        out = [candidate(l, p) for l, p in top_k(torch.as_tensor(probs), self.guesser.labels, self.k)]
         if len(self.examples):
             label = self.fewshot.predict(image[None])[0]
             if label in self.examples.labels: out = [dict(candidate(label, 1.0), prob=0.0, mine=True)] + out

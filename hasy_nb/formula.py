@@ -22,7 +22,7 @@ from torch import nn
 
 from .symbols import symbol_info
 from .data import to_input
-from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input, strokes_to_image
+from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input, strokes_to_image, top_k
 
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
@@ -780,8 +780,7 @@ def classify(inputs: np.ndarray, guesser: Guesser, k: int = 5, batched: bool = T
     x = to_input(np.ascontiguousarray(inputs))
     with torch.inference_mode():
         p = torch.softmax(guesser.forward(x).float(), dim=-1)
-        vals, idx = p.topk(min(k, p.shape[-1]), dim=-1)
-    return [[(guesser.labels[i], float(v)) for v, i in zip(vr, ir)] for vr, ir in zip(vals.tolist(), idx.tolist())]
+    return top_k(p, guesser.labels, k)
 
 @lru_cache(maxsize=1)
 def _shared_guesser() -> Guesser:

@@ -308,10 +308,12 @@ def _check_k(k) -> int:
     if k < 1: raise ValueError(f"predict: k must be a positive integer, got {k}")
     return int(k)
 
-def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> list[tuple[str, float]]:
-    "The `k` most probable classes of one probability vector, best first, as [(label, probability)]."
-    vals, idx = probs.topk(min(k, len(labels)))
-    return [(labels[i], float(v)) for v, i in zip(vals.tolist(), idx.tolist())]
+def top_k(probs: torch.Tensor, labels: Sequence[str], k: int) -> list:
+    "The `k` most probable classes, best first, as [(label, probability)]; for a batch (2-D), one such list per row."
+    vals, idx = probs.topk(min(k, len(labels)), dim=-1)
+    pairs = lambda v, i: [(labels[j], float(p)) for p, j in zip(v, i)]
+    if probs.dim() == 1: return pairs(vals.tolist(), idx.tolist())
+    return [pairs(v, i) for v, i in zip(vals.tolist(), idx.tolist())]
 
 def predict(image, k: int = 5, model: nn.Module | None = None) -> list[tuple[str, float]]:
     "The top-`k` classes of a drawing (PIL image, 2-D uint8 array or image file; any size) as [(latex, probability)]."
