@@ -53,3 +53,34 @@ def alive(pid: int) -> bool:
     try:
         with open(f"/proc/{pid}/stat") as f: return f.read().rsplit(")", 1)[1].split()[0] != "Z"
     except OSError: return False
+
+
+@contextlib.contextmanager
+def serve_bytes(payload: bytes, break_first: bool = False):
+    """Serve `payload` at http://127.0.0.1:PORT/HASYv2.tar.bz2 from a thread, answering `Range` requests as Zenodo does;
+    yields (url, the Range header of each request, None for a whole-file request). `break_first`: the first response
+    stops halfway, as a dropped connection does. The server stops when the block ends."""
+    import http.server
+    import threading
+    seen = []
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            rng = self.headers.get("Range")
+            seen.append(rng)
+            start = int(rng.split("=")[1].split("-")[0]) if rng else 0
+            body = payload[start:]
+            self.send_response(206 if rng else 200)
+            self.send_header("Content-Length", str(len(body)))
+            if rng: self.send_header("Content-Range", f"bytes {start}-{len(payload) - 1}/{len(payload)}")
+            self.end_headers()
+            if break_first and len(seen) == 1: body = body[:len(body) // 2]
+            self.wfile.write(body)
+        def log_message(self, *a): pass
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    t = threading.Thread(target=server.serve_forever, daemon=True)
+    t.start()
+    try: yield f"http://127.0.0.1:{server.server_address[1]}/HASYv2.tar.bz2", seen
+    finally:
+        server.shutdown()
+        server.server_close()
+        t.join()

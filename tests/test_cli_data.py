@@ -4,17 +4,16 @@ from __future__ import annotations
 import argparse
 import contextlib
 import hashlib
-import http.server
 import io
 import os
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
 
 from hasy_nb.data import HASY_MD5, HASY_URL, HasyDataError, make_fake_hasy, register_cli
+from helpers import serve_bytes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -36,20 +35,6 @@ def run(argv: list[str]) -> tuple[int, str]:
 def home(tmp_path, monkeypatch):
     monkeypatch.setenv("HASY_NB_HOME", str(tmp_path / "home"))
     return tmp_path / "home"
-
-
-@contextlib.contextmanager
-def serve(payload: bytes):
-    "Serve `payload` on 127.0.0.1 (ephemeral port) from a thread; stops when the block ends."
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200); self.send_header("Content-Length", str(len(payload))); self.end_headers()
-            self.wfile.write(payload)
-        def log_message(self, *a): pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True); t.start()
-    try: yield f"http://127.0.0.1:{server.server_address[1]}/HASYv2.tar.bz2"
-    finally: server.shutdown(); server.server_close(); t.join()
 
 
 def test_parser_defaults():
@@ -82,7 +67,7 @@ def test_info_missing_file(tmp_path, home):
 
 def test_fetch_from_local_server(tmp_path, home):
     payload = make_fake_hasy(tmp_path / "src").read_bytes()
-    with serve(payload) as url:
+    with serve_bytes(payload) as (url, _):
         code, out = run(["data", "fetch", "--url", url, "--md5", hashlib.md5(payload).hexdigest()])
         assert code == 0 and (home / "HASYv2.tar.bz2").read_bytes() == payload
         assert out.strip().splitlines()[-1] == str(home / "HASYv2.tar.bz2")   # after the progress bar
@@ -118,26 +103,10 @@ def test_cli_module_registers_data():
 
 # Issue 30 items 6 and 8: bad flags and places are refused in one line before any work.
 
-@contextlib.contextmanager
-def counting_server(payload: bytes):
-    "Like `serve`, and yields (url, requests): the list of paths asked for, to show that nothing was downloaded."
-    requests = []
-    class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            requests.append(self.path)
-            self.send_response(200); self.send_header("Content-Length", str(len(payload))); self.end_headers()
-            self.wfile.write(payload)
-        def log_message(self, *a): pass
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    t = threading.Thread(target=server.serve_forever, daemon=True); t.start()
-    try: yield f"http://127.0.0.1:{server.server_address[1]}/HASYv2.tar.bz2", requests
-    finally: server.shutdown(); server.server_close(); t.join()
-
-
 @pytest.mark.parametrize("md5", ["", "abc", "g" * 32, "0" * 31 + " ", "0" * 33])
 def test_fetch_refuses_a_malformed_md5_before_any_work(tmp_path, home, md5):
     "Item 6: `--md5 ''` was compared literally (download, then 'checksum mismatch'); now one line, before any work."
-    with counting_server(b"payload") as (url, requests):
+    with serve_bytes(b"payload") as (url, requests):
         with pytest.raises(ValueError) as e:
             run(["data", "fetch", "--url", url, "--out", str(tmp_path / "dl"), "--md5", md5])
     assert str(e.value) == (f"--md5 {md5!r} is not an md5 checksum (32 hex digits); to skip the check, pass none "
@@ -154,7 +123,7 @@ def test_fetch_hasy_refuses_a_malformed_md5(tmp_path):
 
 def test_fetch_accepts_an_md5_in_capitals(tmp_path, home):
     payload = make_fake_hasy(tmp_path / "src").read_bytes()
-    with counting_server(payload) as (url, requests):
+    with serve_bytes(payload) as (url, requests):
         code, out = run(["data", "fetch", "--url", url, "--out", str(tmp_path / "dl"),
                          "--md5", hashlib.md5(payload).hexdigest().upper()])
     assert code == 0 and (tmp_path / "dl" / "HASYv2.tar.bz2").read_bytes() == payload
@@ -197,7 +166,7 @@ def test_fetch_into_a_read_only_folder_is_refused_at_once(tmp_path):
         ro = top / "ro"
         ro.mkdir()
         ro.chmod(0o555)
-        with counting_server(b"payload") as (url, requests):
+        with serve_bytes(b"payload") as (url, requests):
             argv = ["data", "fetch", "--url", url, "--out", str(ro), "--no-check"]
             p = subprocess.run([sys.executable, "-c", UNPRIVILEGED_FETCH, *argv], capture_output=True, text=True,
                                timeout=60, cwd="/", env={**os.environ, "HASY_NB_HOME": str(top / "home")})
