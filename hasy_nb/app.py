@@ -38,6 +38,7 @@ from .fewshot import FewShotGuesser, UserExamples
 from .infer import preprocess
 from .data import to_input
 from .args import add_model_arg
+from .export import PAD_HINTS
 from .server import AppServer, _stop_on_signals, check_model, check_port_free, free_port, port_number, voila_command
 from .symbols import SymbolInfo, hasy_labels, latex_table, symbol_info  # noqa: F401 (the pad's table)
 from .weights import asset_path
@@ -106,7 +107,7 @@ def show_candidates(cands: list[dict]) -> "IPython.display.HTML":
                 f"{rows}</table>")
 
 # %% ../nbs/11_app.ipynb #a5b6c7d2
-UNKNOWN_HINT = "Not a symbol I know: none of my 369 symbols fits well. The closest guesses:"
+UNKNOWN_HINT = PAD_HINTS["unknown"]          # the page says the same (export.PAD_HINTS, in model.json)
 
 def judge_logits(logits: torch.Tensor, calibration: dict | None = None) -> tuple[np.ndarray, float, bool]:
     "(calibrated probabilities, open-set score, known?) of one drawing's logits, with the shipped model's calibration."
@@ -250,8 +251,7 @@ def enable_colab_widgets() -> bool:
     output.enable_custom_widget_manager()
     return True
 
-EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation."
-INK_HINT = "The pad is {:.0%} ink: symbols are thin strokes. Clear it or use the eraser."
+EMPTY_HINT, INK_HINT = PAD_HINTS["empty"], PAD_HINTS["ink"]
 
 def _board_esm() -> str:
     "symbolpad.js, preceded by the static pad's modules (hasynet_kernels.js, hasynet.js, pad.js) as sources."
@@ -290,6 +290,7 @@ class PadBoard(anywidget.AnyWidget):
     guesses = traitlets.List(traitlets.Dict()).tag(sync=True)
     guess_seq = traitlets.Int(0).tag(sync=True)
     hint = traitlets.Unicode(EMPTY_HINT).tag(sync=True)
+    unknown_hint = traitlets.Unicode(UNKNOWN_HINT).tag(sync=True)
     preview = traitlets.Unicode("").tag(sync=True)
     tool = traitlets.Unicode("pen").tag(sync=True)
     pen_width = traitlets.Float(0.035).tag(sync=True)
@@ -373,7 +374,7 @@ class SymbolPad(W.VBox):
             if (img < 128).sum() == 0:
                 guesses, hint, self.image = [], EMPTY_HINT, img
             elif cover > MAX_INK:
-                guesses, hint, self.image = [], INK_HINT.format(cover), img
+                guesses, hint, self.image = [], INK_HINT.format(ink=f"{cover:.0%}"), img
             else:
                 self.image = pad_input(strokes, self.guesser)
                 guesses, hint = self._guesses(self.image), ""

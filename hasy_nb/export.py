@@ -32,9 +32,9 @@ from .fewshot import SIZE as EXAMPLE_SIZE
 from .symbols import symbol_table
 
 # %% auto #0
-__all__ = ['FORMAT', 'VERSION', 'BROWSER_SCORES', 'PROTOTYPES_FILE', 'MANIFEST', 'PAD_FILES', 'pad_settings', 'browser_model',
-           'export_model', 'openset_settings', 'fewshot_settings', 'prototypes_bytes', 'shipped_browser_model',
-           'BrowserModel', 'symbols_table', 'write_static_pad', 'site_sizes', 'register_cli']
+__all__ = ['FORMAT', 'VERSION', 'PAD_HINTS', 'BROWSER_SCORES', 'PROTOTYPES_FILE', 'MANIFEST', 'PAD_FILES', 'pad_settings',
+           'browser_model', 'export_model', 'openset_settings', 'fewshot_settings', 'prototypes_bytes',
+           'shipped_browser_model', 'BrowserModel', 'symbols_table', 'write_static_pad', 'site_sizes', 'register_cli']
 
 # %% ../nbs/10_export.ipynb #825d6c8f
 FORMAT, VERSION = "hasynet", 1
@@ -142,9 +142,17 @@ def _layers(mods: Sequence[nn.Module], T: _Tensors, where: str = "") -> list[dic
     return out
 
 # %% ../nbs/10_export.ipynb #f58e56e3
+PAD_HINTS = {   # what the pad says, in Python's widgets and the page alike (model.json carries them to the page)
+    "empty": "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation.",
+    "ink": "The pad is {ink} ink: symbols are thin strokes. Clear it or use the eraser.",
+    "unknown": "Not a symbol I know: none of my 369 symbols fits well. The closest guesses:",
+    "formula": "Write symbols side by side, scripts smaller and higher or lower, fractions, roots, sums with limits. "
+               "Click a symbol below for its guesses, a structure to read it the other way.",
+}
+
 def pad_settings() -> dict:
-    "The pad's rasterisation settings that the browser must share with `hasy_nb.infer` (read from there)."
-    return {"line_px": LINE_PX, "dot_px": DOT_PX, "dot_span": DOT_SPAN, "ss": PAD_SUPERSAMPLING, "raster_ss": 4,
+    "The pad's rasterisation settings that the browser must share with `hasy_nb.infer` (read from there), and its hints."
+    return {"hints": PAD_HINTS, "line_px": LINE_PX, "dot_px": DOT_PX, "dot_span": DOT_SPAN, "ss": PAD_SUPERSAMPLING, "raster_ss": 4,
             "max_ink": MAX_INK, "size": 32, "default_width": 0.04, "max_pixels": MAX_PIXELS, "dot_extent": DOT_EXTENT,
             "ink_threshold": inspect.signature(preprocess).parameters["ink_threshold"].default}
 

@@ -12,6 +12,7 @@ import html
 import ipywidgets as W
 
 from .app import EquationBuilder, PadBoard, candidate, enable_colab_widgets
+from .export import PAD_HINTS
 from .formula import ROLE_COLOURS, Formula, _guesser, read_formula
 from .infer import check_strokes
 
@@ -19,8 +20,7 @@ from .infer import check_strokes
 __all__ = ['FORMULA_HINT', 'STRUCTURE_NAMES', 'PART_COLOURS', 'structure_html', 'FormulaPad']
 
 # %% ../nbs/12b_formulapad.ipynb #5179fbd0
-FORMULA_HINT = ("Write symbols side by side, scripts smaller and higher or lower, fractions, roots, sums with limits. "
-                "Click a symbol below for its guesses, a structure to read it the other way.")
+FORMULA_HINT = PAD_HINTS["formula"]        # the page says the same (export.PAD_HINTS, in model.json)
 
 STRUCTURE_NAMES = {"frac": "fraction", "sqrt": "root", "op": "limits"}
 PART_COLOURS = {"frac": "#8c564b", "sqrt": "#e377c2", "op": "#17becf"}     # as formula.js draws them on the static pad

@@ -122,7 +122,8 @@ def test_loads_offline_with_wasm(pad):
     assert pad.blocked == [], f"the pad asked for something outside its site: {pad.blocked}"
     assert pad.errors == []
     assert pad.locator(".hasy-symbolpad").get_attribute("data-engine") == "wasm"
-    assert "Draw a symbol" in pad.locator(".hsp-guesses .hsp-hint").inner_text()
+    from hasy_nb.app import EMPTY_HINT
+    assert pad.locator(".hsp-guesses .hsp-hint").inner_text() == EMPTY_HINT     # Python's text, carried by model.json
 
 
 @pytest.mark.parametrize("name", list(SHAPES))

@@ -150,7 +150,7 @@ async function render({ model, el: root }) {
     guessBox.replaceChildren();
     if (!guesses.length) {
       guessBox.append(el("div", "hsp-hint", model.get("hint") || ""));
-    } else if (model.get("known") === false) guessBox.append(el("div", "hsp-unknown", padjs.UNKNOWN_HINT));
+    } else if (model.get("known") === false) guessBox.append(el("div", "hsp-unknown", model.get("unknown_hint")));
     root.dataset.known = guesses.length ? (model.get("known") === false ? "0" : "1") : "";
     if (details) details.show(guesses.length ? guesses[0].latex : null);
     guesses.forEach((c, i) => {

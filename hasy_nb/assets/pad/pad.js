@@ -3,9 +3,7 @@
 // see the \usepackage lines. Used by the static site (index.html) and by the SymbolPad widget.
 import { padInput, logits, softmax, loadModel, judge, embedAndLogits, float16Array } from "./hasynet.js";
 
-export const EMPTY_HINT = "Draw a symbol in the box: the net guesses while you draw. Click a guess to add it to the equation.";
-export const INK_HINT = "The pad is {}% ink: symbols are thin strokes. Clear it or use the eraser.";
-export const UNKNOWN_HINT = "Not a symbol I know: none of my 369 symbols fits well. The closest guesses:";
+// what the pad says comes from Python, with the model: model.pad.hints (hasy_nb.export.PAD_HINTS), one text for both
 const GRID = 32;
 const PAGE = 5;          // guesses shown at first; "show more" adds this many again and again... up to MORE_MAX
 const MORE = 15;
@@ -318,7 +316,7 @@ export function mountPad(root, opts) {
   }
   function showGuesses() {
     const rows = [];
-    if (probs && verdict && !verdict.known) rows.push(el("div", "hsp-unknown", UNKNOWN_HINT));
+    if (probs && verdict && !verdict.known) rows.push(el("div", "hsp-unknown", model.pad.hints.unknown));
     if (probs && mine) { const r = candidate(mine.label, null, 0, "hsp-cand hsp-mine"); r.title = "your own drawings of it are the nearest"; rows.push(r); }
     if (probs) {
       const order = Array.from(probs.keys()).sort((a, b) => probs[b] - probs[a]).slice(0, shown);
@@ -344,8 +342,8 @@ export function mountPad(root, opts) {
     const t0 = performance.now();
     const r = padInput(pad.drawing, model.pad);
     showSeen(r.image);
-    if (r.empty) hint(opts.emptyHint || EMPTY_HINT);
-    else if (r.tooMuchInk) hint(INK_HINT.replace("{}", Math.round(100 * r.cover)));
+    if (r.empty) hint(opts.emptyHint || model.pad.hints.empty);
+    else if (r.tooMuchInk) hint(model.pad.hints.ink.replace("{ink}", Math.round(100 * r.cover) + "%"));
     else classify(r.image);
     const ms = performance.now() - t0;
     guessMs.push(Math.round(ms * 1000) / 1000);
@@ -438,7 +436,7 @@ export function mountPad(root, opts) {
     const formulaPicture = formulaBar ? opts.picture.mountPicture(formulaBar, { ...pictureOpts, listen: false }) : null;   // the same, in formula mode
   }
 
-  hint(opts.emptyHint || EMPTY_HINT);
+  hint(opts.emptyHint || model.pad.hints.empty);
   root.dataset.ready = "1";
   return {
     formula, details, teach, picture, guessImage, get verdict() { return verdict; }, get mine() { return mine; },
@@ -450,7 +448,6 @@ export function mountPad(root, opts) {
   };
 }
 
-export const FORMULA_HINT = "Write symbols side by side, scripts smaller and higher or lower. Click a symbol below for its guesses.";
 
 /**
  * Formula mode: "One symbol" / "A formula" tabs and a wide board (ratio x as wide as high; strokes in units of its
@@ -516,7 +513,7 @@ function mountFormula(root, wrap, o) {
   function show() {
     const tex = o.katex();
     code.textContent = f.latex;
-    if (!f.symbols.length) rendered.replaceChildren(el("div", "hsp-hint", FORMULA_HINT));
+    if (!f.symbols.length) rendered.replaceChildren(el("div", "hsp-hint", o.model.pad.hints.formula));
     else if (tex) {
       try { tex.render(f.latex, rendered, { displayMode: true, throwOnError: true }); }
       catch (e) { rendered.replaceChildren(el("code", "", f.latex)); }
