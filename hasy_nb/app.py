@@ -255,7 +255,7 @@ EMPTY_HINT, INK_HINT = PAD_HINTS["empty"], PAD_HINTS["ink"]
 
 def _board_esm() -> str:
     "symbolpad.js, preceded by the static pad's modules (hasynet_kernels.js, hasynet.js, pad.js) as sources."
-    names = ("hasynet_kernels", "hasynet", "pad", "details", "teach", "picture")
+    names = ("dom", "hasynet_kernels", "hasynet", "pad", "details", "teach", "picture")
     sources = {n: asset_path(f"pad/{n}.js").read_text(encoding="utf-8") for n in names}
     return f"const PAD_SOURCES = {json.dumps(sources)};\n" + asset_path("symbolpad.js").read_text(encoding="utf-8")
 

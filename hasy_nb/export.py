@@ -310,7 +310,7 @@ class BrowserModel(nn.Module):
         return self._run(x, self.header["layers"])
 
 # %% ../nbs/10_export.ipynb #aa70d04a
-PAD_FILES = ("index.html", "pad.js", "pad.css", "hasynet.js", "hasynet_kernels.js", "formula.js", "formula_constants.json",
+PAD_FILES = ("index.html", "dom.js", "pad.js", "pad.css", "hasynet.js", "hasynet_kernels.js", "formula.js", "formula_constants.json",
              "details.js", "teach.js", "picture.js", "offline.js", "sw.js", "manifest.webmanifest", "icon.svg")
 
 

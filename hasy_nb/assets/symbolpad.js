@@ -6,25 +6,24 @@
 
 const SEND_EVERY_MS = 100; // throttle while the pen is down
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+let el = null;   // the pad's DOM helper (dom.js), set when the pad's modules are loaded (before anything is drawn)
 
-// The static pad's own modules (hasy_nb/assets/pad/: hasynet.js, pad.js), which Python puts in PAD_SOURCES ahead of
-// this file, imported from blob URLs (once: every view shares them).
+// The static pad's own modules (hasy_nb/assets/pad/: dom.js, hasynet.js, pad.js, ...), which Python puts in PAD_SOURCES
+// ahead of this file, imported from blob URLs (once: every view shares them); each one's "./dom.js" import is pointed
+// at dom.js's blob.
 let padModules = null;
 function loadPadModules() {
   if (!padModules) padModules = (async () => {
     const url = (code) => URL.createObjectURL(new Blob([code], { type: "text/javascript" }));
+    const dom = url(PAD_SOURCES.dom);
+    const linked = (code) => url(code.replace('"./dom.js"', JSON.stringify(dom)));
     const kernels = url(PAD_SOURCES.hasynet_kernels);
     const hasynet = url(PAD_SOURCES.hasynet.replace('"./hasynet_kernels.js"', JSON.stringify(kernels)));
-    const padUrl = url(PAD_SOURCES.pad.replace('"./hasynet.js"', JSON.stringify(hasynet)));
-    // the symbol's details, learning the user's hand and a picture in: modules without imports of their own
+    const padUrl = linked(PAD_SOURCES.pad.replace('"./hasynet.js"', JSON.stringify(hasynet)));
+    // the symbol's details, learning the user's hand and a picture in: modules that import only dom.js
     const extras = {};
-    for (const n of ["details", "teach", "picture"]) if (PAD_SOURCES[n]) extras[n] = await import(url(PAD_SOURCES[n]));
+    for (const n of ["details", "teach", "picture"]) if (PAD_SOURCES[n]) extras[n] = await import(linked(PAD_SOURCES[n]));
+    el = (await import(dom)).el;
     return [await import(hasynet), await import(padUrl), extras];
   })();
   return padModules;

@@ -3,12 +3,7 @@
 // symbols.json, which `hasy-nb pad` builds from hasy_nb.symbols' table (Unicode, pylatexenc, Typst's compiler, the
 // shipped model's confusions on fold 1's test split); nothing here is typed by hand.
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
+import { el } from "./dom.js";
 
 /** "N-ARY SUMMATION" -> "n-ary summation" (Unicode names are upper case). */
 export function nameInWords(name) {

@@ -2,6 +2,7 @@
 // its LaTeX to the equation (rendered with KaTeX when it is on the page), search symbols by name, copy commands,
 // see the \usepackage lines. Used by the static site (index.html) and by the SymbolPad widget.
 import { padInput, logits, softmax, loadModel, judge, embedAndLogits, float16Array } from "./hasynet.js";
+import { el } from "./dom.js";
 
 // what the pad says comes from Python, with the model: model.pad.hints (hasy_nb.export.PAD_HINTS), one text for both
 const GRID = 32;
@@ -9,12 +10,6 @@ const PAGE = 5;          // guesses shown at first; "show more" adds this many a
 const MORE = 15;
 const SEARCH_MAX = 40;
 
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 async function copyText(text) {
   try { await navigator.clipboard.writeText(text); return true; }

@@ -4,15 +4,10 @@
 // filter on a float image, thresholded at 15 % of the darkest, centred with the odd pixel on top / left).
 // Caps: pictures over MAX_PIXELS (hasy_nb.infer.MAX_PIXELS, from model.json) or MAX_BYTES are refused before decoding.
 
+import { el } from "./dom.js";
+
 export const MAX_BYTES = 64 * 1024 * 1024;
 const f32 = Math.fround;
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 /** RGBA bytes (as canvas getImageData gives) -> grey, as Pillow: alpha onto white, then L = R 299/1000 + G 587/1000 + B 114/1000. */
 export function rgbaToGrey(rgba, w, h) {

@@ -4,15 +4,10 @@
 // embedding (cosine) beats the cosine to the guessed class's prototype by the margin (default_margin: MARGIN_ONE for
 // one taught label, MARGIN_MANY for more). No dependency: the pad hands in the embedding function and the prototypes.
 
+import { el } from "./dom.js";
+
 export const STORAGE_KEY = "hasy_nb.user_examples";
 export const EXPORT_NAME = "hasy_nb-examples.json";
-
-function el(tag, cls, text) {
-  const e = document.createElement(tag);
-  if (cls) e.className = cls;
-  if (text !== undefined) e.textContent = text;
-  return e;
-}
 
 /** base64 of a 32x32 uint8 image's 1,024 bytes, row by row (hasy_nb.fewshot.encode_image). */
 export function encodeImage(image) {
