@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import math
 import statistics
 
 import numpy as np
@@ -16,7 +15,7 @@ import torch
 from PIL import Image
 
 from helpers import ARTIFACTS, needs_chromium
-from test_static_pad import SHAPES, clear, draw, guesses, open_pad, server, site  # noqa: F401 (fixtures)
+from test_static_pad import SHAPES, clear, draw, guesses, open_pad, pad_page, server, site  # noqa: F401 (fixtures)
 
 pytestmark = needs_chromium
 
@@ -25,15 +24,9 @@ HOURGLASS = [[[0.2, 0.2], [0.8, 0.2], [0.2, 0.8], [0.8, 0.8], [0.2, 0.2]]]    # 
 
 @pytest.fixture(scope="module")
 def page(browser, server):
-    ctx, page, blocked = open_pad(browser, server, permissions=["clipboard-read", "clipboard-write"], accept_downloads=True)
-    page.blocked = blocked
-    page.ctx = ctx
-    try:
+    with pad_page(browser, server, "static-pad-beyond.png", permissions=["clipboard-read", "clipboard-write"],
+                  accept_downloads=True) as page:
         yield page
-    finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "static-pad-beyond.png"), full_page=True)
-        ctx.close()
 
 
 def _logits(images: np.ndarray) -> torch.Tensor:

@@ -9,6 +9,7 @@ show more, search, copy, undo/redo, pen input, the equation (KaTeX) and the dark
 from __future__ import annotations
 
 import base64
+import contextlib
 import functools
 import http.server
 import json
@@ -16,7 +17,6 @@ import math
 import os
 import statistics
 import threading
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -86,16 +86,23 @@ def open_pad(browser, url: str, **context_args):
     return ctx, page, blocked
 
 
-@pytest.fixture(scope="module")
-def pad(browser, server):
-    ctx, page, blocked = open_pad(browser, server, permissions=["clipboard-read", "clipboard-write"])
-    page.blocked = blocked
+@contextlib.contextmanager
+def pad_page(browser, url: str, screenshot: str, **context_args):
+    "`open_pad`'s page (with .blocked and .ctx); a full-page screenshot into test-artifacts/ when the block ends."
+    ctx, page, blocked = open_pad(browser, url, **context_args)
+    page.blocked, page.ctx = blocked, ctx
     try:
         yield page
     finally:
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "static-pad.png"), full_page=True)
+        page.screenshot(path=str(ARTIFACTS / screenshot), full_page=True)
         ctx.close()
+
+
+@pytest.fixture(scope="module")
+def pad(browser, server):
+    with pad_page(browser, server, "static-pad.png", permissions=["clipboard-read", "clipboard-write"]) as page:
+        yield page
 
 
 def draw(page, strokes: list[list[list[float]]], steps: int = 4) -> None:

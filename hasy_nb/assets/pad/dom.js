@@ -7,3 +7,15 @@ export function el(tag, cls, text) {
   if (text !== undefined) e.textContent = text;
   return e;
 }
+
+/** A button that opens a hidden file input (for pictures, imported drawings): [button, input]. */
+export function filePicker(label, buttonCls, inputCls, accept) {
+  const input = el("input", inputCls);
+  input.type = "file";
+  input.accept = accept;
+  input.hidden = true;
+  const button = el("button", buttonCls, label);
+  button.type = "button";
+  button.addEventListener("click", () => input.click());
+  return [button, input];
+}

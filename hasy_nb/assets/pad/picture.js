@@ -4,7 +4,7 @@
 // filter on a float image, thresholded at 15 % of the darkest, centred with the odd pixel on top / left).
 // Caps: pictures over MAX_PIXELS (hasy_nb.infer.MAX_PIXELS, from model.json) or MAX_BYTES are refused before decoding.
 
-import { el } from "./dom.js";
+import { el, filePicker } from "./dom.js";
 
 export const MAX_BYTES = 64 * 1024 * 1024;
 const f32 = Math.fround;
@@ -168,14 +168,8 @@ export async function readPicture(file, P) {
  * o: {pad settings P, onImage(result, file) (result of preprocessGrey), onError(message), root}.
  */
 export function mountPicture(parent, o) {
-  const input = el("input", "hsp-picture-input");
-  input.type = "file";
-  input.accept = "image/*";
-  input.hidden = true;
-  const btn = el("button", "hsp-btn hsp-picture", "🖼 Picture…");
-  btn.type = "button";
+  const [btn, input] = filePicker("🖼 Picture…", "hsp-btn hsp-picture", "hsp-picture-input", "image/*");
   btn.title = "guess from a picture: pick, drop or paste a photo or scan of one symbol (or, in formula mode, a formula)";
-  btn.addEventListener("click", () => input.click());
   const status = el("span", "hsp-picture-error hsp-error");
   parent.append(btn, input, status);
   async function take(file) {

@@ -4,7 +4,7 @@
 // embedding (cosine) beats the cosine to the guessed class's prototype by the margin (default_margin: MARGIN_ONE for
 // one taught label, MARGIN_MANY for more). No dependency: the pad hands in the embedding function and the prototypes.
 
-import { el } from "./dom.js";
+import { el, filePicker } from "./dom.js";
 
 export const STORAGE_KEY = "hasy_nb.user_examples";
 export const EXPORT_NAME = "hasy_nb-examples.json";
@@ -143,13 +143,8 @@ export function mountTeach(parent, o) {
   const exportBtn = el("button", "hsp-btn hsp-teach-export", "Export…");
   exportBtn.type = "button";
   exportBtn.title = "save your drawings as one JSON file (hasy_nb.fewshot.UserExamples.load reads it)";
-  const importInput = el("input", "hsp-teach-import");
-  importInput.type = "file";
-  importInput.accept = ".json,application/json";
-  importInput.hidden = true;
-  const importBtn = el("button", "hsp-btn hsp-teach-import-btn", "Import…");
-  importBtn.type = "button";
-  importBtn.addEventListener("click", () => importInput.click());
+  const [importBtn, importInput] = filePicker("Import…", "hsp-btn hsp-teach-import-btn", "hsp-teach-import",
+                                             ".json,application/json");
   const status = el("div", "hsp-teach-status hsp-muted");
   const row = el("div", "hsp-toolbar");
   row.append(label, add);
