@@ -85,7 +85,7 @@ def fold_of(folder: Path) -> int:
 
 
 class Stream:
-    "One `hasy-nb study` child and the finished folds of its part (and folds) when it started."
+    "One `hasy-nb study` child, running one part (some of its folds or entries)."
     def __init__(self, job: str, threads: int | None, log):
         self.part, only, folds, shard = parse_job(job)
         cmd = [str(ROOT / ".venv" / "bin" / "hasy-nb"), "study", "--part", self.part]
@@ -93,7 +93,7 @@ class Stream:
         cmd += ["--shard", shard] if shard else []
         env = dict(os.environ, OMP_NUM_THREADS=str(threads)) if threads else dict(os.environ)
         self.folds = set(range(1, 11)) if not folds else {int(k) for k in folds.replace("-", ",").split(",") if k}
-        self.before = self.mine()
+        self.at_stop: int | None = None            # its finished folds when STOP was first seen
         print(f"[{time.strftime('%H:%M:%S')}] start: {' '.join(cmd[1:])}", file=log, flush=True)
         self.child = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
 
@@ -117,7 +117,8 @@ def run_streams(jobs: list[str], threads: int | None, log) -> int:
             commit_new(parts, log)
             if STOP.exists():
                 for s in streams:
-                    if s.child.poll() is None and len(s.mine()) > len(s.before): s.stop()
+                    if s.at_stop is None: s.at_stop = len(s.mine())          # the folds it had when STOP appeared
+                    if s.child.poll() is None and len(s.mine()) > s.at_stop: s.stop()
                 if all(s.child.poll() is not None for s in streams): return -1
     except BaseException:
         for s in streams: s.stop()
