@@ -39,7 +39,7 @@ from .infer import preprocess
 from .data import to_input
 from .args import add_model_arg
 from .export import PAD_HINTS
-from .server import AppServer, _stop_on_signals, check_model, check_port_free, free_port, port_number, voila_command
+from .server import AppServer, check_model, check_port_free, free_port, port_number, stop_on_signals, voila_command
 from .symbols import SymbolInfo, hasy_labels, latex_table, symbol_info  # noqa: F401 (the pad's table)
 from .weights import asset_path
 
@@ -462,7 +462,7 @@ def _app_cmd(args: argparse.Namespace) -> int:
         print(" ".join(voila_command(port)))
         print(f"http://127.0.0.1:{port}/")
         return 0
-    _stop_on_signals()
+    stop_on_signals()
     server = None
     try:
         server = AppServer(port, args.model, log=None)

@@ -26,7 +26,7 @@ from .weights import asset_path
 
 # %% auto #0
 __all__ = ['PR_SET_PDEATHSIG', 'READY_PATH', 'check_model', 'port_number', 'free_port', 'check_port_free', 'voila_command',
-           'AppServer']
+           'AppServer', 'stop_on_signals']
 
 # %% ../nbs/11a_server.ipynb #d31aa4a4
 def check_model(ref: str | os.PathLike) -> str:
@@ -172,7 +172,7 @@ def _running(pid: int) -> bool:
 def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt(f"signal {signal.Signals(signum).name}")
 
-def _stop_on_signals() -> None:
+def stop_on_signals() -> None:
     "SIGINT, SIGTERM and SIGHUP all end `hasy-nb app` through its clean-up, even if SIGINT was inherited as ignored."
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP): signal.signal(sig, _interrupt)
     signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM, signal.SIGHUP})
