@@ -15,7 +15,7 @@ import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Sequence
 
 import numpy as np
 import torch
@@ -301,13 +301,17 @@ def _fold_record(run: dict, trained: bool) -> dict:
     return dict(fold=int(run["config"]["fold"]), top1=s["test_top1"], top3=s["test_top3"], top5=s["test_top5"],
                 merged=s["test_merged"], n_test=s.get("n_test"), dir=str(run["dir"]), trained=trained)
 
-def _interrupted(runs_dir: str | Path, name: str, settings: dict, k: int) -> Path | None:
-    "The newest run folder of this cross-validation's fold `k` that stopped mid-way and left a checkpoint, if any."
-    for p in sorted(Path(runs_dir).glob("*/checkpoint.pt"), reverse=True):
+def _cv_folds(runs_dir: str | Path, name: str, settings: dict) -> tuple[dict[int, dict], dict[int, Path]]:
+    """This cross-validation's runs in `runs_dir`, read once: its finished folds (fold -> run) and its folds stopped
+    mid-way with a checkpoint (fold -> folder); by folder name, the newest wins."""
+    done, stopped = {}, {}
+    for p in sorted(Path(runs_dir).glob("*/summary.json")):
         run = read_run(p.parent)
-        if run["summary"].get("status") == "ok" or run["config"].get("cv_name") != name: continue
-        if run["config"].get("fold") == k and _run_settings(run["config"]) == settings: return p.parent
-    return None
+        if run["config"].get("cv_name") != name or _run_settings(run["config"]) != settings: continue
+        k = int(run["config"]["fold"])
+        if run["summary"].get("status") == "ok" and "test_top1" in run["summary"]: done[k] = run
+        elif (p.parent / "checkpoint.pt").exists(): stopped[k] = p.parent
+    return done, stopped
 
 def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/cv", *, name: str | None = None,
                    progress: bool = True, **fit_kwargs) -> CVResult:
@@ -318,8 +322,7 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
     name = name or (arch if isinstance(arch, str) and " " not in arch else "custom")
     settings = _cv_settings(arch, fit_kwargs)
     names = [data.latex(i) for i in range(data.n_classes)]
-    done = {int(r["config"]["fold"]): r for r in _cv_runs(runs_dir)
-            if r["config"]["cv_name"] == name and _run_settings(r["config"]) == settings}
+    done, stopped = _cv_folds(runs_dir, name, settings)
     records = []
     for k in folds:
         if k in done:
@@ -328,7 +331,7 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
             continue
         _, test = data.fold(k)
         t0 = time.perf_counter()
-        left = _interrupted(runs_dir, name, settings, k)           # a fold stopped mid-way goes on from its last epoch
+        left = stopped.get(k)                                       # a fold stopped mid-way goes on from its last epoch
         if left and progress: print(f"{name} fold {k}: resuming {left.name} from its checkpoint")
         with ReportManager(runs_dir, f"{name}-fold{k}", config=dict(cv_name=name, cv_settings=settings, fold=k)) as report:
             res = fit(arch, data, fold=k, report=report, progress=progress, resume=left and left / "checkpoint.pt",
