@@ -32,11 +32,11 @@ PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries"
 # %% auto #0
 __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS',
            'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'SCREENS', 'PENDING', 'COSTS_FILE', 'vgg_spec', 'make_grid',
-           'load_grid', 'Entry', 'plan', 'base_recipe', 'select', 'build_arch', 'build_entry', 'arch_cost',
-           'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget',
-           'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto',
-           'plot_verdict', 'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table',
-           'choose_recipe', 'converge_findings', 'holm', 'screen_effects']
+           'load_grid', 'Entry', 'plan', 'converged_recipe', 'base_recipe', 'select', 'build_arch', 'build_entry',
+           'arch_cost', 'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table',
+           'choose_budget', 'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room',
+           'plot_pareto', 'plot_verdict', 'budget_findings', 'ablation_findings', 'part_figure', 'register_cli',
+           'converge_table', 'choose_recipe', 'converge_findings', 'holm', 'screen_effects']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def _conv_unit(w: int, opts: str, norm: str | None, act: str, separable: bool) -> list[str]:
@@ -282,15 +282,19 @@ def plan(grid: dict, part: str) -> list[Entry]:
                              e.get("pending", "") or waiting, also))
     return out
 
-def base_recipe(grid: dict, base: str) -> tuple[dict, str]:
-    "What a part built on `base` inherits: the base part's settings and R* (epochs, augmentation); or why not yet."
+def converged_recipe(grid: dict, base: str = "converge") -> tuple[dict, str]:
+    "R* of part `base` (`choose_recipe` on its runs) once every fold of it has finished; else {} and why not yet."
     from hasy_nb.study import choose_recipe, study_runs    # defined further down this chapter
-    keys = {k: v for k, v in grid[base].items() if k in RECIPE_KEYS}
     need = sum(len(e.folds) for e in plan(grid, base))
     runs = study_runs(base, grid["_path"])
-    if len(runs) < need: return keys, f"waiting for R*: the {base} part has {len(runs)} of its {need} folds"
-    r = choose_recipe(runs)
-    return {**keys, "epochs": r["epochs"], "augment": r["augment"]}, ""
+    if len(runs) < need: return {}, f"waiting for R*: the {base} part has {len(runs)} of its {need} folds"
+    return choose_recipe(runs), ""
+
+def base_recipe(grid: dict, base: str) -> tuple[dict, str]:
+    "What a part built on `base` inherits: the base part's settings and R* (epochs, augmentation); or why not yet."
+    keys = {k: v for k, v in grid[base].items() if k in RECIPE_KEYS}
+    r, waiting = converged_recipe(grid, base)
+    return ({**keys, "epochs": r["epochs"], "augment": r["augment"]} if r else keys), waiting
 
 def select(entries: list[Entry], only: str | None) -> list[Entry]:
     "The entries whose name matches the shell-style pattern `only` (all when None); an error when none does."
@@ -647,16 +651,11 @@ def part_figure(part: str, grid: str | Path = GRID_FILE):
     if part == "verdict": return plot_verdict(study_runs(part, grid))
     raise ValueError(f"--figure: the {part} part has no figure of its own (budget and verdict have)")
 
-def _part_table(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
+def _part_table(part: str, grid: str | Path, r_star: dict) -> "pandas.DataFrame":
     "What `--table` prints: stage 2's validation table (choices are read there), the part's test table otherwise."
     if part == "converge": return converge_table(study_runs(part, grid))
-    if part == "screen": return screen_effects(study_runs(part, grid), weights=_rstar(grid).get("weights", "raw"))
+    if part == "screen": return screen_effects(study_runs(part, grid), weights=r_star.get("weights", "raw"))
     return study_table(part, grid)
-
-def _rstar(grid: str | Path = GRID_FILE) -> dict:
-    "R* of the converge part (empty until every converge cell has all its folds)."
-    _, waiting = base_recipe(load_grid(grid), "converge")
-    return {} if waiting else choose_recipe(study_runs("converge", grid))
 
 def _cli_study(args) -> int:
     "`hasy-nb study`: run, plan (--dry-run), tabulate (--table) or draw (--figure) one part of the study's grid."
@@ -666,9 +665,10 @@ def _cli_study(args) -> int:
         return 0
     if args.table:
         import pandas as pd
+        r_star, waiting = converged_recipe(load_grid(args.grid)) if args.part in ("converge", "screen") else ({}, "")
         with pd.option_context("display.width", 200, "display.max_columns", 20):
-            print(_part_table(args.part, args.grid).to_string(index=False, na_rep=""))
-        if args.part in ("converge", "screen"): print("R*:", _rstar(args.grid) or "not yet: the converge part has not finished")
+            print(_part_table(args.part, args.grid, r_star).to_string(index=False, na_rep=""))
+        if args.part in ("converge", "screen"): print(f"R*: {r_star}" if r_star else waiting)
         return 0
     data = None
     if args.data is not None:
@@ -709,6 +709,11 @@ def _se(x) -> float:
     x = np.asarray(x, dtype=float)
     return float(x.std(ddof=1) / np.sqrt(len(x))) if len(x) > 1 else float("nan")
 
+def _paired(per_fold: "pandas.DataFrame", a, b) -> tuple[float, float, int]:
+    "Mean and SE over folds of column a minus column b (folds where both ran), and how many folds."
+    d = (per_fold[a] - per_fold[b]).dropna()
+    return float(d.mean()), _se(d), len(d)
+
 def _with_chosen_weights(runs: "pandas.DataFrame") -> "pandas.DataFrame":
     "Each run with `weights` (EMA or raw: the better mean validation top-1 of its cell) and that choice's valid/test."
     cells = runs.groupby(["epochs", "factor"])
@@ -741,19 +746,14 @@ def choose_recipe(runs: "pandas.DataFrame") -> dict:
     best = per_fold.mean().idxmax()
     order = {a: i for i, a in enumerate(CONVERGE_AUGMENTS)}
     for cell in sorted(per_fold.columns, key=lambda c: (c[0], order.get(c[1], 99))):
-        gap = per_fold[best] - per_fold[cell]
-        if gap.mean() <= (_se(gap) if len(gap) > 1 else 0):
+        gap, se, n = _paired(per_fold, best, cell)
+        if gap <= (se if n > 1 else 0):
             return dict(epochs=int(cell[0]), augment=cell[1], valid=round(float(per_fold[cell].mean()), 2),
-                        best=f"{best[0]} epochs, {best[1]}", gap=round(float(gap.mean()), 2), gap_se=round(_se(gap), 2),
+                        best=f"{best[0]} epochs, {best[1]}", gap=round(gap, 2), gap_se=round(se, 2),
                         folds=len(per_fold), weights=r[(r.epochs == cell[0]) & (r.factor == cell[1])].weights.iloc[0])
     return {}
 
 # %% ../nbs/08_study.ipynb #d1ad7ac5
-def _paired(per_fold: "pandas.DataFrame", a, b) -> tuple[float, float, int]:
-    "Mean and SE over folds of column a minus column b (folds where both ran), and how many folds."
-    d = (per_fold[a] - per_fold[b]).dropna()
-    return float(d.mean()), _se(d), len(d)
-
 def converge_findings(runs: "pandas.DataFrame", final: bool = False) -> list[str]:
     "Stage 2 in plain words, from validation scores only: each budget's cells, what augmentation and EMA do, R* (`final`)."
     if runs.empty: return ["No stage-2 run has finished yet."]
