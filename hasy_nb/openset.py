@@ -16,7 +16,7 @@ from torch import nn
 
 from .data import HasyData, load_hasy, to_input
 from .infer import load_pretrained, load_run, pretrained_info
-from .models import asset_path
+from .weights import asset_path
 from .train import FitResult, fit, valid_split
 
 # %% auto #0

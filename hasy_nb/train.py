@@ -33,6 +33,7 @@ from fastprogress.fastprogress import master_bar, progress_bar
 
 from .data import Batches, augment_batch
 from .cache import atomic_open
+from .weights import load_pt
 from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, resolve_precision, run_key,
                             torch_threads, trained_fold)
 
@@ -158,7 +159,6 @@ def load_checkpoint(path: str | Path) -> dict:
     path = Path(path)
     if path.is_dir(): path = path / "checkpoint.pt"
     if not path.exists(): raise FileNotFoundError(f"no checkpoint to resume from at {path}")
-    from hasy_nb.weights import load_pt
     return load_pt(path)
 
 # %% ../nbs/04_train.ipynb #e5ae7600
@@ -206,7 +206,6 @@ def _load_init(model: nn.Module, init) -> None:
     if not isinstance(init, dict):
         path = Path(init) / "model.pt" if Path(init).is_dir() else Path(init)
         if not path.exists(): raise FileNotFoundError(f"init: no weights at {path}")
-        from hasy_nb.weights import load_pt
         state = load_pt(path)
         if not isinstance(state, dict): raise ValueError(f"init: {path} holds a {type(state).__name__}, not weights")
         state = state.get("model", state)                           # a checkpoint holds its weights under "model"
