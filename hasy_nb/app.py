@@ -13,23 +13,18 @@ import io
 import json
 import os
 import re
-import shutil
 import sys
 import time
-import urllib.error
-import warnings
-from contextlib import contextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import anywidget
 import ipywidgets as W
 import numpy as np
 import torch
 import traitlets
-from PIL import Image, ImageDraw
+from PIL import Image
 from torch import nn
 
 from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image, top_k

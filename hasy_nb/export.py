@@ -13,7 +13,6 @@ import inspect
 import json
 import os
 import shlex
-import shutil
 from pathlib import Path
 from typing import Sequence
 

@@ -13,10 +13,8 @@ import fnmatch
 import html
 import json
 import math
-import re
 import sys
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,7 +22,7 @@ from torch import nn
 
 from .args import positive_int
 from .spec import Layer, SpecError, _parse, _split_tokens, parse_spec
-from .weights import asset_path, load_pt, load_weights   # the package's files, weights read safely
+from .weights import asset_path, load_weights   # the package's files, weights read safely
 
 # %% auto #0
 __all__ = ['MODEL_REGISTRY', 'MODEL_WEIGHTS', 'HASY_V1_SPEC', 'register_model', 'Residual', 'build', 'count_params', 'ArchTable',
