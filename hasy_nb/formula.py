@@ -524,7 +524,8 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
         iw = np.clip(np.minimum(B[:, 2], x1) - np.maximum(B[:, 0], x0), 0, None)
         ih = np.clip(np.minimum(B[:, 3], y1 + ROOT_BELOW * (y1 - y0)) - np.maximum(B[:, 1], y0), 0, None)
         held = np.maximum(iw, 1e-9 * (iw > 0)) * np.maximum(ih, 1e-9 * (ih > 0)) >= ENCLOSE * area
-        held &= area <= 0.6 * (x1 - x0) * (y1 - y0)                       # not a piece of the same size (a crossing stroke)
+        held &= (area <= 0.6 * (x1 - x0) * (y1 - y0)) | (np.arange(len(B)) >= len(pieces))   # a piece of the same size
+                                                                          # is a crossing stroke (a structure is not)
         held &= (B[:, 1] + B[:, 3]) / 2 < y1                              # its middle above the sign's foot
         held[k] = False
         if _weighty(R, pieces, comps, held, ROOT_INK * (y1 - y0)):
@@ -532,6 +533,7 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     if best is None: return None
     k, _, held = best
     x0, y0, x1, y1 = R.b[pieces[k]]
+    held = held | _hanging(B, held, k, x0, x1, y1)
     small = ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & (B[:, 3] - B[:, 1] < INDEX_SIZE * (y1 - y0)) & (B[:, 2] > x0 - 0.3 * (y1 - y0))
     small &= ~_flat(B)                                                  # a dash is never an index (a minus before the sign)
     small[k] = False
@@ -539,7 +541,24 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     if not body.any(): return None
     first = B[body, 0].min()
     index = small & ((B[:, 0] + B[:, 2]) / 2 < first)                   # small, high, left of the contents: the index
+    index |= _flat(B) & ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & _under(B, index)   # ... with its dashes (of a \\pm)
+    index[k] = False
     return k, held & ~index, index
+
+
+def _under(B: np.ndarray, sel: np.ndarray) -> np.ndarray:
+    "Items not selected, at least half of their x range inside a selected item's (the bar of a \\pm, the dot of a \\Phi)."
+    ov = np.minimum(B[:, None, 2], B[None, :, 2]) - np.maximum(B[:, None, 0], B[None, :, 0])
+    return ((ov >= 0.5 * np.maximum(B[:, 2] - B[:, 0], 1e-9)[:, None]) & sel[None, :]).any(1) & ~sel
+
+
+def _hanging(B: np.ndarray, held: np.ndarray, k: int, x0: float, x1: float, y1: float) -> np.ndarray:
+    "Items under a root's contents, their tops above the sign's foot: parts of its symbols that hang lower (a bar, a dot)."
+    cx = (B[:, 0] + B[:, 2]) / 2
+    top = np.array([B[held & (B[:, 0] < b[2]) & (B[:, 2] > b[0]), 1].min(initial=np.inf) for b in B])
+    out = _under(B, held) & (B[:, 1] < y1) & (cx > x0) & (cx < x1) & (B[:, 1] > top)
+    out[k] = False
+    return out
 
 
 def _cluster(R: _Reading, pieces: list[int], k: int) -> list[int]:

@@ -398,21 +398,37 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
       const iw = Math.max(Math.min(r[2], x1) - Math.max(r[0], x0), 0);
       const ih = Math.max(Math.min(r[3], y1 + ROOT_BELOW * (y1 - y0)) - Math.max(r[1], y0), 0);
       const a = Math.max(iw, 1e-9 * (iw > 0)) * Math.max(ih, 1e-9 * (ih > 0));
-      return i !== k && a >= ENCLOSE * area[i] && area[i] <= 0.6 * (x1 - x0) * (y1 - y0) && (r[1] + r[3]) / 2 < y1;
+      return i !== k && a >= ENCLOSE * area[i] && (area[i] <= 0.6 * (x1 - x0) * (y1 - y0) || i >= pieces.length) && (r[1] + r[3]) / 2 < y1;
     });
     if (weighty(R, pieces, comps, held, ROOT_INK * (y1 - y0))) {
       if (best === null || (x1 - x0) * (y1 - y0) > best[1]) best = [k, (x1 - x0) * (y1 - y0), held];
     }
   });
   if (best === null) return null;
-  const [k, , held] = best;
-  const [x0, y0, , y1] = R.b[pieces[k]];
+  const [k, , held0] = best;
+  const [x0, y0, x1, y1] = R.b[pieces[k]];
+  const hang = hanging(B, held0, k, x0, x1, y1), held = held0.map((v, i) => v || hang[i]);
   const small = B.map((r, i) => i !== k && (r[1] + r[3]) / 2 < (y0 + y1) / 2 && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0) && !isFlat(r));   // a dash is never an index
   const body = held.map((v, i) => v && !small[i]);
   if (!body.some(Boolean)) return null;
   const first = minOf(B.filter((_, i) => body[i]).map((r) => r[0]));
-  const index = small.map((v, i) => v && (B[i][0] + B[i][2]) / 2 < first);
+  const index0 = small.map((v, i) => v && (B[i][0] + B[i][2]) / 2 < first);
+  const dash = under(B, index0);   // ... with its dashes (of a \pm)
+  const index = index0.map((v, i) => i !== k && (v || (isFlat(B[i]) && (B[i][1] + B[i][3]) / 2 < (y0 + y1) / 2 && dash[i])));
   return [k, held.map((v, i) => v && !index[i]), index];
+}
+
+function under(B, sel) {   // _under: items not selected, at least half of their x range inside a selected item's
+  return B.map((r, i) => !sel[i] && B.some((q, j) => sel[j] && Math.min(r[2], q[2]) - Math.max(r[0], q[0]) >= 0.5 * Math.max(r[2] - r[0], 1e-9)));
+}
+
+function hanging(B, held, k, x0, x1, y1) {   // _hanging: items under a root's contents, their tops above the sign's foot
+  const u = under(B, held);
+  return B.map((r, i) => {
+    const top = Math.min(Infinity, ...B.filter((q, j) => held[j] && q[0] < r[2] && q[2] > r[0]).map((q) => q[1]));
+    const cx = (r[0] + r[2]) / 2;
+    return i !== k && u[i] && r[1] < y1 && cx > x0 && cx < x1 && r[1] > top;
+  });
 }
 
 function cluster(R, pieces, k) {   // _cluster: piece k with the pieces half inside its box or linked by small ink gaps
