@@ -411,7 +411,7 @@ FRAC_INK = 4.0       # a fraction bar: a dash with, above and below it (centres 
 FRAC_WIDER = 1.1     # ... items no wider than this x the bar
 FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
 ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
-ROOT_INK = 0.25      # ... when one enclosed piece, not flat, is at least this x the encloser's height
+ROOT_INK = 0.4       # ... when one enclosed piece, not flat, is at least this x the encloser's height
 ROOT_BELOW = 0.4     # ... its box taken this x its height lower (a sign written above its contents ends above their foot)
 INDEX_SIZE = 0.6     # a root's index: a piece left of its contents, above its middle, smaller than this x its height
 LIMIT_SIZE = 0.25    # a limit: a non-flat piece at least this x as tall as the operator ...
@@ -683,15 +683,42 @@ def _group(R: _Reading, pieces: list[int], L: float | None, floor: float = 0.0) 
 def _split_stack(b: np.ndarray, g: list[int], L: float) -> list[list[int]]:
     "A symbol's pieces `g`, as two symbols when it is taller than STACK_SPAN x L and a band of paper cuts it (no part dots)."
     if len(g) < 2 or b[g, 3].max() - b[g, 1].min() <= STACK_SPAN * L: return [g]
+    parts = _band_cut(b, g, STACK_GAP * L)
+    ext = lambda ps: max(max(b[p, 2] - b[p, 0], b[p, 3] - b[p, 1]) for p in ps)     # noqa: E731
+    if parts is None or min(ext(parts[0]), ext(parts[1])) < DOT * L: return [g]
+    return parts
+
+
+def _band_cut(b: np.ndarray, g: list[int], least: float) -> list[list[int]] | None:
+    "Pieces `g` cut into the ones above and below the widest band of paper across them, if wider than `least`; else None."
     order = sorted(g, key=lambda p: b[p, 1])
     best, widest, reach = None, 0.0, -np.inf
     for k in range(1, len(order)):
         reach = max(reach, b[order[k - 1], 3])
         gap = b[order[k], 1] - reach
-        if gap > STACK_GAP * L and gap > widest: best, widest = k, gap
-    ext = lambda ps: max(max(b[p, 2] - b[p, 0], b[p, 3] - b[p, 1]) for p in ps)     # noqa: E731
-    if best is None or min(ext(order[:best]), ext(order[best:])) < DOT * L: return [g]
-    return [sorted(order[:best]), sorted(order[best:])]
+        if gap > least and gap > widest: best, widest = k, gap
+    return None if best is None else [sorted(order[:best]), sorted(order[best:])]
+
+
+def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
+    "Items, a symbol after a base that a band of paper cuts into two parts placed as its scripts (x_{i}^{2}) split in two."
+    # placed as scripts: the parts' middles above and below the base's middle by over SCRIPT_SHIFT x its height, the
+    # whole taller than STACK_SPAN x it or the line without it (no one symbol is; a \vdots, a \female is not)
+    cores = np.array([it[0] for it in items]).reshape(-1, 4)
+    ref, out = None, list(items)
+    for i in np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"):
+        core, node, g, Lg = items[i]
+        if roles[i] == "base" and ref is not None and node is None and len(g) > 1:
+            H = max(cores[ref, 3] - cores[ref, 1], line_height(np.delete(cores, i, 0)))
+            cy = (cores[ref, 1] + cores[ref, 3]) / 2
+            parts = _band_cut(R.b, g, STACK_GAP * L)
+            mid = [(R.b[p, 1].min() + R.b[p, 3].max()) / 2 for p in parts or []]
+            if parts and core[3] - core[1] > STACK_SPAN * H and mid[0] < cy - SCRIPT_SHIFT * H < cy + SCRIPT_SHIFT * H < mid[1]:
+                out[i] = None
+                out += [(np.array(union_box(R.b, p)), None, p, Lg) for p in parts]
+                continue
+        if roles[i] == "base": ref = i
+    return [it for it in out if it is not None]
 
 
 def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) -> tuple[Node, ...]:
@@ -706,6 +733,9 @@ def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) ->
     items += [(c.core, c.node, [], 0.0) for c in comps]
     cores = np.array([it[0] for it in items]).reshape(-1, 4)
     L = R.line if (top and R.line is not None and not comps) else line_height(cores)
+    roles = list(layout(cores, L)) if len(cores) else []
+    items = _split_scripts(R, items, roles, L)
+    cores = np.array([it[0] for it in items]).reshape(-1, 4)
     roles = list(layout(cores, L)) if len(cores) else []
     order = list(np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"))
     items, roles = _regroup_scripts(R, items, roles, order)

@@ -544,17 +544,44 @@ function groupRow(R, pieces, L, floor = 0.0) {   // _group: pieces -> symbols (r
 
 function splitStack(b, g, L) {   // _split_stack: a symbol taller than STACK_SPAN x L cut by a band of paper: two (no dots)
   if (g.length < 2 || gMax(b, g, 3) - gMin(b, g, 1) <= STACK_SPAN * L) return [g];
+  const parts = bandCut(b, g, STACK_GAP * L);
+  const ext = (ps) => maxOf(ps.map((p) => Math.max(b[p][2] - b[p][0], b[p][3] - b[p][1])));
+  if (parts === null || Math.min(ext(parts[0]), ext(parts[1])) < DOT * L) return [g];
+  return parts;
+}
+
+function bandCut(b, g, least) {   // _band_cut: pieces above and below the widest band of paper across them (> least), or null
   const order = g.slice().sort((p, q) => b[p][1] - b[q][1]);
   let best = null, widest = 0.0, reachY = -Infinity;
   for (let k = 1; k < order.length; k++) {
     reachY = Math.max(reachY, b[order[k - 1]][3]);
     const gap = b[order[k]][1] - reachY;
-    if (gap > STACK_GAP * L && gap > widest) { best = k; widest = gap; }
+    if (gap > least && gap > widest) { best = k; widest = gap; }
   }
-  const ext = (ps) => maxOf(ps.map((p) => Math.max(b[p][2] - b[p][0], b[p][3] - b[p][1])));
-  if (best === null || Math.min(ext(order.slice(0, best)), ext(order.slice(best))) < DOT * L) return [g];
+  if (best === null) return null;
   const asc = (x) => x.slice().sort((p, q) => p - q);
   return [asc(order.slice(0, best)), asc(order.slice(best))];
+}
+
+function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol after a base cut by paper into two parts placed as its scripts
+  const cores = items.map((t) => t.core), out = items.slice();
+  let ref = null;
+  for (const i of byCentre(cores)) {
+    const it = items[i];
+    if (roles[i] === "base" && ref !== null && it.node === null && it.pieces.length > 1) {
+      const H = Math.max(cores[ref][3] - cores[ref][1], lineHeight(cores.filter((_, j) => j !== i)));
+      const cy = (cores[ref][1] + cores[ref][3]) / 2;
+      const parts = bandCut(R.b, it.pieces, STACK_GAP * L);
+      const mid = (parts || []).map((p) => (gMin(R.b, p, 1) + gMax(R.b, p, 3)) / 2);
+      if (parts && it.core[3] - it.core[1] > STACK_SPAN * H && mid[0] < cy - SCRIPT_SHIFT * H && cy + SCRIPT_SHIFT * H < mid[1]) {
+        out[i] = null;
+        for (const p of parts) out.push({ core: unionBox(R.b, p), node: null, pieces: p, L: it.L });
+        continue;
+      }
+    }
+    if (roles[i] === "base") ref = i;
+  }
+  return out.filter((t) => t !== null);
 }
 
 const byCentre = (cores) => argsortBy(cores.length, (i) => (cores[i][0] + cores[i][2]) / 2);
@@ -572,6 +599,9 @@ function plainRow(R, pieces, comps, top) {   // _plain_row: pieces grouped into 
   let cores = items.map((t) => t.core);
   const L = top && R.line !== null && !comps.length ? R.line : lineHeight(cores);
   let roles = cores.length ? layout(cores, L) : [];
+  items = splitScripts(R, items, roles, L);
+  cores = items.map((t) => t.core);
+  roles = cores.length ? layout(cores, L) : [];
   [items, roles] = regroupScripts(R, items, roles, byCentre(cores));
   cores = items.map((t) => t.core);
   const row = [];
