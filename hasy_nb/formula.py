@@ -700,21 +700,36 @@ def _band_cut(b: np.ndarray, g: list[int], least: float) -> list[list[int]] | No
     return None if best is None else [sorted(order[:best]), sorted(order[best:])]
 
 
+def _script_parts(R: _Reading, g: list[int], box, H: float, L: float) -> list[list[int]] | None:
+    "Pieces `g` cut by a band of paper into two parts placed as the scripts of a base in `box` (`H` high), or None."
+    # placed as scripts: each part smaller than SCRIPT_SIZE x H, their middles above and below the base's middle by
+    # over SCRIPT_SHIFT x H, together taller than STACK_SPAN x H (no one symbol is: not a \vdots, a \female)
+    parts = _band_cut(R.b, g, STACK_GAP * L)
+    if parts is None: return None
+    top, bot = [R.b[p, 1].min() for p in parts], [R.b[p, 3].max() for p in parts]
+    cy, mid = (box[1] + box[3]) / 2, [(t + u) / 2 for t, u in zip(top, bot)]
+    if bot[1] - top[0] <= STACK_SPAN * H or max(u - t for t, u in zip(top, bot)) >= SCRIPT_SIZE * H: return None
+    return parts if mid[0] < cy - SCRIPT_SHIFT * H and mid[1] > cy + SCRIPT_SHIFT * H else None
+
+
 def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
-    "Items, a symbol after a base that a band of paper cuts into two parts placed as its scripts (x_{i}^{2}) split in two."
-    # placed as scripts: the parts' middles above and below the base's middle by over SCRIPT_SHIFT x its height, the
-    # whole taller than STACK_SPAN x it or the line without it (no one symbol is; a \vdots, a \female is not)
+    "Items, with a symbol that holds both scripts of the base before it, or of its own base (x_{i}^{2}), split into them."
     cores = np.array([it[0] for it in items]).reshape(-1, 4)
     ref, out = None, list(items)
     for i in np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"):
         core, node, g, Lg = items[i]
-        if roles[i] == "base" and ref is not None and node is None and len(g) > 1:
-            H = max(cores[ref, 3] - cores[ref, 1], line_height(np.delete(cores, i, 0)))
-            cy = (cores[ref, 1] + cores[ref, 3]) / 2
-            parts = _band_cut(R.b, g, STACK_GAP * L)
-            mid = [(R.b[p, 1].min() + R.b[p, 3].max()) / 2 for p in parts or []]
-            if parts and core[3] - core[1] > STACK_SPAN * H and mid[0] < cy - SCRIPT_SHIFT * H < cy + SCRIPT_SHIFT * H < mid[1]:
-                out[i] = None
+        if roles[i] == "base" and node is None and len(g) > 1:
+            line = line_height(np.delete(cores, i, 0))                   # the line without this symbol
+            parts = None if ref is None else _script_parts(R, g, cores[ref], max(cores[ref, 3] - cores[ref, 1], line), L)
+            t = max(g, key=lambda p: R.b[p, 3] - R.b[p, 1])             # ... or its tallest piece is a base, the pieces
+            right = [p for p in g if R.b[p, 0] > (R.b[t, 0] + R.b[t, 2]) / 2]   # right of its middle its scripts
+            if parts is None and right and len(right) < len(g):
+                base = [p for p in g if p not in right]
+                bb = union_box(R.b, base)
+                parts = _script_parts(R, right, bb, max(bb[3] - bb[1], line), L)
+                parts = parts and [base] + parts
+            if parts:
+                out[i], ref = None, (ref if len(parts) == 2 else None)
                 out += [(np.array(union_box(R.b, p)), None, p, Lg) for p in parts]
                 continue
         if roles[i] == "base": ref = i

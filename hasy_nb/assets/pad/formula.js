@@ -563,18 +563,34 @@ function bandCut(b, g, least) {   // _band_cut: pieces above and below the wides
   return [asc(order.slice(0, best)), asc(order.slice(best))];
 }
 
-function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol after a base cut by paper into two parts placed as its scripts
+function scriptParts(R, g, box, H, L) {   // _script_parts: pieces cut by paper into two parts placed as a base's scripts, or null
+  const parts = bandCut(R.b, g, STACK_GAP * L);
+  if (parts === null) return null;
+  const top = parts.map((p) => gMin(R.b, p, 1)), bot = parts.map((p) => gMax(R.b, p, 3));
+  const cy = (box[1] + box[3]) / 2, mid = top.map((t, j) => (t + bot[j]) / 2);
+  if (bot[1] - top[0] <= STACK_SPAN * H || Math.max(bot[0] - top[0], bot[1] - top[1]) >= SCRIPT_SIZE * H) return null;
+  return mid[0] < cy - SCRIPT_SHIFT * H && mid[1] > cy + SCRIPT_SHIFT * H ? parts : null;
+}
+
+function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holding both scripts of the base before it, or of its own base
   const cores = items.map((t) => t.core), out = items.slice();
   let ref = null;
   for (const i of byCentre(cores)) {
-    const it = items[i];
-    if (roles[i] === "base" && ref !== null && it.node === null && it.pieces.length > 1) {
-      const H = Math.max(cores[ref][3] - cores[ref][1], lineHeight(cores.filter((_, j) => j !== i)));
-      const cy = (cores[ref][1] + cores[ref][3]) / 2;
-      const parts = bandCut(R.b, it.pieces, STACK_GAP * L);
-      const mid = (parts || []).map((p) => (gMin(R.b, p, 1) + gMax(R.b, p, 3)) / 2);
-      if (parts && it.core[3] - it.core[1] > STACK_SPAN * H && mid[0] < cy - SCRIPT_SHIFT * H && cy + SCRIPT_SHIFT * H < mid[1]) {
+    const it = items[i], g = it.pieces;
+    if (roles[i] === "base" && it.node === null && g.length > 1) {
+      const line = lineHeight(cores.filter((_, j) => j !== i));   // the line without this symbol
+      let parts = ref === null ? null : scriptParts(R, g, cores[ref], Math.max(cores[ref][3] - cores[ref][1], line), L);
+      let t = g[0];
+      for (const p of g) if (R.b[p][3] - R.b[p][1] > R.b[t][3] - R.b[t][1]) t = p;   // its tallest piece a base, the
+      const right = g.filter((p) => R.b[p][0] > (R.b[t][0] + R.b[t][2]) / 2);          // pieces right of its middle its scripts
+      if (parts === null && right.length && right.length < g.length) {
+        const base = g.filter((p) => !right.includes(p)), bb = unionBox(R.b, base);
+        parts = scriptParts(R, right, bb, Math.max(bb[3] - bb[1], line), L);
+        if (parts) parts = [base].concat(parts);
+      }
+      if (parts) {
         out[i] = null;
+        if (parts.length !== 2) ref = null;
         for (const p of parts) out.push({ core: unionBox(R.b, p), node: null, pieces: p, L: it.L });
         continue;
       }
