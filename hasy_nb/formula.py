@@ -27,14 +27,15 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
-           'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH', 'ENCLOSE',
-           'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES',
-           'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'STACK_SPAN', 'CONSTANT_NAMES', 'ROLE_COLOURS',
-           'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box', 'estimate_line',
-           'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes',
-           'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants',
-           'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol',
-           'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
+           'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
+           'FRAC_CLEAR', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN',
+           'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'STACK_SPAN',
+           'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces',
+           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance',
+           'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape',
+           'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input',
+           'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes',
+           'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -410,6 +411,7 @@ FRAC_INK = 4.0       # a fraction bar: a dash with, above and below it (centres 
                      # at least this x its thickness ...
 FRAC_WIDER = 1.1     # ... items no wider than this x the bar
 FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
+FRAC_CLEAR = 1.0     # ... none of their pieces closer to the bar than this x its thickness (a \prod's legs, an \ni's arcs)
 ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
 ROOT_INK = 0.4       # ... when one enclosed piece, not flat, is at least this x the encloser's height
 ROOT_BELOW = 0.4     # ... its box taken this x its height lower (a sign written above its contents ends above their foot)
@@ -508,8 +510,17 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
         below = _reach(B, inside & (B[:, 1] >= cy), y1, 1, FRAC_REACH * (x1 - x0))
         size = FRAC_INK * max(h, 1e-9)
         if _weighty(R, pieces, comps, above, size) and _weighty(R, pieces, comps, below, size):
+            if _touching(R, pieces, above | below, k, FRAC_CLEAR * h).any(): continue
             if best is None or x1 - x0 > best[1]: best = (k, x1 - x0, above, below)
     return best
+
+
+def _touching(R: _Reading, pieces: list[int], sel: np.ndarray, k: int, gap: float) -> np.ndarray:
+    "The selected pieces whose ink is closer than `gap` to piece `k`'s (no ink gaps: none)."
+    out = np.zeros(len(sel), bool)
+    if R.distance is None: return out
+    for i in np.flatnonzero(sel[:len(pieces)]): out[i] = R.distance(pieces[k], pieces[i]) < gap
+    return out
 
 
 def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
@@ -787,7 +798,7 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
 # %% ../nbs/12_formula.ipynb #11c6ccc3
 CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "SPECK_GAP", "FLAT", "BAR_WIDTH", "BAR_GAP",
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
-                  "FRAC_WIDER", "FRAC_REACH", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
+                  "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_RANK", "PASSES")
 
 def formula_constants() -> dict:

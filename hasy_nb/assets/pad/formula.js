@@ -12,7 +12,7 @@ import CONSTANTS from "./formula_constants.json" with { type: "json" };
 
 export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
-  STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, ENCLOSE, ROOT_INK,
+  STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
   ROOT_BELOW, INDEX_SIZE, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, COMP_LINE, OP_TRIES, TALL, OP_RANK, PASSES,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
@@ -379,10 +379,15 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
     const below = reach(B, inside.map((v, i) => v && B[i][1] >= cy), y1, 1, FRAC_REACH * (x1 - x0));
     const size = FRAC_INK * Math.max(h, 1e-9);
     if (weighty(R, pieces, comps, above, size) && weighty(R, pieces, comps, below, size)) {
+      if (touching(R, pieces, above.map((v, i) => v || below[i]), k, FRAC_CLEAR * h).some(Boolean)) return;
       if (best === null || x1 - x0 > best[1]) best = [k, x1 - x0, above, below];
     }
   });
   return best;
+}
+
+function touching(R, pieces, sel, k, gap) {   // _touching: the selected pieces whose ink is closer than `gap` to piece k's
+  return sel.map((v, i) => R.distance !== null && v && i < pieces.length && R.distance(pieces[k], pieces[i]) < gap);
 }
 
 function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that encloses others, its contents and index
