@@ -447,7 +447,7 @@ class _Reading:
     skip: dict                                         # pieces of a structure -> 'line' (not this structure) or 'force'
     specs: list = field(default_factory=list)          # each symbol: (pieces, 'plain' or 'square', line height)
     roles: list = field(default_factory=list)          # each symbol's role: base, sup, sub, bar, root
-    found: list = field(default_factory=list)          # (kind, symbol, pieces) of each structure found
+    found: list = field(default_factory=list)          # (kind, symbol, pieces, how many of the net's guesses are checked)
     floor: float = 0.0                                 # the least line height of a top row without structures
     only: set | None = None                            # the last pass: only these roots and operators (checked before)
     top_line: float = 0.0                              # the line height the top row's symbols were read at
@@ -554,7 +554,7 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     index = small & ((B[:, 0] + B[:, 2]) / 2 < first)                   # small, high, left of the contents: the index
     index |= _flat(B) & ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & _under(B, index)   # ... with its dashes (of a \\pm)
     index[k] = False
-    return k, held & ~index, index
+    return k, held & ~index, index, B[held & ~index, 2].max(initial=-np.inf) >= x1   # ... and whether the contents reach its bar's end
 
 
 def _under(B: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -640,13 +640,13 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             box = _item_boxes(R, pieces, comps)[above | below]
             box = np.array([min(box[:, 0].min(), R.b[bar, 0]), box[:, 1].min(), max(box[:, 2].max(), R.b[bar, 2]), box[:, 3].max()])
             node = Node("frac", R.symbol([bar], "plain", R.b[bar, 2] - R.b[bar, 0], "bar"), parts=(num, den))
-            R.found.append(("frac", node.symbol, (bar,)))
+            R.found.append(("frac", node.symbol, (bar,), None))
             pieces, comps = _split(pieces, comps, rest)
             comps.append(_Comp(node, box, _core(node, box, R)))
             continue
         r = _peel_root(R, pieces, comps)
         if r is not None:
-            k, held, index = r
+            k, held, index, open_end = r
             sign = pieces[k]
             rest = np.ones(len(pieces) + len(comps), bool)
             rest[k] = False
@@ -655,7 +655,7 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             idx = _parse_row(R, *_split(pieces, comps, index)) if index.any() else ()
             h = R.b[sign, 3] - R.b[sign, 1]
             node = Node("sqrt", R.symbol([sign], "sign", h, "root"), parts=(body, idx))
-            R.found.append(("sqrt", node.symbol, (sign,)))
+            R.found.append(("sqrt", node.symbol, (sign,), 1 if open_end else None))    # the net's first guess, or any
             allb = np.vstack([R.b[[sign]], _item_boxes(R, pieces, comps)[held | index]])
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, rest)
@@ -671,7 +671,7 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             upper = _parse_row(R, *_split(pieces, comps, above)) if above.any() else ()
             ob = np.array(union_box(R.b, op))
             node = Node("symbol", R.symbol(op, "plain", ob[3] - ob[1], "base"), lower, upper, limits=True)
-            R.found.append(("op", node.symbol, tuple(sorted(op))))
+            R.found.append(("op", node.symbol, tuple(sorted(op)), OP_RANK))
             allb = _item_boxes(R, pieces, comps)[taken]
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, ~taken)
@@ -1049,10 +1049,10 @@ def _read_tree(boxes, distance, make, line, floor, guesser, k, batched, skip):
             x = np.stack([make(*s) for s in new])
             cache.update(zip(new, zip(x, classify(x, guesser, k=max(k, 5), batched=batched))))
         choice, why, changed = [0] * len(R.specs), {}, False
-        for kind, i, key in R.found:
+        for kind, i, key, rank in R.found:
             want = ROOT_SIGNS if kind == "sqrt" else OPERATORS if kind == "op" else ()
             names = [g for g, _ in cache[R.specs[i]][1]]
-            hit = [j for j, g in enumerate(names[:OP_RANK] if kind == "op" else names) if g in want]
+            hit = [j for j, g in enumerate(names[:rank]) if g in want]
             if kind == "frac": why[key] = (kind, True, "a bar with ink above and below it")
             elif hit:
                 choice[i] = hit[0]
@@ -1061,11 +1061,17 @@ def _read_tree(boxes, distance, make, line, floor, guesser, k, batched, skip):
             if key in why: accepted.add(key)
             else:
                 skip[key], changed = ("line", kind), True
-                rejected[key] = (kind, False, f"no {'root sign' if kind == 'sqrt' else 'big operator'} in the net's top 5")
+                rejected[key] = (kind, False, _no(kind, rank))
         if not changed: break
     for key, (v, kind) in skip.items():
         if v == "line": why[key] = rejected.get(key, (kind, False, "chosen by hand"))
     return R, tree, cache, choice, why
+
+
+def _no(kind: str, rank: int | None) -> str:
+    "Why a root sign or an operator was turned down."
+    if kind == "op": return f"no big operator in the net's first {rank} guesses"
+    return "no root sign in the net's top 5" if rank is None else "the net's first guess is no root sign (contents to the bar's end)"
 
 
 def _read(x, model, k: int, line: float | None, batched: bool, choices: dict) -> Formula:

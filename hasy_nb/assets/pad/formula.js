@@ -420,7 +420,8 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
   const index0 = small.map((v, i) => v && (B[i][0] + B[i][2]) / 2 < first);
   const dash = under(B, index0);   // ... with its dashes (of a \pm)
   const index = index0.map((v, i) => i !== k && (v || (isFlat(B[i]) && (B[i][1] + B[i][3]) / 2 < (y0 + y1) / 2 && dash[i])));
-  return [k, held.map((v, i) => v && !index[i]), index];
+  const inner = held.map((v, i) => v && !index[i]);
+  return [k, inner, index, maxOf(B.filter((_, i) => inner[i]).map((r) => r[2])) >= x1];   // ... and whether the contents reach its bar's end
 }
 
 function under(B, sel) {   // _under: items not selected, at least half of their x range inside a selected item's
@@ -497,20 +498,20 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const bx = boxOf(itemBoxes(R, pieces, comps), above.map((v, i) => v || below[i]));
       const box = [Math.min(bx[0], R.b[bar][0]), bx[1], Math.max(bx[2], R.b[bar][2]), bx[3]];
       const nd = node("frac", R.symbol([bar], "plain", R.b[bar][2] - R.b[bar][0], "bar"), { parts: [num, den] });
-      R.found.push(["frac", nd.symbol, String(bar)]);
+      R.found.push(["frac", nd.symbol, String(bar), null]);
       [pieces, comps] = split(pieces, comps, rest);
       comps.push({ node: nd, box, core: coreOf(nd, box, R) });
       continue;
     }
     const r = peelRoot(R, pieces, comps);
     if (r !== null) {
-      const [k, held, index] = r, sign = pieces[k];
+      const [k, held, index, openEnd] = r, sign = pieces[k];
       const rest = held.map((v, i) => i !== k && !v && !index[i]);
       const body = parseRow(R, ...split(pieces, comps, held));
       const idx = index.some(Boolean) ? parseRow(R, ...split(pieces, comps, index)) : [];
       const h = R.b[sign][3] - R.b[sign][1];
       const nd = node("sqrt", R.symbol([sign], "sign", h, "root"), { parts: [body, idx] });
-      R.found.push(["sqrt", nd.symbol, String(sign)]);
+      R.found.push(["sqrt", nd.symbol, String(sign), openEnd ? 1 : null]);   // the net's first guess, or any
       const B = itemBoxes(R, pieces, comps);
       const all = [R.b[sign]].concat(B.filter((_, i) => held[i] || index[i]));
       const box = boxOf(all, all.map(() => true));
@@ -526,7 +527,7 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const upper = above.some(Boolean) ? parseRow(R, ...split(pieces, comps, above)) : [];
       const ob = unionBox(R.b, op);
       const nd = node("symbol", R.symbol(op, "plain", ob[3] - ob[1], "base"), { sub: lower, sup: upper, limits: true });
-      R.found.push(["op", nd.symbol, keyOf(op)]);
+      R.found.push(["op", nd.symbol, keyOf(op), OP_RANK]);
       const box = boxOf(itemBoxes(R, pieces, comps), taken);
       [pieces, comps] = split(pieces, comps, taken.map((v) => !v));
       comps.push({ node: nd, box, core: ob });
@@ -745,7 +746,10 @@ function guessesOf(model, x, k) {
   return Array.from(p.keys()).sort((a, c) => p[c] - p[a]).slice(0, Math.min(k, p.length)).map((i) => [model.labels[i], p[i]]);
 }
 
-const WHY = { root: "no root sign in the net's top 5", op: "no big operator in the net's top 5" };
+function whyNo(kind, rank) {   // _no: why a root sign or an operator was turned down
+  if (kind === "op") return `no big operator in the net's first ${rank} guesses`;
+  return rank === null ? "no root sign in the net's top 5" : "the net's first guess is no root sign (contents to the bar's end)";
+}
 
 function readTree(boxes, distance, make, line, model, k, skip0) {   // _read_tree: parse, classify, check, parse again
   const cache = new Map(), skip = new Map(skip0), rejected = new Map(), accepted = new Set();
@@ -759,17 +763,17 @@ function readTree(boxes, distance, make, line, model, k, skip0) {   // _read_tre
     }
     choice = R.specs.map(() => 0); why = new Map();
     let changed = false;
-    for (const [kind, i, key] of R.found) {
+    for (const [kind, i, key, rank] of R.found) {
       const want = kind === "sqrt" ? ROOT_SIGNS : kind === "op" ? OPERATORS : [];
       const names = cache.get(JSON.stringify(R.specs[i]))[1].map((g) => g[0]);
-      const hit = (kind === "op" ? names.slice(0, OP_RANK) : names).flatMap((g, j) => (want.includes(g) ? [j] : []));
+      const hit = names.slice(0, rank ?? names.length).flatMap((g, j) => (want.includes(g) ? [j] : []));
       if (kind === "frac") why.set(key, [kind, true, "a bar with ink above and below it"]);
       else if (hit.length) { choice[i] = hit[0]; why.set(key, [kind, true, `the net's guess ${names[hit[0]]} (#${hit[0] + 1})`]); }
       else if ((skip.get(key) || [""])[0] === "force") why.set(key, [kind, true, "chosen by hand"]);
       if (why.has(key)) accepted.add(key);
       else {
         skip.set(key, ["line", kind]); changed = true;
-        rejected.set(key, [kind, false, kind === "sqrt" ? WHY.root : WHY.op]);
+        rejected.set(key, [kind, false, whyNo(kind, rank)]);
       }
     }
     if (!changed) break;
