@@ -28,7 +28,7 @@ from PIL import Image
 from torch import nn
 
 from .infer import MAX_INK, Guesser, check_strokes, pad_input, rasterize, strokes_to_image, top_k
-from .openset import energy_score, msp_score, shipped_calibration, shipped_prototypes
+from .openset import calibrated_probs, energy_score, msp_score, shipped_calibration, shipped_prototypes
 from .fewshot import FewShotGuesser, UserExamples
 from .infer import preprocess
 from .data import to_input
@@ -109,7 +109,7 @@ def judge_logits(logits: torch.Tensor, calibration: dict | None = None) -> tuple
     cal = shipped_calibration() if calibration is None else calibration
     z = torch.as_tensor(logits).detach().float().reshape(1, -1)
     score = float((energy_score if cal["chosen"] == "energy" else msp_score)(z)[0])
-    return torch.softmax(z[0] / cal["temperature"], 0).numpy(), score, score >= cal["threshold"]
+    return calibrated_probs(z, cal)[0].numpy(), score, score >= cal["threshold"]
 
 # %% ../nbs/11_app.ipynb #2f30093f
 _COPY_ESM = """

@@ -205,11 +205,12 @@ PROTOTYPES_FILE = "prototypes.bin"     # the shipped model's class prototypes, f
 
 
 def openset_settings() -> dict:
-    "The shipped model's calibration for the page: temperature, open-set score and threshold (hasy_nb.openset's)."
+    "The shipped model's calibration for the page: temperature, top-guess scaling, open-set score and threshold (hasy_nb.openset's)."
     cal = shipped_calibration()
     if cal["chosen"] not in BROWSER_SCORES:
         raise ValueError(f"export: the open-set score {cal['chosen']!r} is not one hasynet.js computes {BROWSER_SCORES}")
-    return {"score": cal["chosen"], "temperature": cal["temperature"], "threshold": cal["threshold"], "ece": cal["ece_after"]}
+    return {"score": cal["chosen"], "temperature": cal["temperature"], "top_slope": cal["top_slope"], "top_bias": cal["top_bias"],
+            "threshold": cal["threshold"], "ece": cal["ece_after"]}
 
 
 def fewshot_settings() -> dict:

@@ -1,4 +1,4 @@
-"""Hold out a tenth of the classes, train without them, and measure how well a score (softmax, energy, distance to class prototypes) tells their drawings from the known ones; calibrate the probabilities by temperature scaling.
+"""Hold out a tenth of the classes, train without them, and measure how well a score (softmax, energy, distance to class prototypes, deep kNN, Mahalanobis, ReAct, ViM) tells their drawings from the known ones; calibrate the probabilities (a temperature, then Platt scaling of the top guess).
 
 Docs: https://hasy-nb.github.io/hasy_nb/openset.html.md"""
 
@@ -20,12 +20,15 @@ from .weights import asset_path
 from .train import FitResult, fit, valid_split
 
 # %% auto #0
-__all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPENSET_NAME', 'ECE_BINS', 'SCORES', 'REJECT',
+__all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPENSET_NAME', 'ECE_BINS', 'TOP_GAP', 'SCORES',
+           'REJECT', 'KNN_K', 'REACT_P', 'VIM_DIM', 'MIX_W', 'OPEN_SETS', 'POSTHOC', 'AUROC_GOAL', 'SPACES',
            'CALIB_SEED', 'SHIPPED_CALIBRATION', 'SHIPPED_PROTOTYPES', 'holdout_classes', 'open_split',
            'fold_open_split', 'find_openset_run', 'train_openset', 'split_head', 'embed', 'msp_score', 'energy_score',
            'unit', 'class_prototypes', 'prototype_score', 'auroc', 'reject_threshold', 'rejected', 'fit_temperature',
-           'reliability', 'ece', 'held_classes', 'score_all', 'open_run_sets', 'measure_openset', 'plot_reliability',
-           'model_prototypes', 'calibrate_shipped', 'shipped_calibration', 'shipped_prototypes']
+           'reliability', 'ece', 'fit_top_label', 'scale_top', 'calibrated_probs', 'held_classes', 'score_all',
+           'open_run_sets', 'measure_openset', 'knn_scores', 'shared_gaussian', 'mahalanobis_score', 'react_energy',
+           'fit_vim', 'vim_score', 'mix', 'pick_on_validation', 'known_head', 'posthoc_candidates', 'measure_posthoc',
+           'plot_reliability', 'model_prototypes', 'calibrate_shipped', 'shipped_calibration', 'shipped_prototypes']
 
 # %% ../nbs/06b_openset.ipynb #aecbc1d6
 HOLDOUT_SEED = 0         # the seed that picks the held-out classes
@@ -172,6 +175,38 @@ def ece(probs: torch.Tensor, labels: np.ndarray, bins: int = ECE_BINS) -> float:
     full = r["count"] > 0
     return float(np.sum(r["count"][full] * np.abs(r["accuracy"][full] - r["confidence"][full])) / r["count"].sum())
 
+def fit_top_label(probs: torch.Tensor, labels: np.ndarray) -> tuple[float, float]:
+    "Platt scaling of the top guess: (slope, bias) so that sigmoid(slope * logit(p_top) + bias) is its chance to be right."
+    from scipy.optimize import minimize
+    conf, guess = probs.max(dim=1)
+    x = torch.logit(conf.double(), eps=1e-7).numpy()
+    hit = guess.numpy() == np.asarray(labels)
+    def nll(w: np.ndarray) -> float:
+        z = w[0] * x + w[1]
+        return float(np.mean(np.logaddexp(0, z) - hit * z))
+    best = minimize(nll, np.array([1.0, 0.0]), method="Nelder-Mead", options=dict(xatol=1e-7, fatol=1e-12, maxiter=4000))
+    return float(best.x[0]), float(best.x[1])
+
+TOP_GAP = 1e-9           # how far the scaled top guess stays above the scaled second one (so the order never ties)
+
+def scale_top(probs: torch.Tensor, slope: float, bias: float) -> torch.Tensor:
+    "Each row (float64) with its top probability mapped by `fit_top_label`'s (slope, bias), kept on top; the others scaled to sum 1."
+    p = probs.double()
+    two = p.topk(2, dim=1).values
+    top = torch.sigmoid(slope * torch.logit(two[:, 0], eps=1e-7) + bias)
+    rest = 1 - two[:, 0]
+    top = torch.maximum(top, two[:, 1] / (rest + two[:, 1]) + TOP_GAP)     # above the second guess once it is scaled
+    top = torch.where(rest > 0, top.clamp(max=1), torch.ones_like(top))     # nothing to hand the rest to: it stays 1
+    out = p * ((1 - top) / rest.clamp(min=1e-300))[:, None]
+    return out.scatter_(1, p.argmax(dim=1, keepdim=True), top[:, None])
+
+def calibrated_probs(logits: torch.Tensor, calibration: dict) -> torch.Tensor:
+    "softmax(logits / T), then the top guess's Platt scaling when `calibration` has one (top_slope, top_bias)."
+    probs = torch.softmax(torch.as_tensor(logits).float() / calibration["temperature"], dim=1)
+    if "top_slope" not in calibration: return probs
+    return scale_top(probs, calibration["top_slope"], calibration["top_bias"])
+
+
 # %% ../nbs/06b_openset.ipynb #4975c6c5
 SCORES = ("msp", "energy", "prototype")
 REJECT = 0.05            # the share of correctly guessed known validation drawings the threshold may reject
@@ -195,10 +230,10 @@ def _embed_sets(model: nn.Module, data: HasyData, split: dict, known: np.ndarray
         out[name] = (e, l[:, torch.as_tensor(known)])
     return out
 
-def _threshold_table(scores: dict, correct: dict) -> dict:
-    "Per score: its threshold (set on validation) and what it rejects on validation and test."
+def _threshold_table(scores: dict, correct: dict, names: tuple = SCORES) -> dict:
+    "Per score of `names`: its threshold (set on validation) and what it rejects on validation and test."
     out = {}
-    for s in SCORES:
+    for s in names:
         t = reject_threshold(scores["valid"][s][correct["valid"]])
         out[s] = dict(threshold=t, valid_auroc=auroc(scores["valid"][s], scores["valid_unknown"][s]),
                       test_auroc=auroc(scores["test"][s], scores["test_unknown"][s]),
@@ -208,10 +243,12 @@ def _threshold_table(scores: dict, correct: dict) -> dict:
     return out
 
 def _calibration(valid_logits: torch.Tensor, valid_y: np.ndarray, test_logits: torch.Tensor, test_y: np.ndarray) -> dict:
-    "Temperature fitted on validation; ECE and reliability bins on test, before and after."
+    "Temperature, then the top guess's Platt scaling, fitted on validation; ECE and reliability bins on test, before and after."
     t = fit_temperature(valid_logits, valid_y)
-    before, after = torch.softmax(test_logits, 1), torch.softmax(test_logits / t, 1)
-    return dict(temperature=t, ece_before=ece(before, test_y), ece_after=ece(after, test_y),
+    cal = dict(temperature=t, **dict(zip(("top_slope", "top_bias"), fit_top_label(torch.softmax(valid_logits / t, 1), valid_y))))
+    before, after = torch.softmax(test_logits, 1), calibrated_probs(test_logits, cal)
+    return dict(**cal, ece_before=ece(before, test_y), ece_temperature=ece(torch.softmax(test_logits / t, 1), test_y),
+                ece_after=ece(after, test_y),
                 reliability_before={k: v.tolist() for k, v in reliability(before, test_y).items()},
                 reliability_after={k: v.tolist() for k, v in reliability(after, test_y).items()})
 
@@ -240,6 +277,124 @@ def measure_openset(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
     arrays = {f"{k}_{s}": v[s].astype(np.float32) for k, v in scores.items() for s in SCORES}
     np.savez_compressed(run_dir / "scores.npz", **arrays, valid_correct=correct["valid"], test_correct=correct["test"])
     return report
+
+# %% ../nbs/06b_openset.ipynb #5cdd1552
+KNN_K = (1, 5, 10, 20, 50, 100, 200)      # deep kNN: the k tried (chosen on validation)
+REACT_P = (90, 95, 97, 99)                # ReAct: the percentiles of the training activations tried as the clip
+VIM_DIM = (64, 128, 256)                  # ViM: the sizes of the principal subspace tried
+MIX_W = tuple(np.round(np.linspace(0, 1, 11), 1).tolist())   # the weights tried for a mix of two scores
+
+def knn_scores(emb: torch.Tensor, bank: torch.Tensor, ks: tuple = KNN_K, bs: int = 2048) -> dict[int, np.ndarray]:
+    "Deep kNN (Sun et al. 2022): per k, the cosine between each unit embedding and its k-th nearest row of `bank` (unit rows)."
+    q, kth = unit(emb), {k: [] for k in ks}
+    for i in range(0, len(q), bs):
+        top = (q[i:i + bs] @ bank.T).topk(max(ks), dim=1).values
+        for k in ks: kth[k].append(top[:, k - 1])
+    return {k: torch.cat(v).numpy() for k, v in kth.items()}
+
+def shared_gaussian(emb: torch.Tensor, labels: np.ndarray, n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    "(class means, precision) of one Gaussian per class with a covariance shared by all (Lee et al. 2018), float64."
+    x, y = emb.double(), torch.as_tensor(np.asarray(labels), dtype=torch.long)
+    sums = torch.zeros(n_classes, x.shape[1], dtype=x.dtype).index_add_(0, y, x)
+    means = sums / torch.bincount(y, minlength=n_classes)[:, None]
+    centred = x - means[y]
+    return means, torch.linalg.pinv(centred.T @ centred / len(x), hermitian=True)
+
+def mahalanobis_score(emb: torch.Tensor, means: torch.Tensor, precision: torch.Tensor) -> np.ndarray:
+    "Minus the squared Mahalanobis distance to the nearest class mean (high: known)."
+    x = emb.double()
+    xp = x @ precision
+    d2 = (xp * x).sum(1, keepdim=True) - 2 * xp @ means.T + ((means @ precision) * means).sum(1)
+    return (-d2.min(1).values).numpy()
+
+def react_energy(emb: torch.Tensor, head: nn.Linear, clip: float) -> np.ndarray:
+    "ReAct (Sun et al. 2021): the energy of the head's logits on the embedding clipped at `clip`."
+    return energy_score(head(emb.clamp(max=clip))).detach().numpy()
+
+def fit_vim(train_emb: torch.Tensor, head: nn.Linear, dim: int) -> dict:
+    "ViM (Wang et al. 2022): the origin, the directions outside the `dim` principal ones, and the scale alpha."
+    origin = -torch.linalg.pinv(head.weight.detach()) @ head.bias.detach()
+    x = train_emb - origin
+    _, vecs = torch.linalg.eigh((x.T @ x / len(x)).double())
+    outside = vecs[:, :x.shape[1] - dim].float()
+    alpha = head(train_emb).detach().max(1).values.mean() / torch.linalg.norm(x @ outside, dim=1).mean()
+    return dict(origin=origin, outside=outside, alpha=float(alpha))
+
+def vim_score(emb: torch.Tensor, head: nn.Linear, vim: dict) -> np.ndarray:
+    "ViM: the energy minus alpha times the length of the embedding outside the principal subspace."
+    residual = torch.linalg.norm((emb - vim["origin"]) @ vim["outside"], dim=1)
+    return (energy_score(head(emb)) - vim["alpha"] * residual).detach().numpy()
+
+def mix(a: dict, b: dict, w: float) -> dict:
+    "w * a + (1 - w) * b of two scores (set -> array), each standardised on the known validation drawings."
+    za, zb = ({k: (v - s["valid"].mean()) / s["valid"].std() for k, v in s.items()} for s in (a, b))
+    return {k: w * za[k] + (1 - w) * zb[k] for k in za}
+
+
+# %% ../nbs/06b_openset.ipynb #de7f95e6
+OPEN_SETS = ("valid", "valid_unknown", "test", "test_unknown")
+POSTHOC = ("knn", "mahalanobis", "react", "vim", "energy+knn", "react+knn")
+AUROC_GOAL = 0.90
+
+def pick_on_validation(candidates: dict) -> tuple:
+    "(parameter, its scores, [(parameter, validation AUROC)]) of the candidate with the highest validation AUROC."
+    grid = [(p, auroc(s["valid"], s["valid_unknown"])) for p, s in candidates.items()]
+    best = max(grid, key=lambda g: g[1])[0]
+    return best, candidates[best], grid
+
+def known_head(model: nn.Module, known: np.ndarray) -> nn.Linear:
+    "The model's last layer cut to the `known` classes' outputs."
+    head = split_head(model)[1]
+    cut = nn.Linear(head.in_features, len(known))
+    cut.weight.data, cut.bias.data = head.weight.data[known].float(), head.bias.data[known].float()
+    return cut.requires_grad_(False)
+
+SPACES = {"raw": torch.clone, "unit": unit}      # Mahalanobis: on the raw or on the unit-length embedding
+
+def _on_sets(score, emb: dict) -> dict:
+    "set -> score(embeddings of the set), for each set of OPEN_SETS."
+    return {s: score(emb[s]) for s in OPEN_SETS}
+
+def posthoc_candidates(emb: dict, train_y: np.ndarray, head: nn.Linear) -> dict:
+    "Per post-hoc score, its candidates: parameter -> (set -> score of each drawing of OPEN_SETS)."
+    bank = unit(emb["train"])
+    knn = _on_sets(lambda e: knn_scores(e, bank), emb)
+    out = dict(knn={k: {s: knn[s][k] for s in OPEN_SETS} for k in KNN_K}, mahalanobis={}, react={}, vim={})
+    for name, space in SPACES.items():
+        gauss = shared_gaussian(space(emb["train"]), train_y, head.out_features)
+        out["mahalanobis"][name] = _on_sets(lambda e: mahalanobis_score(space(e), *gauss), emb)
+    clips = np.percentile(emb["train"].numpy(), REACT_P)
+    for p, clip in zip(REACT_P, clips.tolist()):
+        out["react"][p] = _on_sets(lambda e: react_energy(e, head, clip), emb)
+    for d in VIM_DIM:
+        vim = fit_vim(emb["train"], head, d)
+        out["vim"][d] = _on_sets(lambda e: vim_score(e, head, vim), emb)
+    return out
+
+def measure_posthoc(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
+    "The post-hoc scores of a `train_openset` run, each parameter chosen on validation; writes posthoc.json and posthoc.npz beside it."
+    run_dir = Path(run_dir)
+    _, known, split, sets, _ = open_run_sets(run_dir, data, fold)
+    head = known_head(load_run(run_dir), known)
+    emb = {k: e for k, (e, _) in sets.items()}
+    with torch.inference_mode():
+        cands = posthoc_candidates(emb, np.searchsorted(known, data.labels[split["train"]]), head)
+    picked = {name: pick_on_validation(c) for name, c in cands.items()}
+    energy = {s: energy_score(sets[s][1]).numpy() for s in OPEN_SETS}
+    picked["energy+knn"] = pick_on_validation({w: mix(energy, picked["knn"][1], w) for w in MIX_W})
+    picked["react+knn"] = pick_on_validation({w: mix(picked["react"][1], picked["knn"][1], w) for w in MIX_W})
+    scores = {s: {n: picked[n][1][s] for n in POSTHOC} for s in OPEN_SETS}
+    correct = {k: sets[k][1].argmax(1).numpy() == np.searchsorted(known, data.labels[split[k]]) for k in ("valid", "test")}
+    table = _threshold_table(scores, correct, POSTHOC)
+    for n in POSTHOC: table[n].update(param=picked[n][0], grid=picked[n][2])
+    best = max(POSTHOC, key=lambda n: table[n]["valid_auroc"])
+    met = table[best]["test_auroc"] >= AUROC_GOAL and table[best]["test_correct_rejected"] <= REJECT
+    report = dict(fold=fold, goal=AUROC_GOAL, reject=REJECT, scores=table, best=best, met=bool(met))
+    (run_dir / "posthoc.json").write_text(json.dumps(report, indent=1))
+    arrays = {f"{s}_{n}": v.astype(np.float32) for s, row in scores.items() for n, v in row.items()}
+    np.savez_compressed(run_dir / "posthoc.npz", **arrays, valid_correct=correct["valid"], test_correct=correct["test"])
+    return report
+
 
 # %% ../nbs/06b_openset.ipynb #dd62f1e9
 def plot_reliability(before: dict, after: dict, title: str = ""):

@@ -14,7 +14,7 @@ from hasy_nb.app import SymbolPad, UNKNOWN_HINT, judge_logits
 from hasy_nb.data import to_input
 from hasy_nb.fewshot import FewShotGuesser, UserExamples
 from hasy_nb.infer import load_pretrained, pretrained_info, strokes_to_image
-from hasy_nb.openset import shipped_calibration, shipped_prototypes
+from hasy_nb.openset import calibrated_probs, shipped_calibration, shipped_prototypes
 
 HOURGLASS = [[[0.2, 0.2], [0.8, 0.2], [0.2, 0.8], [0.8, 0.8], [0.2, 0.2]]]
 PLUS = [[[0.15, 0.5], [0.5, 0.5], [0.85, 0.5]], [[0.5, 0.15], [0.5, 0.5], [0.5, 0.85]]]
@@ -41,7 +41,7 @@ def test_not_a_symbol_i_know_with_calibrated_percentages(pad):
     pad.strokes = _strokes(PLUS)
     assert pad.known is True and pad.board.known is True and pad.guesses[0]["latex"] == "+"
     with torch.inference_mode(): z = load_pretrained()(to_input(pad.image[None]))[0].float()
-    want = torch.softmax(z / cal["temperature"], 0)
+    want = calibrated_probs(z[None], cal)[0]                   # temperature, then the top guess's Platt scaling
     assert pad.guesses[0]["prob"] == pytest.approx(float(want.max()), abs=1e-5)
     probs, score, known = judge_logits(z)
     assert known and score > cal["threshold"] and abs(probs.sum() - 1) < 1e-5

@@ -52,15 +52,16 @@ def test_open_set_score_and_calibration_equal_python(page):
     "On 300 fold-1 test images and 20 hourglasses: the page's energy and calibrated probabilities are Python's."
     from hasy_nb.app import judge_logits
     from hasy_nb.data import load_hasy
-    from hasy_nb.openset import energy_score, shipped_calibration
+    from hasy_nb.openset import calibrated_probs, energy_score, shipped_calibration
     cal = shipped_calibration()
     header = page.evaluate("window.hasyPad.model.header.openset")
-    assert header == {"score": cal["chosen"], "temperature": cal["temperature"], "threshold": cal["threshold"], "ece": cal["ece_after"]}
+    assert header == {"score": cal["chosen"], "temperature": cal["temperature"], "top_slope": cal["top_slope"],
+                      "top_bias": cal["top_bias"], "threshold": cal["threshold"], "ece": cal["ece_after"]}
     data = load_hasy()
     images = np.concatenate([data.images[data.fold(1)[1][:300]], _hourglasses(20, 3)])
     z = _logits(images)
     py_score = energy_score(z).numpy()
-    py_probs = torch.softmax(z / cal["temperature"], 1).numpy()
+    py_probs = calibrated_probs(z, cal).numpy()                 # temperature, then the top guess's Platt scaling
     js = page.evaluate("""async (b64) => { const m = await import('./hasynet.js'); const model = window.hasyPad.model;
         const bytes = Uint8Array.from(atob(b64), c => c.charCodeAt(0)), out = [];
         for (let i = 0; i < bytes.length / 1024; i++) {
@@ -94,9 +95,9 @@ def test_says_not_a_symbol_i_know_and_still_guesses(page):
     draw(page, SHAPES["plus"][0])
     assert pad.get_attribute("data-known") == "1" and page.locator(".hsp-guesses .hsp-unknown").count() == 0
     from hasy_nb.infer import strokes_to_image
-    from hasy_nb.openset import shipped_calibration
-    z = _logits(strokes_to_image(page.evaluate("window.hasyPad.strokes"))[None])[0]
-    p = torch.softmax(z / shipped_calibration()["temperature"], 0)
+    from hasy_nb.openset import calibrated_probs, shipped_calibration
+    z = _logits(strokes_to_image(page.evaluate("window.hasyPad.strokes"))[None])
+    p = calibrated_probs(z, shipped_calibration())[0]
     shown = page.locator(".hsp-guesses .hsp-cand .hsp-probtext").first.inner_text()
     assert guesses(page)[0] == "+" and shown == f"{100 * float(p.max()):.1f}%"     # calibrated, as Python computes
 

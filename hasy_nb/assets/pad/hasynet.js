@@ -537,9 +537,9 @@ export function topk(model, image, k = 5) {
 }
 
 // ---- knowing what it does not know, and the embedding (hasy_nb.openset, hasy_nb.fewshot) --------------------
-// model.json's "openset" (written by `hasy-nb pad` from hasy_nb.openset.shipped_calibration()): the temperature that
-// calibrates the probabilities, the score ("energy": logsumexp of the raw logits, as hasy_nb.openset.energy_score;
-// "msp": the largest raw softmax probability) and the threshold below which the pad says "not a symbol I know".
+// model.json's "openset" (written by `hasy-nb pad` from hasy_nb.openset.shipped_calibration()): the temperature and the
+// top guess's Platt scaling (top_slope, top_bias) that calibrate the probabilities, the score ("energy": logsumexp of
+// the raw logits, as hasy_nb.openset.energy_score; "msp": the largest raw softmax probability) and the threshold below which the pad says "not a symbol I know".
 
 /** The embedding (the input of the last, linear layer; hasy_nb.openset.embed's) and the logits of one image. */
 export function embedAndLogits(model, image) {
@@ -567,14 +567,33 @@ export function openScore(model, z) {
   throw new Error(`hasynet: unknown open-set score ${JSON.stringify(o.score)}`);
 }
 
-/** What the pad shows for some logits: calibrated probabilities (softmax(z / T)), the score, and whether it is known. */
+/** hasy_nb.openset.scale_top: the top probability mapped to sigmoid(slope * logit(p) + bias) and kept on top, the
+ *  others scaled to sum 1 with it. */
+export function scaleTop(p, slope, bias) {
+  let a = 0;
+  for (let i = 1; i < p.length; i++) if (p[i] > p[a]) a = i;
+  let second = -Infinity;
+  for (let i = 0; i < p.length; i++) if (i !== a && p[i] > second) second = p[i];
+  const c = Math.min(Math.max(p[a], 1e-7), 1 - 1e-7), rest = 1 - p[a];
+  let top = 1 / (1 + Math.exp(-(slope * Math.log(c / (1 - c)) + bias)));
+  top = Math.min(Math.max(top, second / (rest + second) + 1e-9), 1);   // above the second guess once it is scaled (TOP_GAP)
+  if (!(rest > 0)) top = 1;                               // nothing to hand the rest to
+  const out = new Float64Array(p.length), k = (1 - top) / Math.max(rest, 1e-300);
+  for (let i = 0; i < p.length; i++) out[i] = p[i] * k;
+  out[a] = top;
+  return out;
+}
+
+/** What the pad shows for some logits: calibrated probabilities (softmax(z / T), then the top guess's Platt scaling
+ *  when model.json has one: hasy_nb.openset.calibrated_probs), the score, and whether it is known. */
 export function judge(model, z) {
   const o = model.header.openset;
   if (!o) return { probs: softmax(z), calibrated: false, score: null, threshold: null, known: true };
   const T = o.temperature, zt = new Float64Array(z.length);
   for (let i = 0; i < z.length; i++) zt[i] = z[i] / T;
-  const score = openScore(model, z);
-  return { probs: softmax(zt), calibrated: true, score, threshold: o.threshold, known: score >= o.threshold };
+  const score = openScore(model, z), p = softmax(zt);
+  const probs = o.top_slope === undefined ? p : scaleTop(p, o.top_slope, o.top_bias);
+  return { probs, calibrated: true, score, threshold: o.threshold, known: score >= o.threshold };
 }
 
 /** IEEE half-precision bits -> number. */
