@@ -777,6 +777,16 @@ def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) ->
     return tuple(replace(n, sub=n.sub + tuple(a), sup=n.sup + tuple(c)) for n, a, c in row)
 
 
+def _keep_dots(b: np.ndarray, groups: list, before: list, dot: float) -> list:
+    "Groups, with a symbol of `before` that they split into parts, one of them dot-sized (under `dot`), whole again."
+    out = [g for g in groups]
+    for old in (set(g) for g in before if len(g) > 1):
+        inside = [g for g in out if set(g) <= old]
+        ext = [max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()) for g in inside]
+        if len(inside) > 1 and min(ext) < dot: out = [g for g in out if not set(g) <= old] + [sorted(old)]
+    return out
+
+
 def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tuple[list, list]:
     "Each run of a base's sub- or superscript symbols grouped again at the scripts' own line height (x^{2n}, not x^{\\pi})."
     runs: dict[tuple[int, str], list[int]] = {}
@@ -789,6 +799,7 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
         pieces = sorted(p for i in idx for p in items[i][2])
         if len(pieces) < 2 or base < 0: continue
         groups, Ls = _group(R, pieces, None, SCRIPT_LINE * (items[base][0][3] - items[base][0][1]))
+        groups = _keep_dots(R.b, groups, [items[i][2] for i in idx], DOT * Ls)
         drop |= set(idx)
         new_items += [(np.array(union_box(R.b, g)), None, g, Ls) for g in groups]
         new_roles += [role] * len(groups)

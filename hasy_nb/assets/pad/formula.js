@@ -637,6 +637,18 @@ function plainRow(R, pieces, comps, top) {   // _plain_row: pieces grouped into 
   return row.map(([nd, a, c]) => ({ ...nd, sub: nd.sub.concat(a), sup: nd.sup.concat(c) }));
 }
 
+function keepDots(b, groups, before, dot) {   // _keep_dots: a symbol of `before` split into parts, one dot-sized, whole again
+  let out = groups.slice();
+  for (const g0 of before) {
+    if (g0.length <= 1) continue;
+    const old = new Set(g0), sub = (g) => g.every((p) => old.has(p));
+    const inside = out.filter(sub);
+    const ext = inside.map((g) => Math.max(gMax(b, g, 2) - gMin(b, g, 0), gMax(b, g, 3) - gMin(b, g, 1)));
+    if (inside.length > 1 && minOf(ext) < dot) out = out.filter((g) => !sub(g)).concat([Array.from(old).sort((a, c) => a - c)]);
+  }
+  return out;
+}
+
 function regroupScripts(R, items, roles, order) {   // _regroup_scripts: a base's script runs grouped at their own line
   const runs = new Map();
   let base = -1;
@@ -653,7 +665,8 @@ function regroupScripts(R, items, roles, order) {   // _regroup_scripts: a base'
     const pieces = idx.flatMap((i) => items[i].pieces).sort((a, c) => a - c);
     if (pieces.length < 2 || bi < 0) continue;
     const bb = items[bi].core;
-    const [groups, Ls] = groupRow(R, pieces, null, SCRIPT_LINE * (bb[3] - bb[1]));
+    const [grouped, Ls] = groupRow(R, pieces, null, SCRIPT_LINE * (bb[3] - bb[1]));
+    const groups = keepDots(R.b, grouped, idx.map((i) => items[i].pieces), DOT * Ls);
     idx.forEach((i) => drop.add(i));
     for (const g of groups) { extra.push({ core: unionBox(R.b, g), node: null, pieces: g, L: Ls }); extraRoles.push(role); }
   }
