@@ -83,7 +83,8 @@ def augment_options(augment) -> dict | None:
 SCHEDULES = ("onecycle", "cosine")
 SPEED_KEYS = ("channels_last", "compile", "threads", "device")   # how fast, not what: left out of a run's identity
 OPTIMIZERS = ("adamw", "sgd")
-LATER = dict(optimizer="adamw", mixup=0.0, cutmix=0.0)   # settings added after runs existed: at these defaults, not in an identity
+LATER = dict(optimizer="adamw", mixup=0.0, cutmix=0.0,    # settings added after runs existed: at these defaults, not in an identity
+             teacher=None, distill=0.5, distill_t=4.0)
 
 def _check(ok: bool, msg: str) -> None:
     "Raise ValueError(msg) unless `ok`."
@@ -109,6 +110,9 @@ class TrainConfig:
     mixup: float = 0.0                 # Beta(a, a) of mixup's blend (0: none)
     cutmix: float = 0.0                # Beta(a, a) of cutmix's box share (0: none; with mixup: one or the other per batch)
     ema: float = 0.0                   # decay of a moving average of the weights (0: none)
+    teacher: str | None = None         # the teacher(s) distilled from, by name (fit takes their models as `teachers`)
+    distill: float = 0.5               # with a teacher: the weight of its soft targets in the loss (the labels get the rest)
+    distill_t: float = 4.0             # with a teacher: the temperature both sides' probabilities are softened by
     seed: int = 0
     init: str | None = None            # weights to start from: a run folder or a .pt file
     precision: str = "auto"            # auto | fp32 | bf16 (autocast; weights stay float32)
@@ -124,6 +128,8 @@ class TrainConfig:
         "The settings that decide what is learnt (speed settings out, precision resolved): equal identities, one run."
         d = {k: v for k, v in asdict(self).items() if k not in SPEED_KEYS}
         d = {k: v for k, v in d.items() if k not in LATER or v != LATER[k]}      # later settings: only when changed
+        d = {k: v for k, v in d.items() if not k.startswith("distill")}          # distillation: only with a teacher,
+        if self.teacher: d.update(distill=self.distill, distill_t=self.distill_t)   # then always named
         d.update(precision=resolve_precision(self.precision, device_type), augment=augment_options(self.augment))
         return json.loads(json.dumps(d, sort_keys=True))
 
@@ -148,6 +154,9 @@ def _validate(c: TrainConfig) -> None:
     _check(_finite(c.label_smoothing) and 0 <= c.label_smoothing < 1, f"label_smoothing must be in [0, 1), not {c.label_smoothing!r}")
     augment_options(c.augment)
     _check(_finite(c.ema) and 0 <= c.ema < 1, f"ema must be a decay in [0, 1), not {c.ema!r}")
+    _check(c.teacher is None or (isinstance(c.teacher, str) and c.teacher.strip() != ""), f"teacher must be a name, not {c.teacher!r}")
+    _check(_finite(c.distill) and 0 <= c.distill <= 1, f"distill must be a weight in [0, 1], not {c.distill!r}")
+    _check(_finite(c.distill_t) and c.distill_t > 0, f"distill_t must be a temperature > 0, not {c.distill_t!r}")
     _check(isinstance(c.seed, int) and c.seed >= 0, f"seed must be an integer >= 0, not {c.seed!r}")
     _check(c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {c.precision!r}")
     _check(c.processes == "all" or (isinstance(c.processes, int) and c.processes >= 1), f"processes must be 'all' or >= 1, not {c.processes!r}")

@@ -221,7 +221,7 @@ _FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
 def _cv_settings(arch, fit_kwargs: dict) -> dict:
     "What makes the folds of a cross-validation one: the TrainConfig identity of its runs, the fold left out."
     arch_id = arch if isinstance(arch, str) else (getattr(arch, "spec", None) or type(arch).__name__)
-    unknown = set(fit_kwargs) - _FIELDS - {"progress", "on_epoch_end"}
+    unknown = set(fit_kwargs) - _FIELDS - {"progress", "on_epoch_end", "teachers"}   # teachers: models, named by `teacher`
     if unknown: raise TypeError(f"cross_validate: unknown setting(s) {', '.join(sorted(unknown))}")
     tc = TrainConfig(**{k: v for k, v in fit_kwargs.items() if k in _FIELDS}).replace(arch=arch_id)
     return {k: v for k, v in tc.identity(device_kind(tc.device)).items() if k != "fold"}

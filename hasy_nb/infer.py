@@ -82,7 +82,7 @@ def _classifier(state: dict) -> tuple[str, int] | None:
     heads = [k for k, v in state.items() if k.endswith("weight") and isinstance(v, torch.Tensor) and v.ndim >= 2]
     return (heads[-1], int(state[heads[-1]].shape[0])) if heads else None
 
-def _n_classes(cfg: dict, state: dict, run: Path) -> int:
+def _n_classes(cfg: dict, state: dict, run: Path, weights: str = "model.pt") -> int:
     "config.json's `n_classes` (default 369), checked against the weights' classifier before anything is built."
     n = cfg.get("n_classes", 369)
     if isinstance(n, bool) or not isinstance(n, int) or n < 1:
@@ -90,7 +90,7 @@ def _n_classes(cfg: dict, state: dict, run: Path) -> int:
     head = _classifier(state)
     if head is not None and head[1] != n:
         raise ValueError(f"{run / 'config.json'} says n_classes={n}, but the classifier {head[0]} in "
-                         f"{run / 'model.pt'} has {head[1]} outputs")
+                         f"{run / weights} has {head[1]} outputs")
     return n
 
 def _run_arch(cfg: dict, run: Path) -> str:
@@ -111,15 +111,16 @@ def _class_ids(ids, n_classes: int, run: Path) -> list[int]:
                          f"{str(ids)[:60]}")
     return ids
 
-def load_run(run_dir: str | os.PathLike) -> nn.Module:
-    """The trained model of a run folder (config.json's arch or spec + model.pt), eval mode, `.classes` when known; every
-    file checked before the model is built."""
+def load_run(run_dir: str | os.PathLike, weights: str = "model.pt") -> nn.Module:
+    """The trained model of a run folder (config.json's arch or spec + its `weights`: model.pt, or ema.pt for the moving
+    average), eval mode, `.classes` when known, `.run_dir`; every file checked before the model is built."""
     run = Path(run_dir)
     if not run.is_dir(): raise FileNotFoundError(f"no run folder {run}")
     cfg = _read_json(run / "config.json")
     arch = _run_arch(cfg, run)
-    n_classes = _n_classes(cfg, _state_dict(run / "model.pt"), run)
-    model = load_weights(build(arch, n_classes=n_classes), run / "model.pt")
+    n_classes = _n_classes(cfg, _state_dict(run / weights), run, weights)
+    model = load_weights(build(arch, n_classes=n_classes), run / weights)
+    model.run_dir = str(run)
     if cfg.get("classes") is not None: model.class_ids = _class_ids(cfg["classes"], n_classes, run)
     model.trained_fold = trained_fold(cfg)
     if cfg.get("latex") is not None: model.classes = list(cfg["latex"])        # each output's LaTeX, as trained

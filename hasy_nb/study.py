@@ -8,6 +8,7 @@ Docs: https://hasy-nb.github.io/hasy_nb/study.html.md"""
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import fnmatch
 import json
 import math
@@ -22,21 +23,25 @@ import numpy as np
 
 STUDY_DIR = Path("results/study")
 GRID_FILE = STUDY_DIR / "grid.toml"
-PARTS = ("budget", "ablation", "verdict", "converge", "screen")
+PARTS = ("budget", "ablation", "verdict", "converge", "screen", "confirm", "combine", "ensemble", "final")
 RECIPE_KEYS = {"epochs": int, "bs": int, "lr": float, "wd": float, "schedule": str, "label_smoothing": float,
                "augment": (bool, str), "valid": float, "ema": float, "precision": str, "device": str,
-               "optimizer": str, "mixup": float, "cutmix": float}   # TrainConfig's
-ENTRY_KEYS = {"arch", "factor", "seeds", "folds", "note", "pending", *RECIPE_KEYS}
-PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries", "baseline", "base"}
+               "optimizer": str, "mixup": float, "cutmix": float, "teacher": str, "distill": float,
+               "distill_t": float}   # TrainConfig's
+ENTRY_KEYS = {"arch", "factor", "seeds", "folds", "note", "pending", "winners_of", *RECIPE_KEYS}
+PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries", "baseline", "base", "survivors_of"}
 
 # %% auto #0
 __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS',
-           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'SCREENS', 'PENDING', 'COSTS_FILE', 'vgg_spec', 'make_grid',
-           'load_grid', 'Entry', 'plan', 'converged_recipe', 'base_recipe', 'select', 'build_arch', 'build_entry',
-           'arch_cost', 'done_folds', 'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table',
-           'choose_budget', 'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room',
-           'plot_pareto', 'plot_verdict', 'budget_findings', 'ablation_findings', 'part_figure', 'register_cli',
-           'converge_table', 'choose_recipe', 'converge_findings', 'holm', 'screen_effects']
+           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'SCREENS', 'PAPER_CNNS', 'PENDING', 'FINISH', 'COSTS_FILE',
+           'CONFIRM_LEVEL', 'ENSEMBLE_FILE', 'vgg_spec', 'make_grid', 'load_grid', 'Entry', 'plan', 'converged_recipe',
+           'base_recipe', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds', 'run_part',
+           'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
+           'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
+           'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table', 'choose_recipe',
+           'converge_findings', 'holm', 'screen_effects', 'part_complete', 'screen_survivors', 'confirm_effects',
+           'confirmed', 'merge_specs', 'combined_entry', 'part_entries', 'teacher_runs', 'ensemble_scores',
+           'write_ensemble']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def _conv_unit(w: int, opts: str, norm: str | None, act: str, separable: bool) -> list[str]:
@@ -111,6 +116,7 @@ SCREENS: dict[str, tuple[str, dict | str, dict]] = {
     "resnet_small": ("zoo", "resnet_small", {}), "mobilenet_small": ("zoo", "mobilenet_small", {}),
     "allconv": ("zoo", "allconv", {}),
 }
+PAPER_CNNS = ("tf_cnn", "paper_4layer", "paper_3layer", "paper_2layer")
 PENDING: dict[str, str] = {}   # variant -> why it cannot run yet (written into the grid as `pending`)
 
 def _toml(v) -> str:
@@ -152,8 +158,7 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
                                                 "no ablation variant was beyond the seed band on both folds")),
             _table("verdict.entries.wide", dict(arch=vgg_spec(**ABLATIONS["width_double"][1]),
                                                 note="double width, the ablation's one change beyond the seed band"))]
-    paper = ("tf_cnn", "paper_4layer", "paper_3layer", "paper_2layer")
-    out += [_table(f"verdict.entries.{m}", dict(arch=m)) for m in paper]
+    out += [_table(f"verdict.entries.{m}", dict(arch=m)) for m in PAPER_CNNS]
     out.append(_table("converge", dict(folds="1,2", valid=0.08, ema=0.999, precision="bf16"),
                       "budget x regularisation; every choice on a validation split (8 % of each fold's training part), "
                       "the test split scored once per run"))
@@ -166,7 +171,29 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
     for name, (factor, arch, recipe) in SCREENS.items():
         spec = arch if isinstance(arch, str) else vgg_spec(**arch)
         out.append(_table(f"screen.entries.{name}", dict(factor=factor, arch=spec, **recipe)))
-    return "\n".join(out)
+    return "\n".join(out + _later_stages(base))
+
+def _later_stages(base: str) -> list[str]:
+    "The grid's stages 3b-5: confirm, combine, ensemble, final; each waits for the one before it."
+    return [_table("confirm", dict(base="converge", survivors_of="screen", folds="2", seeds=[0, 1], also_read=["screen"]),
+                   "stage 3b: the screen's survivors (>= 1 SE above the baseline on fold 1's validation) on fold 2, 2 "
+                   "seeds; the baseline's 4 fold-2 seeds are the screen's"),
+            _table("combine", dict(base="converge", folds="1,2", seeds=[0, 1], also_read=["screen"]),
+                   "stage 3c: the baseline with every confirmed winner's change at once (the best of each factor)"),
+            _table("combine.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1, 2, 3])),
+            _table("combine.entries.winners", dict(factor="winners", winners_of="confirm")),
+            _table("ensemble", dict(base="converge", folds="1", also_read=["screen"]),
+                   "stage 4: 5 seeds of the baseline at R* on fold 1 (seeds 0-3 are the screen's), scored as an ensemble"),
+            _table("ensemble.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1, 2, 3, 4])),
+            _table("final", dict(base="converge", folds="1-10", also_read=["screen", "combine"]),
+                   "stage 5: the verdict at R* on all 10 folds; its candidates named here, before any of their test "
+                   "scores was read"),
+            *[_table(f"final.entries.{m}", dict(factor="paper", arch=m)) for m in PAPER_CNNS],
+            _table("final.entries.baseline", dict(factor="shipped", arch=base)),
+            _table("final.entries.winners", dict(factor="winners", winners_of="confirm")),
+            _table("final.entries.student", dict(factor="student", arch=base, teacher="baseline+winners",
+                                                 note="the shipped architecture distilled, per fold, from that fold's "
+                                                      "baseline and winners runs (trained on its training part only)"))]
 
 # %% ../nbs/08_study.ipynb #0c3730ca
 def _check_keys(path: Path, where: str, d: dict, known: set) -> None:
@@ -220,12 +247,13 @@ def load_grid(path: str | Path = GRID_FILE) -> dict:
             if not p.get("archs"):
                 raise ValueError(f"{path}: [budget.archs] is missing or empty (name = spec or zoo name)")
         else:
-            if not p.get("entries"): raise ValueError(f"{path}: [{part}.entries] is missing or empty")
-            for name, e in p["entries"].items():
+            if not p.get("entries") and "survivors_of" not in p:
+                raise ValueError(f"{path}: [{part}.entries] is missing or empty")
+            for name, e in p.get("entries", {}).items():
                 if not isinstance(e, dict): raise ValueError(f"{path}: [{part}.entries] {name} must be a table")
                 _check_keys(path, f"{part}.entries.{name}", e, ENTRY_KEYS)
                 _check_types(path, f"{part}.entries.{name}", e)
-                if not isinstance(e.get("arch"), str):
+                if not isinstance(e.get("arch"), str) and "winners_of" not in e:
                     raise ValueError(f"{path}: [{part}.entries.{name}] needs arch = \"spec or zoo name\"")
     grid["_path"] = str(path)
     return grid
@@ -274,7 +302,8 @@ def plan(grid: dict, part: str) -> list[Entry]:
                 out.append(Entry(part, f"{model}_e{ep}", arch, parse_folds(p.get("folds", "1")), s, dev, model,
                                  f"{model}_e{ep}", also_read=also))
         return out
-    for name, e in p["entries"].items():
+    from hasy_nb.study import part_entries              # defined further down this chapter
+    for name, e in part_entries(grid, part).items():
         for seed in e.get("seeds", p.get("seeds", [0])):
             s, dev = _settings({**recipe, **{k: v for k, v in e.items() if k in RECIPE_KEYS}}, seed)
             out.append(Entry(part, name if seed == 0 else f"{name}_s{seed}", e["arch"],
@@ -333,6 +362,8 @@ def done_folds(e: Entry, root: str | Path) -> dict[int, dict]:
                     if int(f["fold"]) in e.folds: found.setdefault(int(f["fold"]), f)
     return found
 
+FINISH: dict = {}      # part -> what `run_part` does once it has run (e.g. score the ensemble), filled below
+
 def run_part(part: str, grid: str | Path = GRID_FILE, *, only: str | None = None, data=None, dry_run: bool = False,
              progress: bool = True, device: str | None = None, folds: list[int] | None = None,
              shard: tuple[int, int] | None = None) -> list[dict]:
@@ -363,9 +394,11 @@ def run_part(part: str, grid: str | Path = GRID_FILE, *, only: str | None = None
     for e, r in todo:
         left = [k for k in e.folds if k not in done_folds(e, root)]
         t0 = time.perf_counter()
-        cross_validate(e.arch, data, folds=left, runs_dir=root / part, name=e.name, progress=progress,
-                       device=device or e.device, **e.settings)
+        kw = dict(runs_dir=root / part, name=e.name, progress=progress, device=device or e.device, **e.settings)
+        if e.settings.get("teacher"): left = [k for k in left if _run_taught(g, e, k, data, kw)]
+        else: cross_validate(e.arch, data, folds=left, **kw)
         r.update(ran=len(left), minutes=round((time.perf_counter() - t0) / 60, 2))
+    if part in FINISH and not dry_run: FINISH[part](g, data)
     return rows
 
 # %% ../nbs/08_study.ipynb #0a0c5b6d
@@ -407,7 +440,7 @@ def study_runs(part: str, grid: str | Path = GRID_FILE) -> "pandas.DataFrame":
     from hasy_nb.report import read_run
     g = load_grid(grid)
     rows = []
-    for e in plan(g, part):
+    for e in (e for e in plan(g, part) if not e.pending):           # a pending entry has no runs yet
         for k, f in sorted(done_folds(e, Path(g["_path"]).parent).items()):
             run = read_run(f["dir"])
             rows.append(dict(name=e.name, variant=e.variant, factor=e.factor, seed=e.settings.get("seed", 0),
@@ -812,3 +845,173 @@ def screen_effects(runs: "pandas.DataFrame", fold: int = 1, weights: str = "raw"
     t["p (Holm)"] = holm(t.p)
     t["survives"] = t.z >= 1
     return t.sort_values("effect", ascending=False, ignore_index=True).round(3)
+
+# %% ../nbs/08_study.ipynb #458909e4
+def part_complete(grid: dict, part: str) -> tuple["pandas.DataFrame", str]:
+    "The part's finished runs (`study_runs`), and why it is not complete yet ('' once every fold of it has finished)."
+    entries = plan(grid, part)
+    waiting = next((e.pending for e in entries if e.pending), "")
+    runs = study_runs(part, grid["_path"])
+    need = sum(len(e.folds) for e in entries)
+    if not waiting and len(runs) < need: waiting = f"waiting for the {part} part: {len(runs)} of its {need} folds"
+    return runs, waiting
+
+def _rstar_weights(grid: dict, part: str) -> str:
+    "The weights R* chose (EMA or raw) for a part built on the converge part; raw for any other part."
+    base = grid[part].get("base")
+    return (converged_recipe(grid, base)[0] or {}).get("weights", "raw") if base else "raw"
+
+def screen_survivors(grid: dict, part: str = "screen") -> tuple[list[str], str]:
+    "The variants of a screen at least one SE above its baseline on fold 1's validation (R*'s weights); or why not yet."
+    runs, waiting = part_complete(grid, part)
+    if waiting: return [], waiting
+    eff = screen_effects(runs, fold=1, weights=_rstar_weights(grid, part))
+    return eff[eff.survives].variant.tolist(), ""
+
+
+# %% ../nbs/08_study.ipynb #3fb779d2
+CONFIRM_LEVEL = 0.05      # a survivor wins when its fold-2 effect is above zero at this level, after Holm's correction
+
+def confirm_effects(screen_runs: "pandas.DataFrame", confirm_runs: "pandas.DataFrame", weights: str = "raw") -> "pandas.DataFrame":
+    "Each survivor's effect on fold 1 (the screen's) and fold 2; fold 2 alone decides (one-sided, Holm); both folds' mean."
+    import pandas as pd
+    cols = ["variant", "factor", "fold 1", "fold 1 SE", "fold 2", "fold 2 SE", "both folds", "both SE", "p (fold 2)",
+            "p (Holm)", "winner"]
+    two = screen_effects(confirm_runs, fold=2, weights=weights).set_index("variant")
+    if two.empty: return pd.DataFrame(columns=cols)
+    one = screen_effects(screen_runs, fold=1, weights=weights).set_index("variant").reindex(two.index)
+    t = pd.DataFrame({"factor": two.factor, "fold 1": one.effect, "fold 1 SE": one.se, "fold 2": two.effect,
+                      "fold 2 SE": two.se})
+    t["both folds"] = (t["fold 1"] + t["fold 2"]) / 2
+    t["both SE"] = np.sqrt(t["fold 1 SE"] ** 2 + t["fold 2 SE"] ** 2) / 2
+    t["p (fold 2)"] = [0.5 * math.erfc(z / math.sqrt(2)) for z in two.effect / two.se]      # P(Z >= z): one-sided
+    t["p (Holm)"] = holm(t["p (fold 2)"])
+    t["winner"] = (t["fold 2"] > 0) & (t["p (Holm)"] < CONFIRM_LEVEL)
+    return t.reset_index()[cols].sort_values("both folds", ascending=False, ignore_index=True).round(3)
+
+def confirmed(grid: dict, part: str = "confirm") -> tuple["pandas.DataFrame | None", str]:
+    "`confirm_effects` of a confirm part once every fold of it has finished; or None and why not yet."
+    runs, waiting = part_complete(grid, part)
+    if waiting: return None, waiting
+    screen = study_runs(grid[part]["survivors_of"], grid["_path"])
+    return confirm_effects(screen, runs, _rstar_weights(grid, part)), ""
+
+
+# %% ../nbs/08_study.ipynb #72132f77
+def _edits(base: list[str], variant: str) -> list[tuple]:
+    "The token edits (difflib opcodes, 'equal' left out) that turn the spec `base` into `variant`."
+    ops = difflib.SequenceMatcher(a=base, b=variant.split(), autojunk=False).get_opcodes()
+    return [(i1, i2, variant.split()[j1:j2]) for tag, i1, i2, j1, j2 in ops if tag != "equal"]
+
+def merge_specs(base: str, variants: list[str]) -> tuple[str, list[int]]:
+    "`base` with each variant's edits, in order, where they touch no token an earlier one changed; which were applied."
+    tokens, taken, edits, used = base.split(), set(), [], []
+    for i, v in enumerate(variants):
+        mine = _edits(tokens, v)
+        span = {k for i1, i2, _ in mine for k in range(i1, max(i2, i1 + 1))}   # an insertion claims the token it precedes
+        if span & taken: continue
+        taken |= span
+        edits += mine
+        used.append(i)
+    for i1, i2, new in sorted(edits, key=lambda e: -e[0]):                       # from the end: earlier places stay put
+        tokens[i1:i2] = new
+    return " ".join(tokens), used
+
+
+# %% ../nbs/08_study.ipynb #c9b6f659
+def combined_entry(grid: dict, of: str = "confirm") -> tuple[dict, str]:
+    "The baseline with every winner of the confirm part `of` at once (the best of each factor first); or why not yet."
+    effects, waiting = confirmed(grid, of)
+    if waiting: return {}, waiting
+    wins = effects[effects.winner].drop_duplicates("factor")                 # sorted by effect: each factor's best
+    if wins.empty: return {}, f"no winner in the {of} part: the combination would be the baseline"
+    src = grid[grid[of]["survivors_of"]]["entries"]
+    chosen = [src[v] for v in wins.variant]
+    arch, used = merge_specs(src["baseline"]["arch"], [e["arch"] for e in chosen])
+    settings = {}
+    for i in reversed(used): settings.update({k: v for k, v in chosen[i].items() if k in RECIPE_KEYS})   # the best wins a clash
+    names = " + ".join(wins.variant.iloc[i] for i in used)
+    return dict(arch=arch, **settings, note=f"the baseline with {names}"), ""
+
+def part_entries(grid: dict, part: str) -> dict[str, dict]:
+    """A part's entries with the derived ones made: a screen's survivors (`survivors_of`) beside its baseline, a
+    combination of winners (`winners_of`); an entry that cannot be made yet is pending, saying why."""
+    p = grid[part]
+    entries = dict(p.get("entries", {}))
+    if "survivors_of" in p:
+        src = grid[p["survivors_of"]]["entries"]
+        names, waiting = screen_survivors(grid, p["survivors_of"])
+        keep = {"baseline": {k: v for k, v in src["baseline"].items() if k != "folds"}}
+        entries = {"survivors": dict(arch="", factor="survivors", seeds=[0], pending=waiting)} if waiting else keep
+        entries.update({n: {k: v for k, v in src[n].items() if k not in ("folds", "seeds")} for n in names})
+    for name, e in entries.items():
+        if "winners_of" not in e: continue
+        made, waiting = combined_entry(grid, e["winners_of"])
+        entries[name] = {**e, "arch": "", **made, "pending": waiting}
+    return entries
+
+
+# %% ../nbs/08_study.ipynb #26189129
+def teacher_runs(grid: dict, e: Entry, fold: int) -> tuple[list[Path], str]:
+    "The run folders of `e`'s teachers (entries of its part, joined by '+') on `fold`; or why not yet."
+    root, dirs = Path(grid["_path"]).parent, []
+    by_name = {t.name: t for t in plan(grid, e.part)}
+    for name in e.settings["teacher"].split("+"):
+        t = by_name.get(name)
+        if t is None: raise ValueError(f"study: {e.part} entry {e.name!r}: its teacher {name!r} is no entry of the part")
+        if t.pending: continue                                # e.g. no winners: the combination is the baseline
+        done = done_folds(t, root)
+        if fold not in done: return [], f"waiting for its teacher {name} on fold {fold}"
+        dirs.append(Path(done[fold]["dir"]))
+    return list(dict.fromkeys(dirs)), ""
+
+def _run_taught(grid: dict, e: Entry, fold: int, data, kw: dict) -> bool:
+    "Train one fold of an entry with teachers (their R*-chosen weights), if they have finished that fold."
+    from hasy_nb.evaluate import cross_validate
+    from hasy_nb.infer import load_run
+    dirs, waiting = teacher_runs(grid, e, fold)
+    if waiting or not dirs:
+        if kw["progress"]: print(f"{e.part} {e.name} fold {fold}: {waiting or 'no teacher'}")
+        return False
+    weights = "ema.pt" if _rstar_weights(grid, e.part) == "EMA" else "model.pt"
+    cross_validate(e.arch, data, folds=[fold], teachers=[load_run(d, weights) for d in dirs], **kw)
+    return True
+
+
+# %% ../nbs/08_study.ipynb #872883b9
+def ensemble_scores(dirs: Sequence, data, fold: int, weights: str = "raw") -> "pandas.DataFrame":
+    "Validation and test top-1 (%) of the first 1, 2, ... runs of `dirs` (one fold) averaging their probabilities."
+    import pandas as pd
+    from hasy_nb.infer import load_run, predict_logits
+    splits = dict(valid=np.load(Path(dirs[0]) / "valid_idx.npz")["valid_idx"], test=data.fold(fold)[1])
+    rows, total = [], {}
+    for n, d in enumerate(dirs, 1):
+        if not np.array_equal(np.load(Path(d) / "valid_idx.npz")["valid_idx"], splits["valid"]):
+            raise ValueError(f"ensemble: {d} holds out other validation images than {dirs[0]}")
+        model = load_run(d, "ema.pt" if weights == "EMA" else "model.pt")
+        for s, idx in splits.items(): total[s] = total.get(s, 0) + predict_logits(model, data.images[idx]).softmax(1)
+        rows.append({"members": n, **{f"{s} top-1": 100 * float((total[s].argmax(1).numpy() == data.labels[idx]).mean())
+                                      for s, idx in splits.items()}})
+    return pd.DataFrame(rows).round(3)
+
+ENSEMBLE_FILE = "ensemble.json"
+
+def write_ensemble(grid: dict, data=None, part: str = "ensemble") -> dict | None:
+    "Once every run of the part has finished: score its seeds as an ensemble (R*'s weights), into `<part>/ensemble.json`."
+    from hasy_nb.report import atomic_write_text
+    runs, waiting = part_complete(grid, part)
+    if waiting: return None
+    runs = runs.sort_values("seed")
+    (fold,) = set(runs.fold)
+    if data is None:
+        from hasy_nb.data import load_hasy
+        data = load_hasy()
+    weights = _rstar_weights(grid, part)
+    table = ensemble_scores(list(runs.dir), data, fold, weights)
+    out = dict(fold=fold, weights=weights, seeds=runs.seed.tolist(), runs=[Path(d).name for d in runs.dir],
+               table=table.to_dict("records"), made=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()))
+    atomic_write_text(Path(grid["_path"]).parent / part / ENSEMBLE_FILE, json.dumps(out, indent=1) + "\n")
+    return out
+
+FINISH["ensemble"] = write_ensemble
+

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -40,7 +40,7 @@ from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, re
 # %% auto #0
 __all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
            'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'shard_batches', 'topk_correct', 'EMA', 'mix_batch',
-           'valid_split', 'sigterm_as_interrupt', 'fit']
+           'teacher_probs', 'distill_loss', 'valid_split', 'sigterm_as_interrupt', 'fit']
 
 # %% ../nbs/04_train.ipynb #19356f15
 _TPU_HINTS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR", "XRT_TPU_CONFIG")
@@ -323,6 +323,7 @@ class _Run:
     ema: EMA | None = None         # the moving average of the weights, when cfg["config"].ema > 0
     rep: Any = None                # the ReportManager (main process only)
     mb: Any = None                 # the progress bars (main process only)
+    teachers: list = field(default_factory=list)   # models distilled from, on the device, frozen
 
 def _place(model: nn.Module, cfg: dict, dist: _DistContext, device: torch.device) -> tuple[nn.Module, nn.Module]:
     "(raw, called): the model on the device (channels-last on CPU and CUDA if asked), DDP-wrapped, compiled if asked."
@@ -352,8 +353,9 @@ def _prepare(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, device:
     sched = make_scheduler(opt, tc.schedule, tc.epochs * steps)
     gen = None if xla else torch.Generator(device=device).manual_seed(tc.seed * 1000 + dist.rank)
     ema = EMA(raw, tc.ema) if tc.ema else None
+    teachers = [_place(t, cfg, _DistContext(None), device)[0].eval().requires_grad_(False) for t in cfg["teachers"]]
     return _Run(raw, model, train, valid, steps, opt, sched, cfg, dist, device, _autocast(device, cfg["precision"]),
-                gen, ema, rep if dist.main else None)
+                gen, ema, rep if dist.main else None, teachers=teachers)
 
 # %% ../nbs/04_train.ipynb #48f88af3
 def _optimizer_step(opt: torch.optim.Optimizer, device: torch.device) -> None:
@@ -396,6 +398,21 @@ def _loss(logits: torch.Tensor, y: torch.Tensor, y_mix: torch.Tensor, lam: float
     ce = F.cross_entropy(logits, y, label_smoothing=smoothing)
     return ce if lam == 1.0 else lam * ce + (1 - lam) * F.cross_entropy(logits, y_mix, label_smoothing=smoothing)
 
+@torch.no_grad()
+def teacher_probs(teachers: Sequence[nn.Module], x: torch.Tensor, t: float, amp=contextlib.nullcontext()) -> torch.Tensor:
+    "The teachers' probabilities for the batch `x`, softened by the temperature `t`, averaged over the teachers."
+    with amp: return torch.stack([F.softmax(m(x).float() / t, dim=1) for m in teachers]).mean(0)
+
+def distill_loss(logits: torch.Tensor, soft: torch.Tensor, t: float) -> torch.Tensor:
+    "KL(teachers || student) at temperature `t`, times t² so its gradients keep their size (Hinton et al. 2015)."
+    return F.kl_div(F.log_softmax(logits.float() / t, dim=1), soft, reduction="batchmean") * t * t
+
+def _with_teachers(r: _Run, x: torch.Tensor, logits: torch.Tensor, loss: torch.Tensor) -> torch.Tensor:
+    "The labels' loss blended with the teachers' soft targets on the same (augmented, mixed) images."
+    tc = r.cfg["config"]
+    soft = teacher_probs(r.teachers, x, tc.distill_t, r.amp)
+    return (1 - tc.distill) * loss + tc.distill * distill_loss(logits, soft, tc.distill_t)
+
 def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
     "One epoch of training steps; returns [sum of losses, images], summed on the device (nothing read back here)."
     r.model.train()
@@ -409,6 +426,7 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
         x, y_mix, lam = mix_batch(x, y, r.cfg["config"].mixup, r.cfg["config"].cutmix, r.gen)
         with r.amp: logits = r.model(x)
         loss = _loss(logits.float(), y, y_mix, lam, r.cfg["config"].label_smoothing)
+        if r.teachers: loss = _with_teachers(r, x, logits, loss)
         r.opt.zero_grad(set_to_none=True)
         loss.backward()
         _optimizer_step(r.opt, r.device)
@@ -569,7 +587,8 @@ def _run_config(model: nn.Module, arr: dict, cfg: dict, dist: _DistContext, devi
                   processes=dist.world, identity=ident, run_key=run_key(ident), machine=machine_record(),
                   git=env_info()["git"])
     config.update(n_train=len(arr["train_idx"]), n_valid=len(arr["valid_idx"]), n_classes=arr["n_classes"],
-                  classes=_trained_classes(arr), latex=arr.get("latex"), resume=cfg["resume"])
+                  classes=_trained_classes(arr), latex=arr.get("latex"), resume=cfg["resume"],
+                  teachers=[str(getattr(t, "run_dir", type(t).__name__)) for t in cfg["teachers"]])
     return config
 
 def _save_split(rep, arr: dict) -> None:
@@ -659,6 +678,16 @@ def sigterm_as_interrupt():
         signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 # %% ../nbs/04_train.ipynb #376252d5
+def _check_teachers(tc: TrainConfig, teachers: Sequence[nn.Module]) -> None:
+    "A teacher's name and its models come together; a teacher trained on another fold saw this fold's test images."
+    if bool(tc.teacher) != bool(teachers):
+        raise ValueError("fit: pass teachers= (the models) with teacher= (their name for the run's identity), both or neither")
+    for t in teachers:
+        k = getattr(t, "trained_fold", None)
+        if k is not None and k != tc.fold:
+            raise ValueError(f"teacher {getattr(t, 'run_dir', type(t).__name__)} was trained on fold {k}, whose training "
+                             f"part holds fold {tc.fold}'s test images")
+
 def _config(model_or_spec, fold, config: TrainConfig | None, settings: dict) -> TrainConfig:
     "The run's TrainConfig: `config` (or the defaults), then `settings` and `fold` over it, all checked."
     tc = (config or TrainConfig()).replace(**settings, **({} if fold is None else {"fold": fold}))
@@ -670,16 +699,19 @@ def _config(model_or_spec, fold, config: TrainConfig | None, settings: dict) -> 
 def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | None = None, *,
         config: TrainConfig | None = None, report=None, runs_dir: str | Path | None = None, name: str | None = None,
         train_idx=None, valid_idx=None, progress: bool = True, resume: str | Path | None = None,
-        on_epoch_end: Callable[[int, dict], Any] | None = None, held_out: str | None = None, **settings) -> FitResult:
+        on_epoch_end: Callable[[int, dict], Any] | None = None, held_out: str | None = None,
+        teachers: Sequence[nn.Module] = (), **settings) -> FitResult:
     "Train a model (module, zoo name or spec) on HASYv2 by a `TrainConfig` and/or its `settings` (epochs=, lr=, ...)."
     # on_epoch_end(epoch, metrics) runs after each epoch's held-out pass; returning True stops training there
     # held_out: what printed text calls the valid_idx images ("test": the fold's test split; "valid"; else "holdout")
+    # teachers: trained models whose soft targets it also learns from; `teacher=` names them for the run's identity
     if report is not None and runs_dir is not None:
         raise ValueError("pass either report= or runs_dir= (with name=), not both")
     init = settings.get("init", config.init if config is not None else None)     # a path, or weights themselves
     if init is not None: settings["init"] = str(init) if isinstance(init, (str, os.PathLike)) else f"<{type(init).__name__}>"
     tc = _config(model_or_spec, fold, config, settings)
     if init is not None: _check_init_fold(init, tc.fold)
+    _check_teachers(tc, teachers)
     arr = _as_arrays(data, tc, train_idx, valid_idx)
     with torch.random.fork_rng(devices=[]):                    # the same seed, the same initial weights
         torch.manual_seed(tc.seed)
@@ -688,7 +720,7 @@ def fit(model_or_spec: nn.Module | str | None = None, data=None, fold: int | Non
     given = train_idx is not None or valid_idx is not None     # a split of the caller's: part of the run's identity
     cfg = dict(config=tc, augment=augment_options(tc.augment), fused=False, progress=progress,
                resume=str(resume) if resume else None, on_epoch_end=on_epoch_end,
-               runs_dir=str(runs_dir) if runs_dir is not None else None, name=name,
+               runs_dir=str(runs_dir) if runs_dir is not None else None, name=name, teachers=list(teachers),
                arch=_arch_name(model, model_or_spec if model_or_spec is not None else tc.arch),
                held_out=held_out or ("valid" if tc.valid else "test" if not given else "holdout"))
     cfg["record"] = _run_record(arr, tc.fold, cfg["arch"])

@@ -63,6 +63,19 @@ def huge(tmp_path) -> Path:
 
 def test_a_good_run_loads(good):
     assert len(load_run(good).classes) == 369
+    assert load_run(good).run_dir == str(good)
+
+
+def test_a_run_loads_its_moving_average(good):
+    "weights='ema.pt' loads the moving average of the weights that runs with `ema` save beside model.pt."
+    import torch
+    state = torch.load(good / "model.pt", weights_only=True)
+    torch.save({k: v + 1 if v.is_floating_point() else v for k, v in state.items()}, good / "ema.pt")
+    raw, ema = load_run(good), load_run(good, "ema.pt")
+    first = next(iter(state))
+    assert torch.equal(ema.state_dict()[first], raw.state_dict()[first] + 1)
+    with pytest.raises(FileNotFoundError):
+        load_run(good, "no_such.pt")
 
 
 @pytest.mark.parametrize("which, says", [("corrupt", "model.pt is not a PyTorch state_dict"),

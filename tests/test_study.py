@@ -118,3 +118,22 @@ def test_background_job_syntax(job, parts):
 def test_shard_flag_is_checked():
     code, _, err = run_study("--part", "screen", "--shard", "3/2")
     assert code == 2 and "expected K/N with 1 <= K <= N, got '3/2'" in err
+
+
+def test_part_files_committed_once(tmp_path, monkeypatch):
+    "A part's own file (the ensemble's table) is committed by itself when it is new or changed, and only then."
+    bg = _study_bg()
+    git = lambda *a: subprocess.run(["git", *a], cwd=tmp_path, capture_output=True, text=True, check=True).stdout
+    git("init", "-q")
+    git("config", "user.email", "test@example.com")
+    git("config", "user.name", "test")
+    table = tmp_path / "results" / "study" / "ensemble" / "ensemble.json"
+    table.parent.mkdir(parents=True)
+    (tmp_path / "other.txt").write_text("not the study's")
+    monkeypatch.setattr(bg, "ROOT", tmp_path)
+    monkeypatch.setattr(bg, "STUDY", tmp_path / "results" / "study")
+    for text in ('{"members": 1}', '{"members": 1}', '{"members": 2}'):
+        table.write_text(text)
+        bg.commit_part_files(["ensemble"], io.StringIO())
+    assert git("log", "--format=%s").splitlines() == ["results/study: ensemble/ensemble.json"] * 2
+    assert git("status", "--porcelain").strip() == "?? other.txt"

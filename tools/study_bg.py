@@ -13,7 +13,11 @@ stops the runner and exits); SIGTERM or Ctrl-C stops at once (the fold in traini
 epoch's checkpoint, and the next start goes on from there: `cross_validate` resumes it).
 
 Usage: .venv/bin/python tools/study_bg.py ablation:precision_bf16* converge [--threads N] [--log FILE]
-       .venv/bin/python tools/study_bg.py --threads 1 converge@1+converge@2 screen%1/2+screen%2/2
+       .venv/bin/python tools/study_bg.py --threads 1 converge@1+converge@2 screen%1/2+screen%2/2 \
+           confirm%1/2+confirm%2/2 combine@1+combine@2+ensemble final@1-5+final@6-10
+(the whole study from stage 2 on, each stage after the one it waits for; a part whose inputs have not finished prints
+what it waits for and runs nothing, so the same command goes on where the last session stopped). A part's own files
+(`ensemble/ensemble.json`) are committed when they change, each by itself.
 """
 from __future__ import annotations
 
@@ -71,6 +75,20 @@ def commit_new(parts: list[str], log) -> int:
     return len(new)
 
 
+def commit_part_files(parts: list[str], log) -> None:
+    "Commit each part's own files (results/study/<part>/*.json, e.g. the ensemble's table) that are new or changed."
+    for part in parts:
+        for f in sorted((STUDY / part).glob("*.json")):
+            rel = str(f.relative_to(ROOT))
+            changed = subprocess.run(["git", "status", "--porcelain", "--", rel], cwd=ROOT, capture_output=True, text=True)
+            if not changed.stdout.strip(): continue
+            subprocess.run(["git", "add", "--", rel], cwd=ROOT, capture_output=True)
+            c = subprocess.run(["git", "commit", "-q", "-m", f"results/study: {part}/{f.name}", "--", rel], cwd=ROOT,
+                               capture_output=True, text=True)
+            print(f"[{time.strftime('%H:%M:%S')}] {'committed' if c.returncode == 0 else 'could not commit'} {rel}",
+                  file=log, flush=True)
+
+
 def parse_job(job: str) -> tuple[str, str, str, str]:
     "(part, only pattern, folds, shard) of PART[:PATTERN][@FOLDS][%K/N]."
     job, _, shard = job.partition("%")
@@ -124,6 +142,7 @@ def run_streams(jobs: list[str], threads: int | None, log) -> int:
         for s in streams: s.stop()
         raise
     commit_new(parts, log)
+    commit_part_files(parts, log)
     return max((s.child.returncode for s in streams), default=0)
 
 
