@@ -447,7 +447,8 @@ class _Reading:
     skip: dict                                         # pieces of a structure -> 'line' (not this structure) or 'force'
     specs: list = field(default_factory=list)          # each symbol: (pieces, 'plain' or 'square', line height)
     roles: list = field(default_factory=list)          # each symbol's role: base, sup, sub, bar, root
-    found: list = field(default_factory=list)          # (kind, symbol, pieces, how many of the net's guesses are checked)
+    found: list = field(default_factory=list)          # (kind, symbol, pieces, how many of the net's guesses are checked,
+                                                       # other inputs of the symbol to check)
     floor: float = 0.0                                 # the least line height of a top row without structures
     only: set | None = None                            # the last pass: only these roots and operators (checked before)
     top_line: float = 0.0                              # the line height the top row's symbols were read at
@@ -640,7 +641,7 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             box = _item_boxes(R, pieces, comps)[above | below]
             box = np.array([min(box[:, 0].min(), R.b[bar, 0]), box[:, 1].min(), max(box[:, 2].max(), R.b[bar, 2]), box[:, 3].max()])
             node = Node("frac", R.symbol([bar], "plain", R.b[bar, 2] - R.b[bar, 0], "bar"), parts=(num, den))
-            R.found.append(("frac", node.symbol, (bar,), None))
+            R.found.append(("frac", node.symbol, (bar,), None, ()))
             pieces, comps = _split(pieces, comps, rest)
             comps.append(_Comp(node, box, _core(node, box, R)))
             continue
@@ -655,7 +656,8 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             idx = _parse_row(R, *_split(pieces, comps, index)) if index.any() else ()
             h = R.b[sign, 3] - R.b[sign, 1]
             node = Node("sqrt", R.symbol([sign], "sign", h, "root"), parts=(body, idx))
-            R.found.append(("sqrt", node.symbol, (sign,), 1 if open_end else None))    # the net's first guess, or any
+            whole = R.symbol([sign], "plain", h, "root")                  # the sign read whole, if its hook is not enough
+            R.found.append(("sqrt", node.symbol, (sign,), 1 if open_end else None, (whole,)))   # first guess, or any
             allb = np.vstack([R.b[[sign]], _item_boxes(R, pieces, comps)[held | index]])
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, rest)
@@ -671,7 +673,7 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             upper = _parse_row(R, *_split(pieces, comps, above)) if above.any() else ()
             ob = np.array(union_box(R.b, op))
             node = Node("symbol", R.symbol(op, "plain", ob[3] - ob[1], "base"), lower, upper, limits=True)
-            R.found.append(("op", node.symbol, tuple(sorted(op)), OP_RANK))
+            R.found.append(("op", node.symbol, tuple(sorted(op)), OP_RANK, ()))
             allb = _item_boxes(R, pieces, comps)[taken]
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, ~taken)
@@ -1060,10 +1062,13 @@ def _read_tree(boxes, distance, make, line, floor, guesser, k, batched, skip):
             x = np.stack([make(*s) for s in new])
             cache.update(zip(new, zip(x, classify(x, guesser, k=max(k, 5), batched=batched))))
         choice, why, changed = [0] * len(R.specs), {}, False
-        for kind, i, key, rank in R.found:
+        for kind, i, key, rank, alts in R.found:
             want = ROOT_SIGNS if kind == "sqrt" else OPERATORS if kind == "op" else ()
-            names = [g for g, _ in cache[R.specs[i]][1]]
-            hit = [j for j, g in enumerate(names[:rank]) if g in want]
+            for s in (i, *alts):                                           # the symbol's input, then the others (their
+                names = [g for g, _ in cache[R.specs[s]][1]]               # first guess only)
+                hit = [j for j, g in enumerate(names[:rank if s == i else 1]) if g in want]
+                if hit: break
+            if hit and s != i: R.specs[i] = R.specs[s]                     # the input that decided is the symbol's
             if kind == "frac": why[key] = (kind, True, "a bar with ink above and below it")
             elif hit:
                 choice[i] = hit[0]

@@ -498,7 +498,7 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const bx = boxOf(itemBoxes(R, pieces, comps), above.map((v, i) => v || below[i]));
       const box = [Math.min(bx[0], R.b[bar][0]), bx[1], Math.max(bx[2], R.b[bar][2]), bx[3]];
       const nd = node("frac", R.symbol([bar], "plain", R.b[bar][2] - R.b[bar][0], "bar"), { parts: [num, den] });
-      R.found.push(["frac", nd.symbol, String(bar), null]);
+      R.found.push(["frac", nd.symbol, String(bar), null, []]);
       [pieces, comps] = split(pieces, comps, rest);
       comps.push({ node: nd, box, core: coreOf(nd, box, R) });
       continue;
@@ -511,7 +511,8 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const idx = index.some(Boolean) ? parseRow(R, ...split(pieces, comps, index)) : [];
       const h = R.b[sign][3] - R.b[sign][1];
       const nd = node("sqrt", R.symbol([sign], "sign", h, "root"), { parts: [body, idx] });
-      R.found.push(["sqrt", nd.symbol, String(sign), openEnd ? 1 : null]);   // the net's first guess, or any
+      const whole = R.symbol([sign], "plain", h, "root");   // the sign read whole, if its hook is not enough
+      R.found.push(["sqrt", nd.symbol, String(sign), openEnd ? 1 : null, [whole]]);   // the net's first guess, or any
       const B = itemBoxes(R, pieces, comps);
       const all = [R.b[sign]].concat(B.filter((_, i) => held[i] || index[i]));
       const box = boxOf(all, all.map(() => true));
@@ -527,7 +528,7 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const upper = above.some(Boolean) ? parseRow(R, ...split(pieces, comps, above)) : [];
       const ob = unionBox(R.b, op);
       const nd = node("symbol", R.symbol(op, "plain", ob[3] - ob[1], "base"), { sub: lower, sup: upper, limits: true });
-      R.found.push(["op", nd.symbol, keyOf(op), OP_RANK]);
+      R.found.push(["op", nd.symbol, keyOf(op), OP_RANK, []]);
       const box = boxOf(itemBoxes(R, pieces, comps), taken);
       [pieces, comps] = split(pieces, comps, taken.map((v) => !v));
       comps.push({ node: nd, box, core: ob });
@@ -776,10 +777,15 @@ function readTree(boxes, distance, make, line, model, k, skip0) {   // _read_tre
     }
     choice = R.specs.map(() => 0); why = new Map();
     let changed = false;
-    for (const [kind, i, key, rank] of R.found) {
+    for (const [kind, i, key, rank, alts] of R.found) {
       const want = kind === "sqrt" ? ROOT_SIGNS : kind === "op" ? OPERATORS : [];
-      const names = cache.get(JSON.stringify(R.specs[i]))[1].map((g) => g[0]);
-      const hit = names.slice(0, rank ?? names.length).flatMap((g, j) => (want.includes(g) ? [j] : []));
+      let names = [], hit = [], s = i;
+      for (s of [i, ...alts]) {   // the symbol's input, then the others (their first guess only)
+        names = cache.get(JSON.stringify(R.specs[s]))[1].map((g) => g[0]);
+        hit = names.slice(0, s === i ? rank ?? names.length : 1).flatMap((g, j) => (want.includes(g) ? [j] : []));
+        if (hit.length) break;
+      }
+      if (hit.length && s !== i) R.specs[i] = R.specs[s];   // the input that decided is the symbol's
       if (kind === "frac") why.set(key, [kind, true, "a bar with ink above and below it"]);
       else if (hit.length) { choice[i] = hit[0]; why.set(key, [kind, true, `the net's guess ${names[hit[0]]} (#${hit[0] + 1})`]); }
       else if ((skip.get(key) || [""])[0] === "force") why.set(key, [kind, true, "chosen by hand"]);
