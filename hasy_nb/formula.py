@@ -545,7 +545,7 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     if best is None: return None
     k, _, held = best
     x0, y0, x1, y1 = R.b[pieces[k]]
-    held = held | _hanging(B, held, k, x0, x1, y1)
+    held = held | _hanging(B, held, k, x0, x1, y1 + ROOT_BELOW * (y1 - y0))
     small = ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & (B[:, 3] - B[:, 1] < INDEX_SIZE * (y1 - y0)) & (B[:, 2] > x0 - 0.3 * (y1 - y0))
     small &= ~_flat(B)                                                  # a dash is never an index (a minus before the sign)
     small[k] = False
@@ -565,7 +565,7 @@ def _under(B: np.ndarray, sel: np.ndarray) -> np.ndarray:
 
 
 def _hanging(B: np.ndarray, held: np.ndarray, k: int, x0: float, x1: float, y1: float) -> np.ndarray:
-    "Items under a root's contents, their tops above the sign's foot: parts of its symbols that hang lower (a bar, a dot)."
+    "Items under a root's contents, their tops above `y1` (the sign's foot, lowered): parts of its symbols that hang lower."
     cx = (B[:, 0] + B[:, 2]) / 2
     top = np.array([B[held & (B[:, 0] < b[2]) & (B[:, 2] > b[0]), 1].min(initial=np.inf) for b in B])
     out = _under(B, held) & (B[:, 1] < y1) & (cx > x0) & (cx < x1) & (B[:, 1] > top)

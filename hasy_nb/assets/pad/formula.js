@@ -412,7 +412,7 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
   if (best === null) return null;
   const [k, , held0] = best;
   const [x0, y0, x1, y1] = R.b[pieces[k]];
-  const hang = hanging(B, held0, k, x0, x1, y1), held = held0.map((v, i) => v || hang[i]);
+  const hang = hanging(B, held0, k, x0, x1, y1 + ROOT_BELOW * (y1 - y0)), held = held0.map((v, i) => v || hang[i]);
   const small = B.map((r, i) => i !== k && (r[1] + r[3]) / 2 < (y0 + y1) / 2 && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0) && !isFlat(r));   // a dash is never an index
   const body = held.map((v, i) => v && !small[i]);
   if (!body.some(Boolean)) return null;
@@ -428,7 +428,7 @@ function under(B, sel) {   // _under: items not selected, at least half of their
   return B.map((r, i) => !sel[i] && B.some((q, j) => sel[j] && Math.min(r[2], q[2]) - Math.max(r[0], q[0]) >= 0.5 * Math.max(r[2] - r[0], 1e-9)));
 }
 
-function hanging(B, held, k, x0, x1, y1) {   // _hanging: items under a root's contents, their tops above the sign's foot
+function hanging(B, held, k, x0, x1, y1) {   // _hanging: items under a root's contents, their tops above y1 (the foot, lowered)
   const u = under(B, held);
   return B.map((r, i) => {
     const top = Math.min(Infinity, ...B.filter((q, j) => held[j] && q[0] < r[2] && q[2] > r[0]).map((q) => q[1]));
