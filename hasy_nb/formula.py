@@ -659,9 +659,11 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             whole = R.symbol([sign], "plain", h, "root")                  # the sign read whole, if its hook is not enough
             R.found.append(("sqrt", node.symbol, (sign,), 1 if open_end else None, (whole,)))   # first guess, or any
             allb = np.vstack([R.b[[sign]], _item_boxes(R, pieces, comps)[held | index]])
+            hb = _item_boxes(R, pieces, comps)[held]                      # the layout sees the contents' height, not
+            core = np.array([R.b[sign, 0], hb[:, 1].min(), R.b[sign, 2], hb[:, 3].max()])   # the sign's (x^{2} after it)
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, rest)
-            comps.append(_Comp(node, box, R.b[sign].copy()))
+            comps.append(_Comp(node, box, core))
             continue
         o = _peel_op(R, pieces, comps)
         if o is not None:

@@ -516,8 +516,10 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const B = itemBoxes(R, pieces, comps);
       const all = [R.b[sign]].concat(B.filter((_, i) => held[i] || index[i]));
       const box = boxOf(all, all.map(() => true));
+      const hb = B.filter((_, i) => held[i]);   // the layout sees the contents' height, not the sign's (x^{2} after it)
+      const core = [R.b[sign][0], minOf(hb.map((r) => r[1])), R.b[sign][2], maxOf(hb.map((r) => r[3]))];
       [pieces, comps] = split(pieces, comps, rest);
-      comps.push({ node: nd, box, core: R.b[sign].slice() });
+      comps.push({ node: nd, box, core });
       continue;
     }
     const o = peelOp(R, pieces, comps);
