@@ -39,9 +39,9 @@ __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART
            'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
            'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
            'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table', 'choose_recipe',
-           'converge_findings', 'holm', 'screen_effects', 'part_complete', 'screen_survivors', 'confirm_effects',
-           'confirmed', 'merge_specs', 'combined_entry', 'part_entries', 'teacher_runs', 'ensemble_scores',
-           'write_ensemble']
+           'plot_converge', 'converge_findings', 'holm', 'screen_effects', 'part_complete', 'screen_survivors',
+           'confirm_effects', 'confirmed', 'merge_specs', 'combined_entry', 'part_entries', 'teacher_runs',
+           'ensemble_scores', 'write_ensemble']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def _conv_unit(w: int, opts: str, norm: str | None, act: str, separable: bool) -> list[str]:
@@ -679,10 +679,11 @@ def ablation_findings(table: "pandas.DataFrame", effects: "pandas.DataFrame", ba
 
 # %% ../nbs/08_study.ipynb #e364cc54
 def part_figure(part: str, grid: str | Path = GRID_FILE):
-    "The figure of a part, drawn from its finished folds: the budget's curves or the verdict's folds."
+    "The figure of a part, drawn from its finished folds: the budget's curves, stage 2's cells, the verdict's folds."
     if part == "budget": return plot_budget(study_table(part, grid))
-    if part == "verdict": return plot_verdict(study_runs(part, grid))
-    raise ValueError(f"--figure: the {part} part has no figure of its own (budget and verdict have)")
+    if part in ("verdict", "final"): return plot_verdict(study_runs(part, grid))
+    if part == "converge": return plot_converge(converge_table(study_runs(part, grid)))
+    raise ValueError(f"--figure: the {part} part has no figure of its own (budget, converge, verdict and final have)")
 
 def _part_table(part: str, grid: str | Path, r_star: dict) -> "pandas.DataFrame":
     "What `--table` prints: stage 2's validation table (choices are read there), the part's test table otherwise."
@@ -785,6 +786,26 @@ def choose_recipe(runs: "pandas.DataFrame") -> dict:
                         best=f"{best[0]} epochs, {best[1]}", gap=round(gap, 2), gap_se=round(se, 2),
                         folds=len(per_fold), weights=r[(r.epochs == cell[0]) & (r.factor == cell[1])].weights.iloc[0])
     return {}
+
+# %% ../nbs/08_study.ipynb #c1af0e12
+def plot_converge(table: "pandas.DataFrame", ax=None):
+    "Validation top-1 (each cell's chosen weights) against epochs, one line per augmentation, +/- one SE over folds."
+    import matplotlib.pyplot as plt
+    if ax is None: _, ax = plt.subplots(figsize=(6, 3.5))
+    for aug in CONVERGE_AUGMENTS:
+        d = table[table.augment == aug].sort_values("epochs")
+        if len(d): ax.errorbar(d.epochs, d.valid, yerr=d["valid SE"], fmt="o-", capsize=3, label=f"augment {aug}")
+    ax.set_xscale("log", base=2)
+    eps = sorted(table.epochs.unique())
+    ax.set_xticks(eps, [str(e) for e in eps])
+    ax.minorticks_off()
+    ax.set(xlabel="epochs (one-cycle schedule fitted to each budget)", ylabel="validation top-1 % (folds 1-2)",
+           title="Stage 2: budget x augmentation, on validation")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
 
 # %% ../nbs/08_study.ipynb #d1ad7ac5
 def converge_findings(runs: "pandas.DataFrame", final: bool = False) -> list[str]:
