@@ -947,11 +947,13 @@ def combined_entry(grid: dict, of: str = "confirm") -> tuple[dict, str]:
     wins = effects[effects.winner].drop_duplicates("factor")                 # sorted by effect: each factor's best
     if wins.empty: return {}, f"no winner in the {of} part: the combination would be the baseline"
     src = grid[grid[of]["survivors_of"]]["entries"]
-    chosen = [src[v] for v in wins.variant]
-    arch, used = merge_specs(src["baseline"]["arch"], [e["arch"] for e in chosen])
-    settings = {}
-    for i in reversed(used): settings.update({k: v for k, v in chosen[i].items() if k in RECIPE_KEYS})   # the best wins a clash
-    names = " + ".join(wins.variant.iloc[i] for i in used)
+    kept, keys = [], set()
+    for v in wins.variant:                                     # a setting a larger winner changed is not changed again
+        mine = {k for k in src[v] if k in RECIPE_KEYS}
+        if not mine & keys: kept, keys = kept + [v], keys | mine
+    arch, used = merge_specs(src["baseline"]["arch"], [src[v]["arch"] for v in kept])
+    settings = {k: x for i in used for k, x in src[kept[i]].items() if k in RECIPE_KEYS}
+    names = " + ".join(kept[i] for i in used)
     return dict(arch=arch, **settings, note=f"the baseline with {names}"), ""
 
 def part_entries(grid: dict, part: str) -> dict[str, dict]:
