@@ -546,12 +546,15 @@ def plot_budget(table: "pandas.DataFrame", ax=None):
         ax.plot(d.epochs, d["top-1 mean"], "o-", label=f)
         for x, y in zip(d.epochs, d["top-1 mean"]):
             ax.annotate(f"{y:.2f}", (x, y), xytext=(3, 3), textcoords="offset points", fontsize=7)
+    return _epochs_axis(ax, table.epochs, "fold-1 test top-1 %", "Budget curves")
+
+def _epochs_axis(ax, epochs, ylabel: str, title: str):
+    "The epochs axis of a budget figure (log 2, a tick per budget run), its labels, grid and legend; the figure."
     ax.set_xscale("log", base=2)
-    eps = sorted(table.epochs.unique())
+    eps = sorted(set(epochs))
     ax.set_xticks(eps, [str(e) for e in eps])
     ax.minorticks_off()
-    ax.set(xlabel="epochs (one-cycle schedule fitted to each budget)", ylabel="fold-1 test top-1 %",
-           title="Budget curves")
+    ax.set(xlabel="epochs (one-cycle schedule fitted to each budget)", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     return ax.figure
@@ -795,16 +798,9 @@ def plot_converge(table: "pandas.DataFrame", ax=None):
     for aug in CONVERGE_AUGMENTS:
         d = table[table.augment == aug].sort_values("epochs")
         if len(d): ax.errorbar(d.epochs, d.valid, yerr=d["valid SE"], fmt="o-", capsize=3, label=f"augment {aug}")
-    ax.set_xscale("log", base=2)
-    eps = sorted(table.epochs.unique())
-    ax.set_xticks(eps, [str(e) for e in eps])
-    ax.minorticks_off()
-    ax.set(xlabel="epochs (one-cycle schedule fitted to each budget)", ylabel="validation top-1 % (folds 1-2)",
-           title="Stage 2: budget x augmentation, on validation")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    ax.figure.tight_layout()
-    return ax.figure
+    fig = _epochs_axis(ax, table.epochs, "validation top-1 % (folds 1-2)", "Stage 2: budget x augmentation, on validation")
+    fig.tight_layout()
+    return fig
 
 
 # %% ../nbs/08_study.ipynb #d1ad7ac5

@@ -31,15 +31,19 @@ def test_held_out_classes_are_the_seeded_tenth():
     assert len(REPORT["held"]) == 37 and REPORT["held"] == holdout_classes(369).tolist()
 
 
-def test_figures_follow_from_the_saved_scores():
-    s = SCORES_NPZ
-    for name in SCORES:
-        row = REPORT["scores"][name]
+def check_saved_figures(s, report: dict, names) -> None:
+    "Each score's AUROCs, threshold and rejection in `report` recompute from its saved per-drawing scores `s`."
+    for name in names:
+        row = report["scores"][name]
         assert auroc(s[f"test_{name}"], s[f"test_unknown_{name}"]) == pytest.approx(row["test_auroc"], abs=1e-6)
         assert auroc(s[f"valid_{name}"], s[f"valid_unknown_{name}"]) == pytest.approx(row["valid_auroc"], abs=1e-6)
         t = reject_threshold(s[f"valid_{name}"][s["valid_correct"]])
         assert t == pytest.approx(row["threshold"], abs=1e-5)
         assert rejected(s[f"test_{name}"][s["test_correct"]], t) == pytest.approx(row["test_correct_rejected"], abs=1e-9)
+
+
+def test_figures_follow_from_the_saved_scores():
+    check_saved_figures(SCORES_NPZ, REPORT, SCORES)
 
 
 def test_choices_were_made_on_validation():
@@ -71,13 +75,7 @@ def test_temperature_and_ece_on_made_up_logits():
 
 def test_posthoc_figures_follow_from_the_saved_scores():
     s = POSTHOC_NPZ
-    for name in POSTHOC:
-        row = POSTHOC_REPORT["scores"][name]
-        assert auroc(s[f"test_{name}"], s[f"test_unknown_{name}"]) == pytest.approx(row["test_auroc"], abs=1e-6)
-        assert auroc(s[f"valid_{name}"], s[f"valid_unknown_{name}"]) == pytest.approx(row["valid_auroc"], abs=1e-6)
-        t = reject_threshold(s[f"valid_{name}"][s["valid_correct"]])
-        assert t == pytest.approx(row["threshold"], abs=1e-5)
-        assert rejected(s[f"test_{name}"][s["test_correct"]], t) == pytest.approx(row["test_correct_rejected"], abs=1e-9)
+    check_saved_figures(s, POSTHOC_REPORT, POSTHOC)
     np.testing.assert_array_equal(s["valid_correct"], SCORES_NPZ["valid_correct"])     # the same drawings as scores.npz
 
 
