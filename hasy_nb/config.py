@@ -84,7 +84,7 @@ SCHEDULES = ("onecycle", "cosine")
 SPEED_KEYS = ("channels_last", "compile", "threads", "device")   # how fast, not what: left out of a run's identity
 OPTIMIZERS = ("adamw", "sgd")
 LATER = dict(optimizer="adamw", mixup=0.0, cutmix=0.0,    # settings added after runs existed: at these defaults, not in an identity
-             teacher=None, distill=0.5, distill_t=4.0)
+             teacher=None, distill=0.5, distill_t=4.0, outliers=0.0)
 
 def _check(ok: bool, msg: str) -> None:
     "Raise ValueError(msg) unless `ok`."
@@ -113,6 +113,7 @@ class TrainConfig:
     teacher: str | None = None         # the teacher(s) distilled from, by name (fit takes their models as `teachers`)
     distill: float = 0.5               # with a teacher: the weight of its soft targets in the loss (the labels get the rest)
     distill_t: float = 4.0             # with a teacher: the temperature both sides' probabilities are softened by
+    outliers: float = 0.0              # share of a batch added as made-up non-symbols, taught "none of these" (0: none)
     seed: int = 0
     init: str | None = None            # weights to start from: a run folder or a .pt file
     precision: str = "auto"            # auto | fp32 | bf16 (autocast; weights stay float32)
@@ -157,6 +158,7 @@ def _validate(c: TrainConfig) -> None:
     _check(c.teacher is None or (isinstance(c.teacher, str) and c.teacher.strip() != ""), f"teacher must be a name, not {c.teacher!r}")
     _check(_finite(c.distill) and 0 <= c.distill <= 1, f"distill must be a weight in [0, 1], not {c.distill!r}")
     _check(_finite(c.distill_t) and c.distill_t > 0, f"distill_t must be a temperature > 0, not {c.distill_t!r}")
+    _check(_finite(c.outliers) and 0 <= c.outliers <= 1, f"outliers must be a share in [0, 1], not {c.outliers!r}")
     _check(isinstance(c.seed, int) and c.seed >= 0, f"seed must be an integer >= 0, not {c.seed!r}")
     _check(c.precision in PRECISIONS, f"precision must be one of {', '.join(PRECISIONS)}, not {c.precision!r}")
     _check(c.processes == "all" or (isinstance(c.processes, int) and c.processes >= 1), f"processes must be 'all' or >= 1, not {c.processes!r}")

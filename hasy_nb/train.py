@@ -38,9 +38,10 @@ from .config import (SCHEDULES, TrainConfig, augment_options, machine_record, re
                             torch_threads, trained_fold)
 
 # %% auto #0
-__all__ = ['VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult', 'make_optimizer', 'cosine_factor',
-           'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'shard_batches', 'topk_correct', 'EMA', 'mix_batch',
-           'teacher_probs', 'distill_loss', 'valid_split', 'sigterm_as_interrupt', 'fit']
+__all__ = ['OUTLIER_WEIGHT', 'OUTLIER_SHIFT', 'VALID_SEED', 'xla_available', 'device_kind', 'get_device', 'FitResult',
+           'make_optimizer', 'cosine_factor', 'make_scheduler', 'save_checkpoint', 'load_checkpoint', 'shard_batches',
+           'topk_correct', 'EMA', 'mix_batch', 'teacher_probs', 'distill_loss', 'make_outliers', 'uniform_loss',
+           'valid_split', 'sigterm_as_interrupt', 'fit']
 
 # %% ../nbs/04_train.ipynb #19356f15
 _TPU_HINTS = ("TPU_NAME", "TPU_ACCELERATOR_TYPE", "TPU_WORKER_ID", "COLAB_TPU_ADDR", "XRT_TPU_CONFIG")
@@ -424,9 +425,13 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
         if step == r.steps: break
         if r.cfg["augment"] is not None: x = augment_batch(x, generator=r.gen, **r.cfg["augment"])
         x, y_mix, lam = mix_batch(x, y, r.cfg["config"].mixup, r.cfg["config"].cutmix, r.gen)
-        with r.amp: logits = r.model(x)
-        loss = _loss(logits.float(), y, y_mix, lam, r.cfg["config"].label_smoothing)
+        tc = r.cfg["config"]
+        x_in = torch.cat([x, make_outliers(x, tc.outliers, r.gen)]) if tc.outliers else x   # one forward pass for both
+        with r.amp: logits = r.model(x_in)
+        logits, logits_out = logits[:len(x)], logits[len(x):]
+        loss = _loss(logits.float(), y, y_mix, lam, tc.label_smoothing)
         if r.teachers: loss = _with_teachers(r, x, logits, loss)
+        if tc.outliers: loss = loss + OUTLIER_WEIGHT * uniform_loss(logits_out.float())
         r.opt.zero_grad(set_to_none=True)
         loss.backward()
         _optimizer_step(r.opt, r.device)
@@ -435,6 +440,21 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
         tl = tl + torch.stack([loss.detach() * y.shape[0], torch.ones((), device=r.device) * y.shape[0]])
         if r.mb is not None and step % 10 == 0: _show_loss(r.mb, loss.detach(), r.device)
     return tl
+
+# %% ../nbs/04_train.ipynb #d3786071
+OUTLIER_WEIGHT = 0.5   # outlier exposure: the weight of the made-up non-symbols' loss (Hendrycks et al. 2019)
+OUTLIER_SHIFT = 8      # ... each is a drawing with another laid over it, shifted by up to this many px each way
+
+def make_outliers(x: torch.Tensor, share: float, generator: torch.Generator | None = None) -> torch.Tensor:
+    "Made-up non-symbols from a batch (ink 1.0): `share` of its size, each a drawing with another laid over it, shifted."
+    n = max(1, round(share * len(x)))
+    a, b = (torch.randint(len(x), (n,), generator=generator, device=x.device) for _ in range(2))
+    dy, dx = torch.randint(-OUTLIER_SHIFT, OUTLIER_SHIFT + 1, (2,), generator=generator, device=x.device).tolist()
+    return torch.maximum(x[a], torch.roll(x[b], (dy, dx), (-2, -1)))
+
+def uniform_loss(logits: torch.Tensor) -> torch.Tensor:
+    "Cross-entropy against equal probabilities over all classes: low when the net does not pick any."
+    return -F.log_softmax(logits, dim=1).mean()
 
 # %% ../nbs/04_train.ipynb #746d8481
 @torch.no_grad()
