@@ -21,9 +21,9 @@ from .formula import (Formula, Node, _guesser, classify, ink_components, read_fo
 __all__ = ['GAP', 'SCRIPT_GAP', 'SCALE', 'SIZE_JITTER', 'BASE_JITTER', 'SCRIPT_SIZE_RANGE', 'SCRIPT_RISE', 'FRAC_SIZE',
            'FRAC_GAP', 'FRAC_OVERHANG', 'PEN', 'ROOT_SIZE', 'ROOT_OVER', 'ROOT_UNDER', 'ROOT_TAIL', 'ROOT_GAP',
            'ROOT_CLEAR', 'INDEX_SIZE_RANGE', 'INDEX_GAP', 'OP_SIZE', 'LIMIT_SIZE_RANGE', 'LIMIT_GAP', 'LIMIT_OPS',
-           'SCRIPT_OPS', 'KINDS', 'compose_formula', 'segmentation_ok', 'formula_benchmark', 'benchmark_summary',
-           'Block', 'Composer', 'render', 'StructureSpec', 'compose_structure', 'score_structure',
-           'structure_benchmark', 'structure_summary']
+           'SCRIPT_OPS', 'REDRAWS', 'KINDS', 'compose_formula', 'segmentation_ok', 'formula_benchmark',
+           'benchmark_summary', 'Block', 'Composer', 'render', 'StructureSpec', 'symbols_touch', 'compose_structure',
+           'score_structure', 'structure_benchmark', 'structure_summary']
 
 # %% ../nbs/12a_formula_bench.ipynb #7056014a
 GAP = (0.2, 0.6)            # benchmark: the gap between two symbols' ink, x the frame (a HASY image's 32 px, scaled)
@@ -165,6 +165,8 @@ LIMIT_SIZE_RANGE = (0.5, 0.7)   # its limits' frame
 LIMIT_GAP = (0.03, 0.2)      # the gap between the operator's ink and its limits' ink
 LIMIT_OPS = ("\\sum", "\\prod", "\\cup", "\\cap", "\\coprod")    # limits below and above
 SCRIPT_OPS = ("\\int", "\\oint")                                  # limits as scripts
+REDRAWS = 100                # distinct symbols do not touch: a draw in which two symbols' ink touches (8-neighbours)
+                             # is drawn again (new sizes, gaps, jitter, signs), at most this often
 
 
 def _crop(ink: np.ndarray) -> np.ndarray:
@@ -355,6 +357,7 @@ class StructureSpec:
     "Random formulas of each structure kind from some rows (fold-1 test rows for the benchmark): items for `Composer.row`."
     def __init__(self, data, rows, rng):
         self.data, self.rows, self.rng = data, rows, rng
+        self.redrawn = 0                 # how often the last `compose_structure` drew again (its symbols touched)
         lab = np.array([data.latex(c) for c in data.labels[rows]])
         self.pool = {l: rows[lab == l] for l in set(LIMIT_OPS + SCRIPT_OPS + ("\\sqrt{}",))}
         self.tall = np.array([_is_tall(data.images[i]) for i in rows])
@@ -385,13 +388,26 @@ class StructureSpec:
         return self.ctx(("scripts", self.sym(tall=True)[1], [], [("frac", self.line(1, 1), self.line(1, 1))]))
 
 
+def symbols_touch(owner: np.ndarray) -> bool:
+    "Does any symbol's ink touch another symbol's ink (8-neighbours, as `ink_components` joins ink)?"
+    o = np.pad(owner, 1, constant_values=-1)
+    here = o[1:-1, 1:-1]
+    for dy, dx in ((0, 1), (1, 0), (1, 1), (1, -1)):
+        there = o[1 + dy:o.shape[0] - 1 + dy, 1 + dx:o.shape[1] - 1 + dx]
+        if ((here >= 0) & (there >= 0) & (here != there)).any(): return True
+    return False
+
+
 def compose_structure(data, items: list, rng: np.random.Generator, spec: "StructureSpec") -> tuple:
-    "Lay `items` out at a random scale: canvas (uint8), owner of each pixel, truth tree, each owner's LaTeX."
-    frame = 32 * rng.uniform(*SCALE)
-    c = Composer(data, rng)
-    c.pool = spec.pool
-    block = c.row(items, frame)
-    canvas, owner = render(block, frame)
+    "Lay `items` out at a random scale, drawn again while symbols touch: canvas (uint8), owner, truth tree, LaTeX of each owner."
+    for spec.redrawn in range(REDRAWS + 1):
+        frame = 32 * rng.uniform(*SCALE)
+        c = Composer(data, rng)
+        c.pool = spec.pool
+        block = c.row(items, frame)
+        canvas, owner = render(block, frame)
+        if not symbols_touch(owner): break
+    else: raise ValueError(f"compose_structure: symbols still touch after {REDRAWS} draws")
     return canvas, owner, block.node, c.labels
 
 
@@ -423,15 +439,17 @@ def structure_benchmark(data, n: int = 100, seed: int = 0, kinds: Sequence[str] 
         t = time.perf_counter()
         f = read_formula(canvas, guesser)
         ms = (time.perf_counter() - t) * 1e3
-        out.append(dict(kind=kind, symbols=len(labels), ms=ms, **score_structure(f, canvas, owner, truth, labels)))
+        out.append(dict(kind=kind, symbols=len(labels), ms=ms, redrawn=spec.redrawn,
+                        **score_structure(f, canvas, owner, truth, labels)))
     return pd.DataFrame(out)
 
 
 def structure_summary(df: "pandas.DataFrame") -> "pandas.DataFrame":
-    "Per structure kind and overall: segmentation, structure, exact, exact within top 5, median reading time."
+    "Per structure kind and overall: redrawn (share drawn again as symbols touched), segmentation, structure, exact, ..."
     import pandas as pd
     def row(d):
-        return {"formulas": len(d), "symbols": d.symbols.mean(), "segmentation": d.segmentation.mean(),
+        return {"formulas": len(d), "symbols": d.symbols.mean(), "redrawn": (d.redrawn > 0).mean(),
+                "segmentation": d.segmentation.mean(),
                 "structure": d.structure.mean(), "exact": d.exact.mean(), "exact within top-5": d.exact_top5.mean(),
                 "median ms": d.ms.median()}
     out = {k: row(df[df.kind == k]) for k in KINDS if (df.kind == k).any()}
