@@ -29,13 +29,13 @@ __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GA
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
            'FRAC_CLEAR', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN',
-           'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_JOIN', 'SCRIPT_LINE', 'STACK_SPAN',
-           'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces',
-           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance',
-           'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape',
-           'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input',
-           'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes',
-           'root_strokes', 'moved']
+           'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL', 'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN',
+           'SCRIPT_LINE', 'STACK_SPAN', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS',
+           'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance',
+           'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node',
+           'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants',
+           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula',
+           'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -417,7 +417,7 @@ ROOT_INK = 0.4       # ... when one enclosed piece, not flat, is at least this x
 ROOT_BELOW = 0.4     # ... its box taken this x its height lower (a sign written above its contents ends above their foot)
 INDEX_SIZE = 0.6     # a root's index: a piece left of its contents, above its middle, smaller than this x its height
 LIMIT_SIZE = 0.25    # a limit: a non-flat piece at least this x as tall as the operator ...
-LIMIT_REACH = 0.6    # ... above or below it, within this x its height ...
+LIMIT_REACH = 0.6    # ... above or below it, within this x its height of it or of the limit's items nearer to it ...
 LIMIT_SPAN = 0.5     # ... its centre within the operator's x range widened by this x its width on each side
 OP_RANK = 2          # an operator with limits is one of the net's first OP_RANK guesses (a root sign: of its 5)
 PASSES = 3           # read_formula reads at most this often: candidates the net turns down go back to the line, and
@@ -425,7 +425,12 @@ PASSES = 3           # read_formula reads at most this often: candidates the net
 COMP_LINE = 0.5      # beside a structure a row's line height is at least this x the structure's height (its core)
 OP_TRIES = 3         # the tallest pieces of a row tried as big operators
 TALL = 0.6           # a root sign or a big operator is at least this x as tall as the row's tall pieces
+OP_TALL = 0.8        # ... and a big operator this x as tall as the row's tallest piece (not a script of an \int)
+ADOPT = 0.25         # a piece smaller than this x a structure's height (its sign, operator or bar's items) ...
+ADOPT_GAP = 0.1      # ... whose nearest ink, closer than this x that height, is the structure's joins it (a tail's end)
 OP_JOIN = 0.13       # pieces closer than this x an operator's height (or half inside its box) are part of it
+OP_WIDEN = 0.4       # an operator the net turns down is tried again with the pieces level with it (middle inside its
+                     # height, at least half as tall) closer than this x its height, and those half inside (a \coprod's legs)
 SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
 STACK_SPAN = 1.2     # a symbol taller than this x the line that a band of paper (STACK_GAP) cuts into two parts,
                      # neither of them dots, is two symbols: a superscript over a subscript written small
@@ -464,12 +469,12 @@ def _item_boxes(R: _Reading, pieces: list[int], comps: list[_Comp]) -> np.ndarra
 
 
 def _weighty(R: _Reading, pieces: list[int], comps: list[_Comp], sel: np.ndarray, size: float) -> bool:
-    "Do the selected items hold a structure, or a piece that is not flat and at least `size` in extent?"
+    "Do the selected items hold a structure, or pieces not flat that together (their box) are at least `size` in extent?"
     n = len(pieces)
     if sel[n:].any(): return True
     b = R.b[np.asarray(pieces, int)].reshape(-1, 4)
-    ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
-    return bool((sel[:n] & ~_flat(b) & (ext >= size)).any())
+    mine = b[sel[:n] & ~_flat(b)]
+    return len(mine) > 0 and max(mine[:, 2].max() - mine[:, 0].min(), mine[:, 3].max() - mine[:, 1].min()) >= size
 
 
 def _row_height(R: _Reading, pieces: list[int]) -> float:
@@ -513,7 +518,28 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
         if _weighty(R, pieces, comps, above, size) and _weighty(R, pieces, comps, below, size):
             if _touching(R, pieces, above | below, k, FRAC_CLEAR * h).any(): continue
             if best is None or x1 - x0 > best[1]: best = (k, x1 - x0, above, below)
-    return best
+    if best is None: return None
+    k, width, above, below = best
+    sel = above | below
+    h = max(B[sel, 3].max(), R.b[pieces[k], 3]) - min(B[sel, 1].min(), R.b[pieces[k], 1])
+    return (k, width, *_adopt(R, pieces, [above, below], h, [k]))
+
+
+def _adopt(R: _Reading, pieces: list[int], parts: list, h: float, own: Sequence[int]) -> list:
+    "Parts of a structure (item masks), each with the pieces under ADOPT x `h` whose nearest ink, within ADOPT_GAP x `h`, is its."
+    parts = [p.copy() for p in parts]
+    if R.distance is None: return parts
+    b, n, taken = R.b[pieces], len(pieces), np.any(parts, axis=0)
+    ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    for i in np.flatnonzero((ext < ADOPT * h) & ~taken[:n]):
+        if i in own: continue
+        gap = np.maximum(np.maximum(b[:, 0] - b[i, 2], b[i, 0] - b[:, 2]), np.maximum(b[:, 1] - b[i, 3], b[i, 1] - b[:, 3]))
+        near = [j for j in np.flatnonzero(gap < ADOPT_GAP * h) if j != i]
+        d = [R.distance(pieces[i], pieces[j]) for j in near]
+        if not d or min(d) >= ADOPT_GAP * h: continue
+        j = near[int(np.argmin(d))]
+        for p in parts: p[i] |= p[j]
+    return parts
 
 
 def _touching(R: _Reading, pieces: list[int], sel: np.ndarray, k: int, gap: float) -> np.ndarray:
@@ -555,7 +581,8 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     index = small & ((B[:, 0] + B[:, 2]) / 2 < first)                   # small, high, left of the contents: the index
     index |= _flat(B) & ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & _under(B, index)   # ... with its dashes (of a \\pm)
     index[k] = False
-    return k, held & ~index, index, B[held & ~index, 2].max(initial=-np.inf) >= x1   # ... and whether the contents reach its bar's end
+    body, index = _adopt(R, pieces, [held & ~index, index], y1 - y0, [k])   # ... with the pieces of their symbols
+    return k, body, index, B[body, 2].max(initial=-np.inf) >= x1   # ... and whether the contents reach its bar's end
 
 
 def _under(B: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -591,30 +618,51 @@ def _cluster(R: _Reading, pieces: list[int], k: int) -> list[int]:
     return out
 
 
+def _widen(R: _Reading, pieces: list[int], mine: list[int]) -> list[int]:
+    "An operator's pieces `mine` (positions) with the level pieces closer than OP_WIDEN x its height, then those half inside."
+    b, out = R.b[pieces], list(mine)
+    y0, y1 = b[mine, 1].min(), b[mine, 3].max()
+    cy, h = (b[:, 1] + b[:, 3]) / 2, y1 - y0
+    level = (cy >= y0) & (cy <= y1) & (b[:, 3] - b[:, 1] >= 0.5 * h)
+    grown = True
+    while grown:
+        new = [j for j in np.flatnonzero(level) if j not in out and _box_gap(b, out, [j]) < OP_WIDEN * h]
+        out, grown = out + new, bool(new)
+    x0, x1 = b[out, 0].min(), b[out, 2].max()
+    iw = np.clip(np.minimum(b[:, 2], x1) - np.maximum(b[:, 0], x0), 0, None)
+    ih = np.clip(np.minimum(b[:, 3], y1) - np.maximum(b[:, 1], y0), 0, None)
+    inside = iw * ih >= 0.5 * (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return out + [j for j in np.flatnonzero(inside) if j not in out]
+
+
 def _limits(R: _Reading, pieces: list[int], comps: list[_Comp], B: np.ndarray, mine: list[int]):
     "The items above and below pieces `mine` (positions) that can be their limits, and whether each side has one."
     x0, y0, x1, y1 = B[mine, 0].min(), B[mine, 1].min(), B[mine, 2].max(), B[mine, 3].max()
     h, w, cx = y1 - y0, x1 - x0, (B[:, 0] + B[:, 2]) / 2
     near = (cx >= x0 - LIMIT_SPAN * w) & (cx <= x1 + LIMIT_SPAN * w)
     near[mine] = False
-    above = near & (B[:, 3] < y0) & (B[:, 3] >= y0 - LIMIT_REACH * h)
-    below = near & (B[:, 1] > y1) & (B[:, 1] <= y1 + LIMIT_REACH * h)
+    above = _reach(B, near & (B[:, 3] < y0), y0, -1, LIMIT_REACH * h)
+    below = _reach(B, near & (B[:, 1] > y1), y1, 1, LIMIT_REACH * h)
     return above, below, _weighty(R, pieces, comps, above, LIMIT_SIZE * h), _weighty(R, pieces, comps, below, LIMIT_SIZE * h)
 
 
 def _peel_op(R: _Reading, pieces: list[int], comps: list[_Comp]):
     "The tallest piece (with the pieces of its symbol) that has limits above or below it, or None."
     B = _item_boxes(R, pieces, comps)
-    tall = TALL * _row_height(R, pieces)
+    tall = max(TALL * _row_height(R, pieces), OP_TALL * (R.b[pieces, 3] - R.b[pieces, 1]).max(initial=0.0))
     order = sorted(range(len(pieces)), key=lambda k: -(R.b[pieces[k], 3] - R.b[pieces[k], 1]))
     for k in order[:OP_TRIES]:
         if R.b[pieces[k], 3] - R.b[pieces[k], 1] < tall: break
         if _flat(R.b[[pieces[k]]])[0] or not any(_limits(R, pieces, comps, B, [k])[2:]): continue
         mine = _cluster(R, pieces, k)
         key = tuple(sorted(pieces[j] for j in mine))
+        if R.skip.get(key, ("",))[0] == "line":                              # turned down: once more, widened
+            mine = _widen(R, pieces, mine)
+            key = tuple(sorted(pieces[j] for j in mine))
         if R.skip.get(key, ("",))[0] == "line" or (R.only is not None and key not in R.only): continue
         above, below, up, down = _limits(R, pieces, comps, B, mine)
-        if up or down: return mine, above & up, below & down
+        h = B[mine, 3].max() - B[mine, 1].min()
+        if up or down: return (mine, *_adopt(R, pieces, [above & up, below & down], h, mine))
     return None
 
 
@@ -751,13 +799,20 @@ def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
     return [it for it in out if it is not None]
 
 
+def _dots_line(b: np.ndarray) -> float:
+    "The line height of a row of dots only (each under DOT x the row's height: \\therefore, \\vdots): that height; else 0."
+    H = b[:, 3].max() - b[:, 1].min()
+    ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
+    return float(H) if len(b) > 1 and (ext < DOT * H).all() else 0.0
+
+
 def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) -> tuple[Node, ...]:
     "A row without structures left to find: its pieces grouped into symbols, scripts by the layout, as nodes."
     items: list[tuple[np.ndarray, Node | None, list[int], float]] = []     # (core box, structure or None, pieces, line)
     if pieces:
         fixed = R.line if (top and R.line is not None) else None
         floor = R.floor if top and not comps else COMP_LINE * max([c.core[3] - c.core[1] for c in comps], default=0.0)
-        groups, Lp = _group(R, pieces, fixed, floor)
+        groups, Lp = _group(R, pieces, fixed, max(floor, _dots_line(R.b[pieces])))
         if top: R.top_line = Lp
         items += [(np.array(union_box(R.b, g)), None, g, Lp) for g in groups]
     items += [(c.core, c.node, [], 0.0) for c in comps]
@@ -814,7 +869,8 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
 CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "SPECK_GAP", "FLAT", "BAR_WIDTH", "BAR_GAP",
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
-                  "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_RANK", "PASSES")
+                  "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "OP_WIDEN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_TALL", "ADOPT",
+                  "ADOPT_GAP", "OP_RANK", "PASSES")
 
 def formula_constants() -> dict:
     "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."

@@ -13,7 +13,8 @@ import CONSTANTS from "./formula_constants.json" with { type: "json" };
 export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
   STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
-  ROOT_BELOW, INDEX_SIZE, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, COMP_LINE, OP_TRIES, TALL, OP_RANK, PASSES,
+  ROOT_BELOW, INDEX_SIZE, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
+  ADOPT_GAP, OP_RANK, PASSES,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c", bar: "#9467bd", root: "#e377c2" };
@@ -338,10 +339,11 @@ class Reading {   // _Reading: what one pass of the structure reader needs and m
 
 function itemBoxes(R, pieces, comps) { return pieces.map((p) => R.b[p]).concat(comps.map((c) => c.box)); }
 
-function weighty(R, pieces, comps, sel, size) {   // _weighty: a structure, or a piece not flat and at least `size`
+function weighty(R, pieces, comps, sel, size) {   // _weighty: a structure, or pieces not flat, their box at least `size`
   const n = pieces.length;
   if (sel.slice(n).some(Boolean)) return true;
-  return pieces.some((p, i) => sel[i] && !isFlat(R.b[p]) && Math.max(R.b[p][2] - R.b[p][0], R.b[p][3] - R.b[p][1]) >= size);
+  const mine = pieces.filter((p, i) => sel[i] && !isFlat(R.b[p])).map((p) => R.b[p]);
+  return mine.length > 0 && Math.max(maxOf(mine.map((r) => r[2])) - minOf(mine.map((r) => r[0])), maxOf(mine.map((r) => r[3])) - minOf(mine.map((r) => r[1]))) >= size;
 }
 
 function rowHeight(R, pieces) {   // _row_height: the median height of the row's tall pieces
@@ -383,7 +385,31 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
       if (best === null || x1 - x0 > best[1]) best = [k, x1 - x0, above, below];
     }
   });
-  return best;
+  if (best === null) return null;
+  const [k, width, above, below] = best, bar = R.b[pieces[k]];
+  const sel = above.map((v, i) => v || below[i]);
+  const h = Math.max(maxOf(B.filter((_, i) => sel[i]).map((r) => r[3])), bar[3]) - Math.min(minOf(B.filter((_, i) => sel[i]).map((r) => r[1])), bar[1]);
+  return [k, width, ...adopt(R, pieces, [above, below], h, [k])];
+}
+
+function adopt(R, pieces, parts, h, own) {   // _adopt: each part with the small pieces whose nearest ink, close enough, is its
+  parts = parts.map((p) => p.slice());
+  if (R.distance === null) return parts;
+  const b = pieces.map((p) => R.b[p]);
+  const taken = parts[0].map((_, i) => parts.some((p) => p[i]));
+  for (let i = 0; i < b.length; i++) {
+    if (!(Math.max(b[i][2] - b[i][0], b[i][3] - b[i][1]) < ADOPT * h) || taken[i] || own.includes(i)) continue;
+    const near = [];
+    b.forEach((r, j) => {
+      const gap = Math.max(r[0] - b[i][2], b[i][0] - r[2], r[1] - b[i][3], b[i][1] - r[3]);
+      if (gap < ADOPT_GAP * h && j !== i) near.push(j);
+    });
+    const d = near.map((j) => R.distance(pieces[i], pieces[j]));
+    if (!d.length || minOf(d) >= ADOPT_GAP * h) continue;
+    const j = near[d.indexOf(minOf(d))];
+    for (const p of parts) p[i] = p[i] || p[j];
+  }
+  return parts;
 }
 
 function touching(R, pieces, sel, k, gap) {   // _touching: the selected pieces whose ink is closer than `gap` to piece k's
@@ -420,8 +446,8 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
   const index0 = small.map((v, i) => v && (B[i][0] + B[i][2]) / 2 < first);
   const dash = under(B, index0);   // ... with its dashes (of a \pm)
   const index = index0.map((v, i) => i !== k && (v || (isFlat(B[i]) && (B[i][1] + B[i][3]) / 2 < (y0 + y1) / 2 && dash[i])));
-  const inner = held.map((v, i) => v && !index[i]);
-  return [k, inner, index, maxOf(B.filter((_, i) => inner[i]).map((r) => r[2])) >= x1];   // ... and whether the contents reach its bar's end
+  const [inner, index2] = adopt(R, pieces, [held.map((v, i) => v && !index[i]), index], y1 - y0, [k]);   // ... with their symbols' pieces
+  return [k, inner, index2, maxOf(B.filter((_, i) => inner[i]).map((r) => r[2])) >= x1];   // ... and whether the contents reach its bar's end
 }
 
 function under(B, sel) {   // _under: items not selected, at least half of their x range inside a selected item's
@@ -454,29 +480,48 @@ function cluster(R, pieces, k) {   // _cluster: piece k with the pieces half ins
   return out;
 }
 
+function widen(R, pieces, mine) {   // _widen: an operator's pieces with the level ones closer than OP_WIDEN x its height, then those half inside
+  const b = pieces.map((p) => R.b[p]);
+  let out = mine.slice();
+  const y0 = gMin(b, mine, 1), y1 = gMax(b, mine, 3), h = y1 - y0;
+  const level = b.map((r) => (r[1] + r[3]) / 2 >= y0 && (r[1] + r[3]) / 2 <= y1 && r[3] - r[1] >= 0.5 * h);
+  for (let grown = true; grown;) {
+    const fresh = b.map((_, j) => j).filter((j) => level[j] && !out.includes(j) && boxGap(b, out, [j]) < OP_WIDEN * h);
+    out = out.concat(fresh);
+    grown = fresh.length > 0;
+  }
+  const x0 = gMin(b, out, 0), x1 = gMax(b, out, 2);
+  const inside = b.map((r) => Math.max(Math.min(r[2], x1) - Math.max(r[0], x0), 0) * Math.max(Math.min(r[3], y1) - Math.max(r[1], y0), 0) >= 0.5 * (r[2] - r[0]) * (r[3] - r[1]));
+  return out.concat(b.map((_, j) => j).filter((j) => inside[j] && !out.includes(j)));
+}
+
 function limitsOf(R, pieces, comps, B, mine) {   // _limits: items above / below that can be limits, and whether each side has one
   const [x0, y0, x1, y1] = boxOf(B, B.map((_, i) => mine.includes(i)));
   const h = y1 - y0, w = x1 - x0;
   const near = B.map((r, i) => !mine.includes(i) && (r[0] + r[2]) / 2 >= x0 - LIMIT_SPAN * w && (r[0] + r[2]) / 2 <= x1 + LIMIT_SPAN * w);
-  const above = near.map((v, i) => v && B[i][3] < y0 && B[i][3] >= y0 - LIMIT_REACH * h);
-  const below = near.map((v, i) => v && B[i][1] > y1 && B[i][1] <= y1 + LIMIT_REACH * h);
+  const above = reach(B, near.map((v, i) => v && B[i][3] < y0), y0, -1, LIMIT_REACH * h);
+  const below = reach(B, near.map((v, i) => v && B[i][1] > y1), y1, 1, LIMIT_REACH * h);
   return [above, below, weighty(R, pieces, comps, above, LIMIT_SIZE * h), weighty(R, pieces, comps, below, LIMIT_SIZE * h)];
 }
 
 function peelOp(R, pieces, comps) {   // _peel_op: the tallest piece (with its symbol's pieces) with limits above or below
-  const B = itemBoxes(R, pieces, comps), tall = TALL * rowHeight(R, pieces);
   const ht = (k) => R.b[pieces[k]][3] - R.b[pieces[k]][1];
+  const B = itemBoxes(R, pieces, comps), tall = Math.max(TALL * rowHeight(R, pieces), OP_TALL * Math.max(0.0, ...pieces.map((_, k) => ht(k))));
   const order = argsortBy(pieces.length, (k) => -ht(k));
   for (const k of order.slice(0, OP_TRIES)) {
     if (ht(k) < tall) break;
     if (isFlat(R.b[pieces[k]])) continue;
     const first = limitsOf(R, pieces, comps, B, [k]);
     if (!first[2] && !first[3]) continue;
-    const mine = cluster(R, pieces, k);
-    const key = keyOf(mine.map((j) => pieces[j]));
+    let mine = cluster(R, pieces, k), key = keyOf(mine.map((j) => pieces[j]));
+    if (R.skipped(key) === "line") {   // turned down: once more, widened
+      mine = widen(R, pieces, mine);
+      key = keyOf(mine.map((j) => pieces[j]));
+    }
     if (R.skipped(key) === "line" || (R.only !== null && !R.only.has(key))) continue;
     const [above, below, up, down] = limitsOf(R, pieces, comps, B, mine);
-    if (up || down) return [mine, above.map((v) => v && up), below.map((v) => v && down)];
+    const h = maxOf(mine.map((j) => B[j][3])) - minOf(mine.map((j) => B[j][1]));
+    if (up || down) return [mine, ...adopt(R, pieces, [above.map((v) => v && up), below.map((v) => v && down)], h, mine)];
   }
   return null;
 }
@@ -611,12 +656,17 @@ function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holdin
 
 const byCentre = (cores) => argsortBy(cores.length, (i) => (cores[i][0] + cores[i][2]) / 2);
 
+function dotsLine(b) {   // _dots_line: a row of dots only (each under DOT x its height) is read at its height; else 0
+  const H = maxOf(b.map((r) => r[3])) - minOf(b.map((r) => r[1]));
+  return b.length > 1 && b.every((r) => Math.max(r[2] - r[0], r[3] - r[1]) < DOT * H) ? H : 0.0;
+}
+
 function plainRow(R, pieces, comps, top) {   // _plain_row: pieces grouped into symbols, scripts by the layout
   let items = [];   // {core, node (or null), pieces, L}
   if (pieces.length) {
     const fixed = top && R.line !== null ? R.line : null;
     const floor = top && !comps.length ? R.floor : COMP_LINE * Math.max(0.0, ...comps.map((c) => c.core[3] - c.core[1]));
-    const [groups, Lp] = groupRow(R, pieces, fixed, floor);
+    const [groups, Lp] = groupRow(R, pieces, fixed, Math.max(floor, dotsLine(pieces.map((p) => R.b[p]))));
     if (top) R.topLine = Lp;
     items = groups.map((g) => ({ core: unionBox(R.b, g), node: null, pieces: g, L: Lp }));
   }
