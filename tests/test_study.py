@@ -120,6 +120,18 @@ def test_shard_flag_is_checked():
     assert code == 2 and "expected K/N with 1 <= K <= N, got '3/2'" in err
 
 
+def test_background_study_needs_native_bf16(tmp_path, monkeypatch):
+    "On a CPU without native bf16 the script refuses in one line before it touches anything (its STOP file, its log)."
+    bg = _study_bg()
+    monkeypatch.setattr(bg, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(bg, "STOP", tmp_path / "STOP")
+    (tmp_path / "STOP").write_text("")
+    monkeypatch.setattr(sys, "argv", ["study_bg.py", "converge", "--log", str(tmp_path / "bg.log")])
+    with pytest.raises(SystemExit, match="this CPU has no native bf16 .* not started"):
+        bg.main()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["STOP"]
+
+
 def test_part_files_committed_once(tmp_path, monkeypatch):
     "A part's own file (the ensemble's table) is committed by itself when it is new or changed, and only then."
     bg = _study_bg()
