@@ -643,7 +643,15 @@ def _limits(R: _Reading, pieces: list[int], comps: list[_Comp], B: np.ndarray, m
     near[mine] = False
     above = _reach(B, near & (B[:, 3] < y0), y0, -1, LIMIT_REACH * h)
     below = _reach(B, near & (B[:, 1] > y1), y1, 1, LIMIT_REACH * h)
-    return above, below, _weighty(R, pieces, comps, above, LIMIT_SIZE * h), _weighty(R, pieces, comps, below, LIMIT_SIZE * h)
+    return above, below, _limit_weighty(R, pieces, comps, above, LIMIT_SIZE * h), _limit_weighty(R, pieces, comps, below, LIMIT_SIZE * h)
+
+
+def _limit_weighty(R: _Reading, pieces: list[int], comps: list[_Comp], sel: np.ndarray, size: float) -> bool:
+    "Can the selected items be a limit: `_weighty`, or two or more dashes and dots whose box is at least `size` (a \\Xi, a \\bot)?"
+    n = len(pieces)
+    b = R.b[np.asarray(pieces, int)].reshape(-1, 4)[sel[:n]]
+    if _weighty(R, pieces, comps, sel, size): return True
+    return len(b) > 1 and max(b[:, 2].max() - b[:, 0].min(), b[:, 3].max() - b[:, 1].min()) >= size
 
 
 def _peel_op(R: _Reading, pieces: list[int], comps: list[_Comp]):

@@ -501,7 +501,13 @@ function limitsOf(R, pieces, comps, B, mine) {   // _limits: items above / below
   const near = B.map((r, i) => !mine.includes(i) && (r[0] + r[2]) / 2 >= x0 - LIMIT_SPAN * w && (r[0] + r[2]) / 2 <= x1 + LIMIT_SPAN * w);
   const above = reach(B, near.map((v, i) => v && B[i][3] < y0), y0, -1, LIMIT_REACH * h);
   const below = reach(B, near.map((v, i) => v && B[i][1] > y1), y1, 1, LIMIT_REACH * h);
-  return [above, below, weighty(R, pieces, comps, above, LIMIT_SIZE * h), weighty(R, pieces, comps, below, LIMIT_SIZE * h)];
+  return [above, below, limitWeighty(R, pieces, comps, above, LIMIT_SIZE * h), limitWeighty(R, pieces, comps, below, LIMIT_SIZE * h)];
+}
+
+function limitWeighty(R, pieces, comps, sel, size) {   // _limit_weighty: weighty, or 2+ dashes and dots whose box is at least `size`
+  const b = pieces.filter((_, i) => sel[i]).map((p) => R.b[p]);
+  if (weighty(R, pieces, comps, sel, size)) return true;
+  return b.length > 1 && Math.max(maxOf(b.map((r) => r[2])) - minOf(b.map((r) => r[0])), maxOf(b.map((r) => r[3])) - minOf(b.map((r) => r[1]))) >= size;
 }
 
 function peelOp(R, pieces, comps) {   // _peel_op: the tallest piece (with its symbol's pieces) with limits above or below
