@@ -20,9 +20,9 @@ from .weights import asset_path
 from .train import FitResult, fit, valid_split
 
 # %% auto #0
-__all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPENSET_NAME', 'ECE_BINS', 'TOP_GAP', 'SCORES',
-           'REJECT', 'KNN_K', 'REACT_P', 'VIM_DIM', 'MIX_W', 'OPEN_SETS', 'POSTHOC', 'AUROC_GOAL', 'SPACES',
-           'CALIB_SEED', 'SHIPPED_CALIBRATION', 'SHIPPED_PROTOTYPES', 'holdout_classes', 'open_split',
+__all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPENSET_NAME', 'OPENSET_OE_NAME', 'ECE_BINS',
+           'TOP_GAP', 'SCORES', 'REJECT', 'KNN_K', 'REACT_P', 'VIM_DIM', 'MIX_W', 'OPEN_SETS', 'POSTHOC', 'AUROC_GOAL',
+           'SPACES', 'CALIB_SEED', 'SHIPPED_CALIBRATION', 'SHIPPED_PROTOTYPES', 'holdout_classes', 'open_split',
            'fold_open_split', 'find_openset_run', 'train_openset', 'split_head', 'embed', 'msp_score', 'energy_score',
            'unit', 'class_prototypes', 'prototype_score', 'auroc', 'reject_threshold', 'rejected', 'fit_temperature',
            'reliability', 'ece', 'fit_top_label', 'scale_top', 'calibrated_probs', 'held_classes', 'score_all',
@@ -60,22 +60,24 @@ def fold_open_split(data: HasyData, fold: int = 1, held: np.ndarray | None = Non
 # %% ../nbs/06b_openset.ipynb #1c9bb589
 OPENSET_DIR = Path("results/openset")     # where the held-out-class run and its derived arrays live (from the repo root)
 OPENSET_NAME = "openset-vgg"
+OPENSET_OE_NAME = "openset-vgg-oe"        # the same, trained with outlier exposure (`outliers=`)
 
-def find_openset_run(root: str | Path = OPENSET_DIR) -> Path:
-    "The newest `train_openset` run folder under `root` (one with held_out.json and a report)."
-    runs = sorted(p.parent for p in Path(root).glob(f"*-{OPENSET_NAME}/held_out.json"))
-    if not runs: raise FileNotFoundError(f"no {OPENSET_NAME} run under {root}: make one with train_openset() (see above)")
+def find_openset_run(root: str | Path = OPENSET_DIR, name: str = OPENSET_NAME) -> Path:
+    "The newest `train_openset` run folder called `name` under `root` (one with held_out.json and a report)."
+    runs = sorted(p.parent for p in Path(root).glob(f"*-{name}/held_out.json"))
+    if not runs: raise FileNotFoundError(f"no {name} run under {root}: make one with train_openset() (see above)")
     return runs[-1]
 
 def train_openset(runs_dir: str | Path = OPENSET_DIR, data: HasyData | None = None, fold: int = 1, *, epochs: int = 8,
                   lr: float = 4e-3, label_smoothing: float = 0.1, precision: str = "bf16", threads: int = 1,
-                  progress: bool = False) -> FitResult:
+                  outliers: float = 0.0, progress: bool = False) -> FitResult:
     "Train the shipped architecture on fold `fold`'s known classes (validation on their 8 %), into `runs_dir`."
     data = load_hasy() if data is None else data
     split = fold_open_split(data, fold)
     res = fit(pretrained_info()["spec"], data, fold, epochs=epochs, lr=lr, label_smoothing=label_smoothing,
               precision=precision, threads=threads, train_idx=split["train"], valid_idx=split["valid"],
-              runs_dir=runs_dir, name=OPENSET_NAME, held_out="valid", progress=progress)
+              outliers=outliers, runs_dir=runs_dir, name=OPENSET_OE_NAME if outliers else OPENSET_NAME,
+              held_out="valid", progress=progress)
     held = holdout_classes(data.n_classes).tolist()
     (Path(res.report_dir) / "held_out.json").write_text(json.dumps(dict(seed=HOLDOUT_SEED, classes=held), indent=1))
     return res

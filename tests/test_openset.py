@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from hasy_nb.openset import (AUROC_GOAL, KNN_K, MIX_W, POSTHOC, REACT_P, SCORES, VIM_DIM, auroc, calibrated_probs, ece,
+from hasy_nb.openset import (AUROC_GOAL, KNN_K, MIX_W, OPENSET_NAME, OPENSET_OE_NAME, POSTHOC, REACT_P, SCORES, VIM_DIM,
+                             auroc, calibrated_probs, ece,
                              find_openset_run, fit_temperature, fit_top_label, held_classes, holdout_classes, reject_threshold,
                              rejected, scale_top, shipped_calibration)
 
@@ -38,7 +39,7 @@ def check_saved_figures(s, report: dict, names) -> None:
         assert auroc(s[f"test_{name}"], s[f"test_unknown_{name}"]) == pytest.approx(row["test_auroc"], abs=1e-6)
         assert auroc(s[f"valid_{name}"], s[f"valid_unknown_{name}"]) == pytest.approx(row["valid_auroc"], abs=1e-6)
         t = reject_threshold(s[f"valid_{name}"][s["valid_correct"]])
-        assert t == pytest.approx(row["threshold"], abs=1e-5)
+        assert t == pytest.approx(row["threshold"], rel=1e-6, abs=1e-5)     # the scores are saved as float32
         assert rejected(s[f"test_{name}"][s["test_correct"]], t) == pytest.approx(row["test_correct_rejected"], abs=1e-9)
 
 
@@ -142,3 +143,23 @@ console.log(JSON.stringify(rows.map((r) => Array.from(net.scaleTop(Float64Array.
     for js, p in zip(json.loads(r.stdout), rows):
         py = scale_top(p[None], SHIPPED["top_slope"], SHIPPED["top_bias"])[0].numpy()
         np.testing.assert_allclose(js, py, atol=1e-6)
+
+
+OE_PAIR = {name: find_openset_run(ROOT / "results/openset/oe", name) for name in (OPENSET_NAME, OPENSET_OE_NAME)}
+
+
+@pytest.mark.parametrize("name", [OPENSET_NAME, OPENSET_OE_NAME])
+def test_outlier_exposure_pair_figures_follow_from_the_saved_scores(name):
+    run = OE_PAIR[name]
+    check_saved_figures(np.load(run / "scores.npz"), json.loads((run / "openset.json").read_text()), SCORES)
+    check_saved_figures(np.load(run / "posthoc.npz"), json.loads((run / "posthoc.json").read_text()), POSTHOC)
+
+
+def test_outlier_exposure_pair_differs_only_in_outliers_and_was_chosen_on_validation():
+    plain, oe = (json.loads((OE_PAIR[n] / "config.json").read_text())["identity"] for n in (OPENSET_NAME, OPENSET_OE_NAME))
+    assert {k: v for k, v in oe.items() if plain.get(k) != v} == {"outliers": 0.25} and set(plain) == set(oe) - {"outliers"}
+    best = {n: json.loads((OE_PAIR[n] / "posthoc.json").read_text()) for n in OE_PAIR}
+    rows = {n: b["scores"][b["best"]] for n, b in best.items()}
+    assert rows[OPENSET_OE_NAME]["valid_auroc"] > rows[OPENSET_NAME]["valid_auroc"]      # the chapter keeps outlier exposure
+    assert rows[OPENSET_OE_NAME]["test_auroc"] == pytest.approx(0.8923, abs=1e-4)          # what the chapter reports
+    assert rows[OPENSET_OE_NAME]["test_correct_rejected"] == pytest.approx(0.0493, abs=1e-4)
