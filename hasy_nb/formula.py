@@ -28,14 +28,15 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
-           'FRAC_CLEAR', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN',
-           'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL', 'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN',
-           'SCRIPT_LINE', 'STACK_SPAN', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS',
-           'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance',
-           'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node',
-           'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants',
-           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula',
-           'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
+           'FRAC_CLEAR', 'FRAC_DASHES', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'INDEX_FOOT', 'LIMIT_SIZE',
+           'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL', 'ADOPT',
+           'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'SCRIPT_LINE', 'SCRIPT_DOT', 'STACK_SPAN', 'CONSTANT_NAMES',
+           'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box',
+           'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes',
+           'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols',
+           'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify',
+           'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes',
+           'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -412,10 +413,12 @@ FRAC_INK = 4.0       # a fraction bar: a dash with, above and below it (centres 
 FRAC_WIDER = 1.1     # ... items no wider than this x the bar
 FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
 FRAC_CLEAR = 1.0     # ... none of their pieces closer to the bar than this x its thickness (a \prod's legs, an \ni's arcs)
+FRAC_DASHES = 2      # ... or, on a side of dashes only, this many within the bar's ends, together FRAC_INK x its thickness tall (\equiv)
 ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
 ROOT_INK = 0.4       # ... when one enclosed piece, not flat, is at least this x the encloser's height
 ROOT_BELOW = 0.4     # ... its box taken this x its height lower (a sign written above its contents ends above their foot)
 INDEX_SIZE = 0.6     # a root's index: a piece left of its contents, above its middle, smaller than this x its height
+INDEX_FOOT = 0.25    # ... or lower, reaching into the sign's box from the left, its foot this x its height above the sign's
 LIMIT_SIZE = 0.25    # a limit: a non-flat piece at least this x as tall as the operator ...
 LIMIT_REACH = 0.6    # ... above or below it, within this x its height of it or of the limit's items nearer to it ...
 LIMIT_SPAN = 0.5     # ... its centre within the operator's x range widened by this x its width on each side
@@ -432,6 +435,7 @@ OP_JOIN = 0.13       # pieces closer than this x an operator's height (or half i
 OP_WIDEN = 0.4       # an operator the net turns down is tried again with the pieces level with it (middle inside its
                      # height, at least half as tall) closer than this x its height, and those half inside (a \coprod's legs)
 SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
+SCRIPT_DOT = 0.3     # a script of one piece, not flat, under this x its base's height and within SPECK_GAP x it: a speck of the base
 STACK_SPAN = 1.2     # a symbol taller than this x the line that a band of paper (STACK_GAP) cuts into two parts,
                      # neither of them dots, is two symbols: a superscript over a subscript written small
 
@@ -515,7 +519,7 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
         above = _reach(B, inside & (B[:, 3] <= cy), y0, -1, FRAC_REACH * (x1 - x0))
         below = _reach(B, inside & (B[:, 1] >= cy), y1, 1, FRAC_REACH * (x1 - x0))
         size = FRAC_INK * max(h, 1e-9)
-        if _weighty(R, pieces, comps, above, size) and _weighty(R, pieces, comps, below, size):
+        if _frac_weighty(R, pieces, comps, above, size, x0, x1) and _frac_weighty(R, pieces, comps, below, size, x0, x1):
             if _touching(R, pieces, above | below, k, FRAC_CLEAR * h).any(): continue
             if best is None or x1 - x0 > best[1]: best = (k, x1 - x0, above, below)
     if best is None: return None
@@ -523,6 +527,14 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
     sel = above | below
     h = max(B[sel, 3].max(), R.b[pieces[k], 3]) - min(B[sel, 1].min(), R.b[pieces[k], 1])
     return (k, width, *_adopt(R, pieces, [above, below], h, [k]))
+
+
+def _frac_weighty(R: _Reading, pieces: list[int], comps: list[_Comp], sel: np.ndarray, size: float, x0: float, x1: float) -> bool:
+    "Can the selected items be a numerator or denominator: `_weighty`, or FRAC_DASHES dashes within x0..x1, `size` tall?"
+    if _weighty(R, pieces, comps, sel, size): return True
+    b = R.b[np.asarray(pieces, int)].reshape(-1, 4)[sel[:len(pieces)]]
+    d = b[_flat(b)]
+    return len(d) >= FRAC_DASHES and d[:, 3].max() - d[:, 1].min() >= size and bool((d[:, 0] >= x0).all() and (d[:, 2] <= x1).all())
 
 
 def _adopt(R: _Reading, pieces: list[int], parts: list, h: float, own: Sequence[int]) -> list:
@@ -572,17 +584,23 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     k, _, held = best
     x0, y0, x1, y1 = R.b[pieces[k]]
     held = held | _hanging(B, held, k, x0, x1, y1 + ROOT_BELOW * (y1 - y0))
-    small = ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & (B[:, 3] - B[:, 1] < INDEX_SIZE * (y1 - y0)) & (B[:, 2] > x0 - 0.3 * (y1 - y0))
+    high = ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) | _over_hook(B, x0, y1 - INDEX_FOOT * (y1 - y0))
+    small = high & (B[:, 3] - B[:, 1] < INDEX_SIZE * (y1 - y0)) & (B[:, 2] > x0 - 0.3 * (y1 - y0))
     small &= ~_flat(B)                                                  # a dash is never an index (a minus before the sign)
     small[k] = False
     body = held & ~small
     if not body.any(): return None
     first = B[body, 0].min()
     index = small & ((B[:, 0] + B[:, 2]) / 2 < first)                   # small, high, left of the contents: the index
-    index |= _flat(B) & ((B[:, 1] + B[:, 3]) / 2 < (y0 + y1) / 2) & _under(B, index)   # ... with its dashes (of a \\pm)
+    index |= _flat(B) & high & _under(B, index)                        # ... with its dashes (of a \\pm)
     index[k] = False
     body, index = _adopt(R, pieces, [held & ~index, index], y1 - y0, [k])   # ... with the pieces of their symbols
     return k, body, index, B[body, 2].max(initial=-np.inf) >= x1   # ... and whether the contents reach its bar's end
+
+
+def _over_hook(B: np.ndarray, x0: float, foot: float) -> np.ndarray:
+    "Items that reach into a root sign's box from the left (its left edge `x0`), their foot above `foot` (an index over a low hook)."
+    return (B[:, 0] <= x0) & (B[:, 2] > x0) & (B[:, 3] < foot)
 
 
 def _under(B: np.ndarray, sel: np.ndarray) -> np.ndarray:
@@ -832,6 +850,7 @@ def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) ->
     roles = list(layout(cores, L)) if len(cores) else []
     order = list(np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"))
     items, roles = _regroup_scripts(R, items, roles, order)
+    items, roles = _speck_scripts(R, items, roles)
     cores = np.array([it[0] for it in items]).reshape(-1, 4)
     order = np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable")
     row: list[list] = []                                                  # [node, sub list, sup list]
@@ -852,6 +871,29 @@ def _keep_dots(b: np.ndarray, groups: list, before: list, dot: float) -> list:
         ext = [max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()) for g in inside]
         if len(inside) > 1 and min(ext) < dot: out = [g for g in out if not set(g) <= old] + [sorted(old)]
     return out
+
+
+def _speck_of(R: _Reading, base: tuple, item: tuple) -> bool:
+    "Is `item` one piece, not flat, under SCRIPT_DOT x the plain symbol `base`'s height and closer than SPECK_GAP x it?"
+    H = base[0][3] - base[0][1]
+    if item[1] is not None or base[1] is not None or len(item[2]) != 1: return False
+    x0, y0, x1, y1 = R.b[item[2][0]]
+    e = max(x1 - x0, y1 - y0)
+    return e < SCRIPT_DOT * H and min(x1 - x0, y1 - y0) >= FLAT * e and _box_gap(R.b, base[2], item[2]) < SPECK_GAP * H
+
+
+def _speck_scripts(R: _Reading, items: list, roles: list) -> tuple[list, list]:
+    "Items, with each script that is a speck of its base (`_speck_of`: a HASY image's stray dot) joined to that base."
+    cores = np.array([it[0] for it in items]).reshape(-1, 4)
+    items, drop, base = list(items), set(), -1
+    for i in np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"):
+        if roles[i] == "base": base = i
+        elif base >= 0 and _speck_of(R, items[base], items[i]):
+            g = sorted(items[base][2] + items[i][2])
+            items[base] = (np.array(union_box(R.b, g)), None, g, items[base][3])
+            drop.add(i)
+    keep = [i for i in range(len(items)) if i not in drop]
+    return [items[i] for i in keep], [roles[i] for i in keep]
 
 
 def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tuple[list, list]:
@@ -878,7 +920,7 @@ CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "S
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "OP_WIDEN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_TALL", "ADOPT",
-                  "ADOPT_GAP", "OP_RANK", "PASSES")
+                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "PASSES")
 
 def formula_constants() -> dict:
     "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."

@@ -13,8 +13,8 @@ import CONSTANTS from "./formula_constants.json" with { type: "json" };
 export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
   STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
-  ROOT_BELOW, INDEX_SIZE, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
-  ADOPT_GAP, OP_RANK, PASSES,
+  ROOT_BELOW, INDEX_SIZE, INDEX_FOOT, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
+  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c", bar: "#9467bd", root: "#e377c2" };
@@ -370,6 +370,12 @@ function reach(B, sel, edge, sign, far) {   // _reach: the selected items chaini
   return out;
 }
 
+function fracWeighty(R, pieces, comps, sel, size, x0, x1) {   // _frac_weighty: weighty, or FRAC_DASHES dashes within x0..x1, `size` tall
+  if (weighty(R, pieces, comps, sel, size)) return true;
+  const d = pieces.filter((_, i) => sel[i]).map((p) => R.b[p]).filter(isFlat);
+  return d.length >= FRAC_DASHES && maxOf(d.map((r) => r[3])) - minOf(d.map((r) => r[1])) >= size && d.every((r) => r[0] >= x0 && r[2] <= x1);
+}
+
 function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar with its numerator and denominator
   const B = itemBoxes(R, pieces, comps), cx = B.map((r) => (r[0] + r[2]) / 2);
   let best = null;
@@ -380,7 +386,7 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
     const above = reach(B, inside.map((v, i) => v && B[i][3] <= cy), y0, -1, FRAC_REACH * (x1 - x0));
     const below = reach(B, inside.map((v, i) => v && B[i][1] >= cy), y1, 1, FRAC_REACH * (x1 - x0));
     const size = FRAC_INK * Math.max(h, 1e-9);
-    if (weighty(R, pieces, comps, above, size) && weighty(R, pieces, comps, below, size)) {
+    if (fracWeighty(R, pieces, comps, above, size, x0, x1) && fracWeighty(R, pieces, comps, below, size, x0, x1)) {
       if (touching(R, pieces, above.map((v, i) => v || below[i]), k, FRAC_CLEAR * h).some(Boolean)) return;
       if (best === null || x1 - x0 > best[1]) best = [k, x1 - x0, above, below];
     }
@@ -439,15 +445,21 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
   const [k, , held0] = best;
   const [x0, y0, x1, y1] = R.b[pieces[k]];
   const hang = hanging(B, held0, k, x0, x1, y1 + ROOT_BELOW * (y1 - y0)), held = held0.map((v, i) => v || hang[i]);
-  const small = B.map((r, i) => i !== k && (r[1] + r[3]) / 2 < (y0 + y1) / 2 && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0) && !isFlat(r));   // a dash is never an index
+  const hook = overHook(B, x0, y1 - INDEX_FOOT * (y1 - y0));
+  const high = B.map((r, i) => (r[1] + r[3]) / 2 < (y0 + y1) / 2 || hook[i]);
+  const small = B.map((r, i) => i !== k && high[i] && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0) && !isFlat(r));   // a dash is never an index
   const body = held.map((v, i) => v && !small[i]);
   if (!body.some(Boolean)) return null;
   const first = minOf(B.filter((_, i) => body[i]).map((r) => r[0]));
   const index0 = small.map((v, i) => v && (B[i][0] + B[i][2]) / 2 < first);
   const dash = under(B, index0);   // ... with its dashes (of a \pm)
-  const index = index0.map((v, i) => i !== k && (v || (isFlat(B[i]) && (B[i][1] + B[i][3]) / 2 < (y0 + y1) / 2 && dash[i])));
+  const index = index0.map((v, i) => i !== k && (v || (isFlat(B[i]) && high[i] && dash[i])));
   const [inner, index2] = adopt(R, pieces, [held.map((v, i) => v && !index[i]), index], y1 - y0, [k]);   // ... with their symbols' pieces
   return [k, inner, index2, maxOf(B.filter((_, i) => inner[i]).map((r) => r[2])) >= x1];   // ... and whether the contents reach its bar's end
+}
+
+function overHook(B, x0, foot) {   // _over_hook: items reaching into a root sign's box from the left, their foot above `foot`
+  return B.map((r) => r[0] <= x0 && r[2] > x0 && r[3] < foot);
 }
 
 function under(B, sel) {   // _under: items not selected, at least half of their x range inside a selected item's
@@ -684,6 +696,7 @@ function plainRow(R, pieces, comps, top) {   // _plain_row: pieces grouped into 
   cores = items.map((t) => t.core);
   roles = cores.length ? layout(cores, L) : [];
   [items, roles] = regroupScripts(R, items, roles, byCentre(cores));
+  [items, roles] = speckScripts(R, items, roles);
   cores = items.map((t) => t.core);
   const row = [];
   for (const i of byCentre(cores)) {
@@ -706,6 +719,29 @@ function keepDots(b, groups, before, dot) {   // _keep_dots: a symbol of `before
     if (inside.length > 1 && minOf(ext) < dot) out = out.filter((g) => !sub(g)).concat([Array.from(old).sort((a, c) => a - c)]);
   }
   return out;
+}
+
+function speckOf(R, base, item) {   // _speck_of: one piece, not flat, under SCRIPT_DOT x the plain base's height, within SPECK_GAP x it
+  const H = base.core[3] - base.core[1];
+  if (item.node !== null || base.node !== null || item.pieces.length !== 1) return false;
+  const [x0, y0, x1, y1] = R.b[item.pieces[0]];
+  const e = Math.max(x1 - x0, y1 - y0);
+  return e < SCRIPT_DOT * H && Math.min(x1 - x0, y1 - y0) >= FLAT * e && boxGap(R.b, base.pieces, item.pieces) < SPECK_GAP * H;
+}
+
+function speckScripts(R, items0, roles) {   // _speck_scripts: each script that is a speck of its base joined to that base
+  const items = items0.slice(), drop = new Set();
+  let base = -1;
+  for (const i of byCentre(items0.map((t) => t.core))) {
+    if (roles[i] === "base") base = i;
+    else if (base >= 0 && speckOf(R, items[base], items[i])) {
+      const g = items[base].pieces.concat(items[i].pieces).sort((a, c) => a - c);
+      items[base] = { core: unionBox(R.b, g), node: null, pieces: g, L: items[base].L };
+      drop.add(i);
+    }
+  }
+  const keep = items.map((_, i) => i).filter((i) => !drop.has(i));
+  return [keep.map((i) => items[i]), keep.map((i) => roles[i])];
 }
 
 function regroupScripts(R, items, roles, order) {   // _regroup_scripts: a base's script runs grouped at their own line
