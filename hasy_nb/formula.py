@@ -30,7 +30,7 @@ __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GA
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
            'FRAC_CLEAR', 'FRAC_DASHES', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'INDEX_FOOT', 'LIMIT_SIZE',
            'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL', 'ADOPT',
-           'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'SCRIPT_LINE', 'SCRIPT_DOT', 'STACK_SPAN', 'CONSTANT_NAMES',
+           'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'SCRIPT_LINE', 'SCRIPT_DOT', 'SPECK_OFF', 'STACK_SPAN', 'CONSTANT_NAMES',
            'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box',
            'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes',
            'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols',
@@ -436,6 +436,7 @@ OP_WIDEN = 0.4       # an operator the net turns down is tried again with the pi
                      # height, at least half as tall) closer than this x its height, and those half inside (a \coprod's legs)
 SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
 SCRIPT_DOT = 0.3     # a script of one piece, not flat, under this x its base's height and within SPECK_GAP x it: a speck of the base
+SPECK_OFF = 0.2      # ... and so is such a piece on the line beside a plain symbol, its centre more than this x that one's height off
 STACK_SPAN = 1.2     # a symbol taller than this x the line that a band of paper (STACK_GAP) cuts into two parts,
                      # neither of them dots, is two symbols: a superscript over a subscript written small
 
@@ -851,6 +852,7 @@ def _plain_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool) ->
     order = list(np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"))
     items, roles = _regroup_scripts(R, items, roles, order)
     items, roles = _speck_scripts(R, items, roles)
+    items, roles = _speck_bases(R, items, roles)
     cores = np.array([it[0] for it in items]).reshape(-1, 4)
     order = np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable")
     row: list[list] = []                                                  # [node, sub list, sup list]
@@ -896,6 +898,30 @@ def _speck_scripts(R: _Reading, items: list, roles: list) -> tuple[list, list]:
     return [items[i] for i in keep], [roles[i] for i in keep]
 
 
+def _speck_off(R: _Reading, base: tuple, item: tuple) -> bool:
+    "Is `item` a speck of `base` (`_speck_of`) whose centre is more than SPECK_OFF x `base`'s height off `base`'s centre?"
+    if not _speck_of(R, base, item): return False
+    y0, y1 = R.b[item[2][0], 1], R.b[item[2][0], 3]
+    return abs((y0 + y1) / 2 - (base[0][1] + base[0][3]) / 2) > SPECK_OFF * (base[0][3] - base[0][1])
+
+
+def _speck_bases(R: _Reading, items: list, roles: list) -> tuple[list, list]:
+    "Items, with each symbol on the line that is a speck of the plain symbol just before or after it (`_speck_off`) joined to it."
+    cores = np.array([it[0] for it in items]).reshape(-1, 4)
+    order = list(np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"))
+    items, drop = list(items), set()
+    for n, i in enumerate(order):
+        if roles[i] != "base": continue
+        near = [j for j in order[max(n - 1, 0):n + 2] if j != i and roles[j] == "base" and j not in drop and _speck_off(R, items[j], items[i])]
+        if not near: continue
+        j = min(near, key=lambda j: _box_gap(R.b, items[j][2], items[i][2]))   # the nearer of the two
+        g = sorted(items[j][2] + items[i][2])
+        items[j] = (np.array(union_box(R.b, g)), None, g, items[j][3])
+        drop.add(i)
+    keep = [i for i in range(len(items)) if i not in drop]
+    return [items[i] for i in keep], [roles[i] for i in keep]
+
+
 def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tuple[list, list]:
     "Each run of a base's sub- or superscript symbols grouped again at the scripts' own line height (x^{2n}, not x^{\\pi})."
     runs: dict[tuple[int, str], list[int]] = {}
@@ -920,7 +946,7 @@ CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "S
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "OP_WIDEN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_TALL", "ADOPT",
-                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "PASSES")
+                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES")
 
 def formula_constants() -> dict:
     "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."

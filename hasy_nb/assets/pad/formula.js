@@ -14,7 +14,7 @@ export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
   STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
   ROOT_BELOW, INDEX_SIZE, INDEX_FOOT, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
-  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES,
+  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c", bar: "#9467bd", root: "#e377c2" };
@@ -697,6 +697,7 @@ function plainRow(R, pieces, comps, top) {   // _plain_row: pieces grouped into 
   roles = cores.length ? layout(cores, L) : [];
   [items, roles] = regroupScripts(R, items, roles, byCentre(cores));
   [items, roles] = speckScripts(R, items, roles);
+  [items, roles] = speckBases(R, items, roles);
   cores = items.map((t) => t.core);
   const row = [];
   for (const i of byCentre(cores)) {
@@ -740,6 +741,28 @@ function speckScripts(R, items0, roles) {   // _speck_scripts: each script that 
       drop.add(i);
     }
   }
+  const keep = items.map((_, i) => i).filter((i) => !drop.has(i));
+  return [keep.map((i) => items[i]), keep.map((i) => roles[i])];
+}
+
+function speckOff(R, base, item) {   // _speck_off: a speck of `base` whose centre is more than SPECK_OFF x its height off base's centre
+  if (!speckOf(R, base, item)) return false;
+  const r = R.b[item.pieces[0]];
+  return Math.abs((r[1] + r[3]) / 2 - (base.core[1] + base.core[3]) / 2) > SPECK_OFF * (base.core[3] - base.core[1]);
+}
+
+function speckBases(R, items0, roles) {   // _speck_bases: each symbol on the line that is a speck of the plain symbol just before or after it joined to it
+  const order = byCentre(items0.map((t) => t.core)), items = items0.slice(), drop = new Set();
+  order.forEach((i, n) => {
+    if (roles[i] !== "base") return;
+    const near = order.slice(Math.max(n - 1, 0), n + 2).filter((j) => j !== i && roles[j] === "base" && !drop.has(j) && speckOff(R, items[j], items[i]));
+    if (!near.length) return;
+    let j = near[0];   // the nearer of the two
+    for (const c of near) if (boxGap(R.b, items[c].pieces, items[i].pieces) < boxGap(R.b, items[j].pieces, items[i].pieces)) j = c;
+    const g = items[j].pieces.concat(items[i].pieces).sort((a, c) => a - c);
+    items[j] = { core: unionBox(R.b, g), node: null, pieces: g, L: items[j].L };
+    drop.add(i);
+  });
   const keep = items.map((_, i) => i).filter((i) => !drop.has(i));
   return [keep.map((i) => items[i]), keep.map((i) => roles[i])];
 }
