@@ -733,8 +733,9 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             node = Node("sqrt", R.symbol([sign], "sign", h, "root"), parts=(body, idx))
             whole = R.symbol([sign], "plain", h, "root")                  # the sign read whole, if its hook is not enough
             R.found.append(("sqrt", node.symbol, (sign,), 1 if open_end else None, (whole,)))   # first guess, or any
-            allb = np.vstack([R.b[[sign]], _item_boxes(R, pieces, comps)[held | index]])
-            hb = _item_boxes(R, pieces, comps)[held]                      # the layout sees the contents' height, not
+            B = _item_boxes(R, pieces, comps)
+            allb = np.vstack([R.b[[sign]], B[held | index]])
+            hb = B[held]                                                  # the layout sees the contents' height, not
             core = np.array([R.b[sign, 0], hb[:, 1].min(), R.b[sign, 2], hb[:, 3].max()])   # the sign's (x^{2} after it)
             box = np.array([allb[:, 0].min(), allb[:, 1].min(), allb[:, 2].max(), allb[:, 3].max()])
             pieces, comps = _split(pieces, comps, rest)
@@ -891,9 +892,19 @@ def _speck_scripts(R: _Reading, items: list, roles: list) -> tuple[list, list]:
     for i in np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"):
         if roles[i] == "base": base = i
         elif base >= 0 and _speck_of(R, items[base], items[i]):
-            g = sorted(items[base][2] + items[i][2])
-            items[base] = (np.array(union_box(R.b, g)), None, g, items[base][3])
+            items[base] = _with_speck(R, items[base], items[i])
             drop.add(i)
+    return _without(items, roles, drop)
+
+
+def _with_speck(R: _Reading, base: tuple, speck: tuple) -> tuple:
+    "The plain symbol `base` with the pieces of `speck` joined to it (its box and pieces; its line kept)."
+    g = sorted(base[2] + speck[2])
+    return np.array(union_box(R.b, g)), None, g, base[3]
+
+
+def _without(items: list, roles: list, drop: set) -> tuple[list, list]:
+    "Items and their roles, those at the positions in `drop` left out."
     keep = [i for i in range(len(items)) if i not in drop]
     return [items[i] for i in keep], [roles[i] for i in keep]
 
@@ -915,11 +926,9 @@ def _speck_bases(R: _Reading, items: list, roles: list) -> tuple[list, list]:
         near = [j for j in order[max(n - 1, 0):n + 2] if j != i and roles[j] == "base" and j not in drop and _speck_off(R, items[j], items[i])]
         if not near: continue
         j = min(near, key=lambda j: _box_gap(R.b, items[j][2], items[i][2]))   # the nearer of the two
-        g = sorted(items[j][2] + items[i][2])
-        items[j] = (np.array(union_box(R.b, g)), None, g, items[j][3])
+        items[j] = _with_speck(R, items[j], items[i])
         drop.add(i)
-    keep = [i for i in range(len(items)) if i not in drop]
-    return [items[i] for i in keep], [roles[i] for i in keep]
+    return _without(items, roles, drop)
 
 
 def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tuple[list, list]:

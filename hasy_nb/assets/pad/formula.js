@@ -736,11 +736,19 @@ function speckScripts(R, items0, roles) {   // _speck_scripts: each script that 
   for (const i of byCentre(items0.map((t) => t.core))) {
     if (roles[i] === "base") base = i;
     else if (base >= 0 && speckOf(R, items[base], items[i])) {
-      const g = items[base].pieces.concat(items[i].pieces).sort((a, c) => a - c);
-      items[base] = { core: unionBox(R.b, g), node: null, pieces: g, L: items[base].L };
+      items[base] = withSpeck(R, items[base], items[i]);
       drop.add(i);
     }
   }
+  return without(items, roles, drop);
+}
+
+function withSpeck(R, base, speck) {   // _with_speck: the plain symbol `base` with the pieces of `speck` joined to it
+  const g = base.pieces.concat(speck.pieces).sort((a, c) => a - c);
+  return { core: unionBox(R.b, g), node: null, pieces: g, L: base.L };
+}
+
+function without(items, roles, drop) {   // _without: items and their roles, those at the positions in `drop` left out
   const keep = items.map((_, i) => i).filter((i) => !drop.has(i));
   return [keep.map((i) => items[i]), keep.map((i) => roles[i])];
 }
@@ -759,12 +767,10 @@ function speckBases(R, items0, roles) {   // _speck_bases: each symbol on the li
     if (!near.length) return;
     let j = near[0];   // the nearer of the two
     for (const c of near) if (boxGap(R.b, items[c].pieces, items[i].pieces) < boxGap(R.b, items[j].pieces, items[i].pieces)) j = c;
-    const g = items[j].pieces.concat(items[i].pieces).sort((a, c) => a - c);
-    items[j] = { core: unionBox(R.b, g), node: null, pieces: g, L: items[j].L };
+    items[j] = withSpeck(R, items[j], items[i]);
     drop.add(i);
   });
-  const keep = items.map((_, i) => i).filter((i) => !drop.has(i));
-  return [keep.map((i) => items[i]), keep.map((i) => roles[i])];
+  return without(items, roles, drop);
 }
 
 function regroupScripts(R, items, roles, order) {   // _regroup_scripts: a base's script runs grouped at their own line
