@@ -421,11 +421,11 @@ def _train_epoch(r: _Run, epoch: int) -> torch.Tensor:
     loader = _device_loader(r.train, r.device)
     bar = progress_bar(loader, total=r.steps, parent=r.mb, leave=False) if r.mb is not None else loader
     tl = torch.zeros(2, device=r.device)
+    tc = r.cfg["config"]
     for step, (x, y) in enumerate(bar):
         if step == r.steps: break
         if r.cfg["augment"] is not None: x = augment_batch(x, generator=r.gen, **r.cfg["augment"])
-        x, y_mix, lam = mix_batch(x, y, r.cfg["config"].mixup, r.cfg["config"].cutmix, r.gen)
-        tc = r.cfg["config"]
+        x, y_mix, lam = mix_batch(x, y, tc.mixup, tc.cutmix, r.gen)
         x_in = torch.cat([x, make_outliers(x, tc.outliers, r.gen)]) if tc.outliers else x   # one forward pass for both
         with r.amp: logits = r.model(x_in)
         logits, logits_out = logits[:len(x)], logits[len(x):]
