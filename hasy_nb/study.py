@@ -33,15 +33,15 @@ PART_KEYS = {"folds", "epochs", "seeds", "also_read", "note", "archs", "entries"
 
 # %% auto #0
 __all__ = ['STUDY_DIR', 'GRID_FILE', 'PARTS', 'RECIPE_KEYS', 'ENTRY_KEYS', 'PART_KEYS', 'ABLATIONS', 'GRID_BUDGETS',
-           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'SCREENS', 'PAPER_CNNS', 'PENDING', 'FINISH', 'COSTS_FILE',
-           'CONFIRM_LEVEL', 'ENSEMBLE_FILE', 'vgg_spec', 'make_grid', 'load_grid', 'Entry', 'plan', 'converged_recipe',
-           'base_recipe', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds', 'run_part',
-           'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget', 'ablation_effects',
-           'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto', 'plot_verdict',
-           'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table', 'choose_recipe',
-           'plot_converge', 'converge_findings', 'holm', 'screen_effects', 'part_complete', 'screen_survivors',
-           'confirm_effects', 'confirmed', 'merge_specs', 'combined_entry', 'part_entries', 'teacher_runs',
-           'ensemble_scores', 'write_ensemble']
+           'CONVERGE_EPOCHS', 'CONVERGE_AUGMENTS', 'LATER_PRECISION', 'SCREENS', 'PAPER_CNNS', 'PENDING', 'FINISH',
+           'COSTS_FILE', 'CONFIRM_LEVEL', 'ENSEMBLE_FILE', 'vgg_spec', 'make_grid', 'load_grid', 'Entry', 'plan',
+           'converged_recipe', 'base_recipe', 'select', 'build_arch', 'build_entry', 'arch_cost', 'done_folds',
+           'run_part', 'measure_latency', 'update_costs', 'study_runs', 'study_table', 'choose_budget',
+           'ablation_effects', 'pareto_front', 'plot_budget', 'plot_ablation', 'label_room', 'plot_pareto',
+           'plot_verdict', 'budget_findings', 'ablation_findings', 'part_figure', 'register_cli', 'converge_table',
+           'choose_recipe', 'plot_converge', 'converge_findings', 'holm', 'screen_effects', 'part_complete',
+           'screen_survivors', 'confirm_effects', 'confirmed', 'merge_specs', 'combined_entry', 'part_entries',
+           'teacher_runs', 'ensemble_scores', 'write_ensemble']
 
 # %% ../nbs/08_study.ipynb #5c5f372c
 def _conv_unit(w: int, opts: str, norm: str | None, act: str, separable: bool) -> list[str]:
@@ -98,6 +98,7 @@ ABLATIONS: dict[str, tuple[str, dict, dict]] = {
 GRID_BUDGETS = dict(budget_epochs=4, verdict_epochs=4)   # written into grid.toml; see "Choosing the budget"
 CONVERGE_EPOCHS = (8, 16, 32)                            # stage 2: budget x regularisation, on validation
 CONVERGE_AUGMENTS = ("none", "light", "shipped")
+LATER_PRECISION = "fp32"   # stages 3-5: float32 trains at full speed on every CPU, bf16 only where native (journal)
 # stage 3 at R*: the 4-epoch factors within about 3 SE of the baseline, then those never tried; a zoo name or
 # changes to `vgg_spec`, and changes to the recipe
 SCREENS: dict[str, tuple[str, dict | str, dict]] = {
@@ -164,7 +165,7 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
                       "the test split scored once per run"))
     out += [_table(f"converge.entries.e{ep}_{aug}", dict(factor=aug, arch=base, epochs=ep, augment=aug))
             for ep in CONVERGE_EPOCHS for aug in CONVERGE_AUGMENTS]
-    out.append(_table("screen", dict(base="converge", folds="1", seeds=[0, 1], also_read=["converge"]),
+    out.append(_table("screen", dict(base="converge", precision=LATER_PRECISION, folds="1", seeds=[0, 1], also_read=["converge"]),
                       "stage 3: one factor at a time at R* (the converge part's validation choice: its epochs and "
                       "augmentation); fold 1, 2 seeds; the baseline 4 seeds on folds 1 and 2"))
     out.append(_table("screen.entries.baseline", dict(factor="baseline", arch=base, folds="1,2", seeds=[0, 1, 2, 3])))
@@ -175,17 +176,17 @@ def make_grid(budget_epochs: int = 8, verdict_epochs: int = 16) -> str:
 
 def _later_stages(base: str) -> list[str]:
     "The grid's stages 3b-5: confirm, combine, ensemble, final; each waits for the one before it."
-    return [_table("confirm", dict(base="converge", survivors_of="screen", folds="2", seeds=[0, 1], also_read=["screen"]),
+    return [_table("confirm", dict(base="converge", precision=LATER_PRECISION, survivors_of="screen", folds="2", seeds=[0, 1], also_read=["screen"]),
                    "stage 3b: the screen's survivors (>= 1 SE above the baseline on fold 1's validation) on fold 2, 2 "
                    "seeds; the baseline's 4 fold-2 seeds are the screen's"),
-            _table("combine", dict(base="converge", folds="1,2", seeds=[0, 1], also_read=["screen"]),
+            _table("combine", dict(base="converge", precision=LATER_PRECISION, folds="1,2", seeds=[0, 1], also_read=["screen"]),
                    "stage 3c: the baseline with every confirmed winner's change at once (the best of each factor)"),
             _table("combine.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1, 2, 3])),
             _table("combine.entries.winners", dict(factor="winners", winners_of="confirm")),
-            _table("ensemble", dict(base="converge", folds="1", also_read=["screen"]),
+            _table("ensemble", dict(base="converge", precision=LATER_PRECISION, folds="1", also_read=["screen"]),
                    "stage 4: 5 seeds of the baseline at R* on fold 1 (seeds 0-3 are the screen's), scored as an ensemble"),
             _table("ensemble.entries.baseline", dict(factor="baseline", arch=base, seeds=[0, 1, 2, 3, 4])),
-            _table("final", dict(base="converge", folds="1-10", also_read=["screen", "combine"]),
+            _table("final", dict(base="converge", precision=LATER_PRECISION, folds="1-10", also_read=["screen", "combine"]),
                    "stage 5: the verdict at R* on all 10 folds; its candidates named here, before any of their test "
                    "scores was read"),
             *[_table(f"final.entries.{m}", dict(factor="paper", arch=m)) for m in PAPER_CNNS],

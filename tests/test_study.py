@@ -121,15 +121,21 @@ def test_shard_flag_is_checked():
 
 
 def test_background_study_needs_native_bf16(tmp_path, monkeypatch):
-    "On a CPU without native bf16 the script refuses in one line before it touches anything (its STOP file, its log)."
+    "Without native bf16 a job with bf16 folds to train is refused in one line before anything is touched."
+    from hasy_nb.study import GRID_BUDGETS, make_grid
     bg = _study_bg()
+    (tmp_path / "grid.toml").write_text(make_grid(**GRID_BUDGETS))     # the study's grid, no run of it yet
+    assert bg.bf16_jobs(["converge@1+screen%1/2", "ablation:precision_bf16*", "verdict"], tmp_path) == \
+        ["converge@1", "ablation:precision_bf16*"]
+    assert bg.bf16_jobs(["converge", "screen", "final"]) == []           # main's: converge done, stages 3-5 float32
     monkeypatch.setattr(bg, "cpu_has_bf16", lambda: False)
+    monkeypatch.setattr(bg, "STUDY", tmp_path)
     monkeypatch.setattr(bg, "STOP", tmp_path / "STOP")
     (tmp_path / "STOP").write_text("")
     monkeypatch.setattr(sys, "argv", ["study_bg.py", "converge", "--log", str(tmp_path / "bg.log")])
-    with pytest.raises(SystemExit, match="this CPU has no native bf16 .* not started"):
+    with pytest.raises(SystemExit, match="this CPU has no native bf16 .* converge still has bf16 folds .* not started"):
         bg.main()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["STOP"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["STOP", "grid.toml"]
 
 
 def test_part_files_committed_once(tmp_path, monkeypatch):

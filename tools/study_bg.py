@@ -19,8 +19,9 @@ Usage: .venv/bin/python tools/study_bg.py ablation:precision_bf16* converge [--t
 what it waits for and runs nothing, so the same command goes on where the last session stopped). A part's own files
 (`ensemble/ensemble.json`) are committed when they change, each by itself.
 
-The study's runs are bf16 by their identity: on a CPU without native bf16 (AVX2 only) a fold takes hours, so the
-script says so in one line and starts nothing, unless `--emulated-bf16`.
+Stage 2 (converge) is bf16 by its runs' identity, stages 3-5 float32 (`LATER_PRECISION`): on a CPU without native
+bf16 (AVX2 only) a bf16 fold takes hours, so a job that still has bf16 folds to train makes the script say so in one
+line and start nothing, unless `--emulated-bf16`.
 """
 from __future__ import annotations
 
@@ -102,6 +103,19 @@ def parse_job(job: str) -> tuple[str, str, str, str]:
     return part, only, folds, shard
 
 
+def bf16_jobs(jobs: list[str], study: Path | None = None) -> list[str]:
+    "The jobs (PART[:PATTERN]..., `+` joined or not) whose part still has bf16 folds to train, by the grid in `study`."
+    from hasy_nb.study import done_folds, load_grid, plan, select
+    study = study or STUDY
+    grid = load_grid(study / "grid.toml")
+    out = []
+    for job in (j for joined in jobs for j in joined.split("+")):
+        part, only, _, _ = parse_job(job)
+        todo = [e for e in select(plan(grid, part), only or None) if not e.pending and set(e.folds) - set(done_folds(e, study))]
+        if any(e.settings.get("precision") == "bf16" for e in todo): out.append(job)
+    return out
+
+
 def fold_of(folder: Path) -> int:
     "The fold number a fold folder's name ends with (...-fold2 -> 2)."
     return int(folder.name.rsplit("-fold", 1)[1])
@@ -158,11 +172,13 @@ def main() -> int:
     ap.add_argument("--parallel", action="store_true", help="run all the jobs at once (one stream each)")
     ap.add_argument("--log", default=str(STUDY / "bg.log"), help="where the runner's output goes")
     ap.add_argument("--emulated-bf16", action="store_true",
-                    help="run even on a CPU without native bf16 (the study's runs are bf16: 15-25x slower there)")
+                    help="run bf16 folds even on a CPU without native bf16 (15-25x slower there)")
     args = ap.parse_args()
-    if not (cpu_has_bf16() or args.emulated_bf16):
-        sys.exit("study_bg: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag) and the study's runs are bf16 "
-                 "by their identity: a fold would take hours; not started (--emulated-bf16 to run anyway)")
+    slow = [] if cpu_has_bf16() or args.emulated_bf16 else bf16_jobs(args.jobs)
+    if slow:
+        sys.exit(f"study_bg: this CPU has no native bf16 (no avx512_bf16 or amx_bf16 flag) and {', '.join(slow)} still "
+                 "has bf16 folds to train (bf16 by their runs' identity): each would take hours; not started "
+                 "(--emulated-bf16 to run anyway)")
     signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt("SIGTERM")))
     STOP.unlink(missing_ok=True)
     with open(args.log, "a") as log:
