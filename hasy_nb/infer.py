@@ -29,10 +29,10 @@ from .weights import asset_path, load_pt, load_weights
 
 # %% auto #0
 __all__ = ['MAX_PIXELS', 'DOT_PX', 'DOT_EXTENT', 'PEN_TESTS', 'LINE_PX', 'DOT_SPAN', 'MAX_INK', 'pretrained_info',
-           'load_pretrained', 'load_run', 'NoInkError', 'InvertedImageWarning', 'fit_ink', 'in_hasy_form', 'preprocess',
-           'redraw', 'predict_logits', 'fuse_conv_bn', 'top_k', 'predict', 'inference_latency', 'check_strokes',
-           'rasterize', 'strokes_to_image', 'image_to_strokes', 'load_model', 'freeze_for_inference', 'Guesser',
-           'pad_input']
+           'load_pretrained', 'load_run', 'valid_best_weights', 'NoInkError', 'InvertedImageWarning', 'fit_ink',
+           'in_hasy_form', 'preprocess', 'redraw', 'predict_logits', 'fuse_conv_bn', 'top_k', 'predict',
+           'inference_latency', 'check_strokes', 'rasterize', 'strokes_to_image', 'image_to_strokes', 'load_model',
+           'freeze_for_inference', 'Guesser', 'pad_input']
 
 # %% ../nbs/06_infer.ipynb #aa79ee06
 def _read_json(path: Path) -> dict:
@@ -125,6 +125,12 @@ def load_run(run_dir: str | os.PathLike, weights: str = "model.pt") -> nn.Module
     model.trained_fold = trained_fold(cfg)
     if cfg.get("latex") is not None: model.classes = list(cfg["latex"])        # each output's LaTeX, as trained
     return model.eval()
+
+# %% ../nbs/06_infer.ipynb #5bc41ca9
+def valid_best_weights(run_dir: str | os.PathLike) -> str:
+    "ema.pt when the run kept a moving average that beat its raw weights on the run's validation rows, else model.pt."
+    s = _read_json(Path(run_dir) / "summary.json")
+    return "ema.pt" if s.get("ema_valid_acc", -1.0) > s.get("valid_acc", 0.0) else "model.pt"
 
 # %% ../nbs/06_infer.ipynb #8af765b8
 MAX_PIXELS = 4096 * 4096   # larger drawings are refused before they are decoded (8000 x 8000 took ~550 MB)

@@ -15,7 +15,7 @@ import torch
 from torch import nn
 
 from .data import HasyData, load_hasy, to_input
-from .infer import load_pretrained, load_run, pretrained_info
+from .infer import load_pretrained, load_run, pretrained_info, valid_best_weights
 from .weights import asset_path
 from .train import FitResult, fit, valid_split
 
@@ -70,14 +70,15 @@ def find_openset_run(root: str | Path = OPENSET_DIR, name: str = OPENSET_NAME) -
 
 def train_openset(runs_dir: str | Path = OPENSET_DIR, data: HasyData | None = None, fold: int = 1, *, epochs: int = 8,
                   lr: float = 4e-3, label_smoothing: float = 0.1, precision: str = "bf16", threads: int = 1,
-                  outliers: float = 0.0, progress: bool = False) -> FitResult:
+                  outliers: float = 0.0, augment: bool | str = False, ema: float = 0.0,
+                  progress: bool = False) -> FitResult:
     "Train the shipped architecture on fold `fold`'s known classes (validation on their 8 %), into `runs_dir`."
     data = load_hasy() if data is None else data
     split = fold_open_split(data, fold)
     res = fit(pretrained_info()["spec"], data, fold, epochs=epochs, lr=lr, label_smoothing=label_smoothing,
               precision=precision, threads=threads, train_idx=split["train"], valid_idx=split["valid"],
-              outliers=outliers, runs_dir=runs_dir, name=OPENSET_OE_NAME if outliers else OPENSET_NAME,
-              held_out="valid", progress=progress)
+              outliers=outliers, augment=augment, ema=ema, runs_dir=runs_dir,
+              name=OPENSET_OE_NAME if outliers else OPENSET_NAME, held_out="valid", progress=progress)
     held = holdout_classes(data.n_classes).tolist()
     (Path(res.report_dir) / "held_out.json").write_text(json.dumps(dict(seed=HOLDOUT_SEED, classes=held), indent=1))
     return res
@@ -259,7 +260,7 @@ def open_run_sets(run_dir: str | Path, data: HasyData, fold: int = 1) -> tuple:
     held = held_classes(Path(run_dir))
     known = np.setdiff1d(np.arange(data.n_classes), held)
     split = fold_open_split(data, fold, held)
-    sets = _embed_sets(load_run(run_dir), data, split, known)
+    sets = _embed_sets(load_run(run_dir, valid_best_weights(run_dir)), data, split, known)
     return held, known, split, sets, class_prototypes(sets["train"][0], data.labels[split["train"]], known)
 
 def measure_openset(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
@@ -377,7 +378,7 @@ def measure_posthoc(run_dir: str | Path, data: HasyData, fold: int = 1) -> dict:
     "The post-hoc scores of a `train_openset` run, each parameter chosen on validation; writes posthoc.json and posthoc.npz beside it."
     run_dir = Path(run_dir)
     _, known, split, sets, _ = open_run_sets(run_dir, data, fold)
-    head = known_head(load_run(run_dir), known)
+    head = known_head(load_run(run_dir, valid_best_weights(run_dir)), known)
     emb = {k: e for k, (e, _) in sets.items()}
     with torch.inference_mode():
         cands = posthoc_candidates(emb, np.searchsorted(known, data.labels[split["train"]]), head)
