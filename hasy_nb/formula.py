@@ -30,13 +30,13 @@ __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GA
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
            'FRAC_CLEAR', 'FRAC_DASHES', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'INDEX_FOOT', 'LIMIT_SIZE',
            'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL', 'ADOPT',
-           'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'SCRIPT_LINE', 'SCRIPT_DOT', 'SPECK_OFF', 'STACK_SPAN', 'CONSTANT_NAMES',
-           'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces', 'union_box',
-           'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance', 'shape_strokes',
-           'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape', 'tree_symbols',
-           'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input', 'classify',
-           'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes', 'root_strokes',
-           'moved']
+           'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'SCRIPT_DOT', 'SPECK_OFF', 'STACK_SPAN',
+           'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces',
+           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance',
+           'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape',
+           'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input',
+           'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes',
+           'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -433,7 +433,8 @@ ADOPT = 0.25         # a piece smaller than this x a structure's height (its sig
 ADOPT_GAP = 0.1      # ... whose nearest ink, closer than this x that height, is the structure's joins it (a tail's end)
 OP_JOIN = 0.13       # pieces closer than this x an operator's height (or half inside its box) are part of it
 OP_WIDEN = 0.4       # an operator the net turns down is tried again with the pieces level with it (middle inside its
-                     # height, at least half as tall) closer than this x its height, and those half inside (a \coprod's legs)
+                     # height, at least OP_LEVEL x as tall) closer than this x its height, and those half inside (a \coprod's legs)
+OP_LEVEL = 0.8       # ... level pieces as tall as this x the operator: its other strokes, not the symbol after it (a G)
 SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
 SCRIPT_DOT = 0.3     # a script of one piece, not flat, under this x its base's height and within SPECK_GAP x it: a speck of the base
 SPECK_OFF = 0.2      # ... and so is such a piece on the line beside a plain symbol, its centre more than this x that one's height off
@@ -642,7 +643,7 @@ def _widen(R: _Reading, pieces: list[int], mine: list[int]) -> list[int]:
     b, out = R.b[pieces], list(mine)
     y0, y1 = b[mine, 1].min(), b[mine, 3].max()
     cy, h = (b[:, 1] + b[:, 3]) / 2, y1 - y0
-    level = (cy >= y0) & (cy <= y1) & (b[:, 3] - b[:, 1] >= 0.5 * h)
+    level = (cy >= y0) & (cy <= y1) & (b[:, 3] - b[:, 1] >= OP_LEVEL * h)
     grown = True
     while grown:
         new = [j for j in np.flatnonzero(level) if j not in out and _box_gap(b, out, [j]) < OP_WIDEN * h]
@@ -955,7 +956,7 @@ CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "S
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "OP_WIDEN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_TALL", "ADOPT",
-                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES")
+                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES", "OP_LEVEL")
 
 def formula_constants() -> dict:
     "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."

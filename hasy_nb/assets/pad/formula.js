@@ -14,7 +14,7 @@ export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
   STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
   ROOT_BELOW, INDEX_SIZE, INDEX_FOOT, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
-  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF,
+  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF, OP_LEVEL,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c", bar: "#9467bd", root: "#e377c2" };
@@ -496,7 +496,7 @@ function widen(R, pieces, mine) {   // _widen: an operator's pieces with the lev
   const b = pieces.map((p) => R.b[p]);
   let out = mine.slice();
   const y0 = gMin(b, mine, 1), y1 = gMax(b, mine, 3), h = y1 - y0;
-  const level = b.map((r) => (r[1] + r[3]) / 2 >= y0 && (r[1] + r[3]) / 2 <= y1 && r[3] - r[1] >= 0.5 * h);
+  const level = b.map((r) => (r[1] + r[3]) / 2 >= y0 && (r[1] + r[3]) / 2 <= y1 && r[3] - r[1] >= OP_LEVEL * h);
   for (let grown = true; grown;) {
     const fresh = b.map((_, j) => j).filter((j) => level[j] && !out.includes(j) && boxGap(b, out, [j]) < OP_WIDEN * h);
     out = out.concat(fresh);
