@@ -663,7 +663,25 @@ def _limits(R: _Reading, pieces: list[int], comps: list[_Comp], B: np.ndarray, m
     near[mine] = False
     above = _reach(B, near & (B[:, 3] < y0), y0, -1, LIMIT_REACH * h)
     below = _reach(B, near & (B[:, 1] > y1), y1, 1, LIMIT_REACH * h)
+    free = np.ones(len(B), bool)
+    free[mine] = False
+    above = _limit_row(B, above, free & (B[:, 3] < y0), LIMIT_REACH * h, x0, x1)   # ... with the rest of their rows
+    below = _limit_row(B, below, free & (B[:, 1] > y1), LIMIT_REACH * h, x0, x1)
     return above, below, _limit_weighty(R, pieces, comps, above, LIMIT_SIZE * h), _limit_weighty(R, pieces, comps, below, LIMIT_SIZE * h)
+
+
+def _limit_row(B: np.ndarray, sel: np.ndarray, side: np.ndarray, reach: float, x0: float, x1: float) -> np.ndarray:
+    "A limit (`sel`) with the items of `side` level with its items and within `reach` of them in x, chained, if the row's middle stays within x0..x1."
+    if not sel.any(): return sel
+    out, cy = sel.copy(), (B[:, 1] + B[:, 3]) / 2
+    grown = True
+    while grown:
+        s = np.flatnonzero(out)
+        new = [j for j in np.flatnonzero(side & ~out)
+               if ((cy[j] >= B[s, 1]) & (cy[j] <= B[s, 3]) & (np.maximum(B[s, 0] - B[j, 2], B[j, 0] - B[s, 2]) < reach)).any()]
+        for j in new: out[j] = True
+        grown = bool(new)
+    return out if x0 <= (B[out, 0].min() + B[out, 2].max()) / 2 <= x1 else sel   # a limit is centred on its operator
 
 
 def _limit_weighty(R: _Reading, pieces: list[int], comps: list[_Comp], sel: np.ndarray, size: float) -> bool:

@@ -513,7 +513,24 @@ function limitsOf(R, pieces, comps, B, mine) {   // _limits: items above / below
   const near = B.map((r, i) => !mine.includes(i) && (r[0] + r[2]) / 2 >= x0 - LIMIT_SPAN * w && (r[0] + r[2]) / 2 <= x1 + LIMIT_SPAN * w);
   const above = reach(B, near.map((v, i) => v && B[i][3] < y0), y0, -1, LIMIT_REACH * h);
   const below = reach(B, near.map((v, i) => v && B[i][1] > y1), y1, 1, LIMIT_REACH * h);
-  return [above, below, limitWeighty(R, pieces, comps, above, LIMIT_SIZE * h), limitWeighty(R, pieces, comps, below, LIMIT_SIZE * h)];
+  const free = B.map((_, i) => !mine.includes(i));
+  const up = limitRow(B, above, free.map((v, i) => v && B[i][3] < y0), LIMIT_REACH * h, x0, x1);   // ... with the rest of their rows
+  const down = limitRow(B, below, free.map((v, i) => v && B[i][1] > y1), LIMIT_REACH * h, x0, x1);
+  return [up, down, limitWeighty(R, pieces, comps, up, LIMIT_SIZE * h), limitWeighty(R, pieces, comps, down, LIMIT_SIZE * h)];
+}
+
+function limitRow(B, sel, side, far, x0, x1) {   // _limit_row: a limit with the level items of `side` within `far` in x, chained, if still centred on x0..x1
+  if (!sel.some((v) => v)) return sel;
+  const out = sel.slice(), cy = B.map((r) => (r[1] + r[3]) / 2);
+  for (let grown = true; grown;) {
+    const s = out.map((v, i) => (v ? i : -1)).filter((i) => i >= 0);
+    const fresh = B.map((_, j) => j).filter((j) => side[j] && !out[j] && s.some((i) =>
+      cy[j] >= B[i][1] && cy[j] <= B[i][3] && Math.max(B[i][0] - B[j][2], B[j][0] - B[i][2]) < far));
+    for (const j of fresh) out[j] = true;
+    grown = fresh.length > 0;
+  }
+  const mid = (minOf(B.filter((_, i) => out[i]).map((r) => r[0])) + maxOf(B.filter((_, i) => out[i]).map((r) => r[2]))) / 2;
+  return mid >= x0 && mid <= x1 ? out : sel;   // a limit is centred on its operator
 }
 
 function limitWeighty(R, pieces, comps, sel, size) {   // _limit_weighty: weighty, or 2+ dashes and dots whose box is at least `size`
