@@ -28,15 +28,15 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
            'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
            'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
-           'FRAC_CLEAR', 'FRAC_DASHES', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'INDEX_FOOT', 'LIMIT_SIZE',
-           'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL', 'ADOPT',
-           'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'SCRIPT_DOT', 'SPECK_OFF', 'STACK_SPAN',
-           'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height', 'group_pieces',
-           'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes', 'stroke_distance',
-           'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree', 'tree_shape',
-           'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input', 'strokes_symbol_input',
-           'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula', 'bar_strokes',
-           'root_strokes', 'moved']
+           'FRAC_CLEAR', 'FRAC_DASHES', 'FRAC_END', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'INDEX_FOOT',
+           'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL',
+           'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'SCRIPT_DOT', 'SPECK_OFF',
+           'STACK_SPAN', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height',
+           'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes',
+           'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree',
+           'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input',
+           'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula',
+           'bar_strokes', 'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -414,6 +414,7 @@ FRAC_WIDER = 1.1     # ... items no wider than this x the bar
 FRAC_REACH = 0.8     # ... each within this x the bar's width of the bar or of the items nearer to it
 FRAC_CLEAR = 1.0     # ... none of their pieces closer to the bar than this x its thickness (a \prod's legs, an \ni's arcs)
 FRAC_DASHES = 2      # ... or, on a side of dashes only, this many within the bar's ends, together FRAC_INK x its thickness tall (\equiv)
+FRAC_END = 3.0       # ... and no item reaching the bar's end closer than this x its thickness (the bar is its stroke: a \geq, \pm, \cong)
 ENCLOSE = 0.8        # a piece whose box holds at least this share of another piece's box encloses it (a root sign) ...
 ROOT_INK = 0.4       # ... when one enclosed piece, not flat, is at least this x the encloser's height
 ROOT_BELOW = 0.4     # ... its box taken this x its height lower (a sign written above its contents ends above their foot)
@@ -523,12 +524,19 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
         size = FRAC_INK * max(h, 1e-9)
         if _frac_weighty(R, pieces, comps, above, size, x0, x1) and _frac_weighty(R, pieces, comps, below, size, x0, x1):
             if _touching(R, pieces, above | below, k, FRAC_CLEAR * h).any(): continue
+            if _bar_stroke(B, above | below, x0, y0, x1, y1): continue
             if best is None or x1 - x0 > best[1]: best = (k, x1 - x0, above, below)
     if best is None: return None
     k, width, above, below = best
     sel = above | below
     h = max(B[sel, 3].max(), R.b[pieces[k], 3]) - min(B[sel, 1].min(), R.b[pieces[k], 1])
     return (k, width, *_adopt(R, pieces, [above, below], h, [k]))
+
+
+def _bar_stroke(B: np.ndarray, sel: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> bool:
+    "Does a selected item reach the end of the bar x0..x1 (y0..y1) and lie closer to it than FRAC_END x its thickness?"
+    ends = (B[:, 0] <= x0) | (B[:, 2] >= x1)                              # a written bar overhangs its items
+    return bool((sel & ends & (np.maximum(B[:, 1] - y1, y0 - B[:, 3]) < FRAC_END * (y1 - y0))).any())
 
 
 def _frac_weighty(R: _Reading, pieces: list[int], comps: list[_Comp], sel: np.ndarray, size: float, x0: float, x1: float) -> bool:
@@ -974,7 +982,7 @@ CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "S
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "OP_WIDEN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_TALL", "ADOPT",
-                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES", "OP_LEVEL")
+                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES", "OP_LEVEL", "FRAC_END")
 
 def formula_constants() -> dict:
     "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."

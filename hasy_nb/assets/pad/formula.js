@@ -14,7 +14,7 @@ export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
   STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
   ROOT_BELOW, INDEX_SIZE, INDEX_FOOT, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
-  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF, OP_LEVEL,
+  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF, OP_LEVEL, FRAC_END,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c", bar: "#9467bd", root: "#e377c2" };
@@ -388,6 +388,7 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
     const size = FRAC_INK * Math.max(h, 1e-9);
     if (fracWeighty(R, pieces, comps, above, size, x0, x1) && fracWeighty(R, pieces, comps, below, size, x0, x1)) {
       if (touching(R, pieces, above.map((v, i) => v || below[i]), k, FRAC_CLEAR * h).some(Boolean)) return;
+      if (barStroke(B, above.map((v, i) => v || below[i]), x0, y0, x1, y1)) return;
       if (best === null || x1 - x0 > best[1]) best = [k, x1 - x0, above, below];
     }
   });
@@ -396,6 +397,10 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
   const sel = above.map((v, i) => v || below[i]);
   const h = Math.max(maxOf(B.filter((_, i) => sel[i]).map((r) => r[3])), bar[3]) - Math.min(minOf(B.filter((_, i) => sel[i]).map((r) => r[1])), bar[1]);
   return [k, width, ...adopt(R, pieces, [above, below], h, [k])];
+}
+
+function barStroke(B, sel, x0, y0, x1, y1) {   // _bar_stroke: a selected item reaching the bar's end, closer than FRAC_END x its thickness
+  return B.some((r, i) => sel[i] && (r[0] <= x0 || r[2] >= x1) && Math.max(r[1] - y1, y0 - r[3]) < FRAC_END * (y1 - y0));
 }
 
 function adopt(R, pieces, parts, h, own) {   // _adopt: each part with the small pieces whose nearest ink, close enough, is its
