@@ -600,7 +600,8 @@ def _peel_root(R: _Reading, pieces: list[int], comps: list[_Comp]):
     small[k] = False
     body = held & ~small
     if not body.any(): return None
-    first = B[body, 0].min()
+    lead = body & ~(_flat(B) & (B[:, 0] <= x0))                       # the contents start right of the sign's left end:
+    first = B[lead if lead.any() else body, 0].min()                    # a dash there is an index's (a \\pm's bar)
     index = small & ((B[:, 0] + B[:, 2]) / 2 < first)                   # small, high, left of the contents: the index
     index |= _flat(B) & high & _under(B, index)                        # ... with its dashes (of a \\pm)
     index[k] = False

@@ -455,7 +455,8 @@ function peelRoot(R, pieces, comps) {   // _peel_root: the largest piece that en
   const small = B.map((r, i) => i !== k && high[i] && r[3] - r[1] < INDEX_SIZE * (y1 - y0) && r[2] > x0 - 0.3 * (y1 - y0) && !isFlat(r));   // a dash is never an index
   const body = held.map((v, i) => v && !small[i]);
   if (!body.some(Boolean)) return null;
-  const first = minOf(B.filter((_, i) => body[i]).map((r) => r[0]));
+  const lead = body.map((v, i) => v && !(isFlat(B[i]) && B[i][0] <= x0));   // the contents start right of the sign's left end
+  const first = minOf(B.filter((_, i) => (lead.some(Boolean) ? lead : body)[i]).map((r) => r[0]));   // (a dash there: an index's)
   const index0 = small.map((v, i) => v && (B[i][0] + B[i][2]) / 2 < first);
   const dash = under(B, index0);   // ... with its dashes (of a \pm)
   const index = index0.map((v, i) => i !== k && (v || (isFlat(B[i]) && high[i] && dash[i])));
