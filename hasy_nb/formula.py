@@ -721,12 +721,11 @@ def _peel_op(R: _Reading, pieces: list[int], comps: list[_Comp]):
     return None
 
 
-def _core(node: Node, box: np.ndarray, R: _Reading) -> np.ndarray:
-    "The box a structure shows the layout: a fraction its bar's height +- a quarter of its own, a root its box."
+def _core(node: Node, box: np.ndarray, R: _Reading, half: float = 0.0) -> np.ndarray:
+    "The box a structure shows the layout: a fraction its bar's height +- `half` (half its taller part), a root its box."
     if node.kind != "frac": return box
     y = (R.b[R.specs[node.symbol][0][0], 1] + R.b[R.specs[node.symbol][0][0], 3]) / 2
-    q = (box[3] - box[1]) / 4
-    return np.array([box[0], y - q, box[2], y + q])
+    return np.array([box[0], y - half, box[2], y + half])
 
 
 def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = False) -> tuple[Node, ...]:
@@ -743,10 +742,12 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             num, den = _parse_row(R, *_split(pieces, comps, above)), _parse_row(R, *_split(pieces, comps, below))
             box = _item_boxes(R, pieces, comps)[above | below]
             box = np.array([min(box[:, 0].min(), R.b[bar, 0]), box[:, 1].min(), max(box[:, 2].max(), R.b[bar, 2]), box[:, 3].max()])
+            ib = _item_boxes(R, pieces, comps)
+            half = max(ib[s, 3].max() - ib[s, 1].min() for s in (above, below)) / 2   # its taller part, numerator or denominator
             node = Node("frac", R.symbol([bar], "plain", R.b[bar, 2] - R.b[bar, 0], "bar"), parts=(num, den))
             R.found.append(("frac", node.symbol, (bar,), None, ()))
             pieces, comps = _split(pieces, comps, rest)
-            comps.append(_Comp(node, box, _core(node, box, R)))
+            comps.append(_Comp(node, box, _core(node, box, R, half)))
             continue
         r = _peel_root(R, pieces, comps)
         if r is not None:

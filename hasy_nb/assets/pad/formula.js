@@ -567,10 +567,10 @@ function peelOp(R, pieces, comps) {   // _peel_op: the tallest piece (with its s
   return null;
 }
 
-function coreOf(nd, box, R) {   // _core: a fraction shows the layout its bar's height +- a quarter of its own
+function coreOf(nd, box, R, half = 0) {   // _core: a fraction shows the layout its bar's height +- `half` (half its taller part)
   if (nd.kind !== "frac") return box;
-  const bar = R.b[R.specs[nd.symbol][0][0]], y = (bar[1] + bar[3]) / 2, q = (box[3] - box[1]) / 4;
-  return [box[0], y - q, box[2], y + q];
+  const bar = R.b[R.specs[nd.symbol][0][0]], y = (bar[1] + bar[3]) / 2;
+  return [box[0], y - half, box[2], y + half];
 }
 
 function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of the tree from its pieces and structures
@@ -583,10 +583,12 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const num = parseRow(R, ...split(pieces, comps, above)), den = parseRow(R, ...split(pieces, comps, below));
       const bx = boxOf(itemBoxes(R, pieces, comps), above.map((v, i) => v || below[i]));
       const box = [Math.min(bx[0], R.b[bar][0]), bx[1], Math.max(bx[2], R.b[bar][2]), bx[3]];
+      const ib = itemBoxes(R, pieces, comps), part = (sel) => boxOf(ib, sel);
+      const half = Math.max(...[above, below].map((sel) => part(sel)[3] - part(sel)[1])) / 2;   // its taller part, numerator or denominator
       const nd = node("frac", R.symbol([bar], "plain", R.b[bar][2] - R.b[bar][0], "bar"), { parts: [num, den] });
       R.found.push(["frac", nd.symbol, String(bar), null, []]);
       [pieces, comps] = split(pieces, comps, rest);
-      comps.push({ node: nd, box, core: coreOf(nd, box, R) });
+      comps.push({ node: nd, box, core: coreOf(nd, box, R, half) });
       continue;
     }
     const r = peelRoot(R, pieces, comps);
