@@ -740,9 +740,9 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             rest[k] = False
             rest &= ~above & ~below
             num, den = _parse_row(R, *_split(pieces, comps, above)), _parse_row(R, *_split(pieces, comps, below))
-            box = _item_boxes(R, pieces, comps)[above | below]
-            box = np.array([min(box[:, 0].min(), R.b[bar, 0]), box[:, 1].min(), max(box[:, 2].max(), R.b[bar, 2]), box[:, 3].max()])
             ib = _item_boxes(R, pieces, comps)
+            box = ib[above | below]
+            box = np.array([min(box[:, 0].min(), R.b[bar, 0]), box[:, 1].min(), max(box[:, 2].max(), R.b[bar, 2]), box[:, 3].max()])
             half = max(ib[s, 3].max() - ib[s, 1].min() for s in (above, below)) / 2   # its taller part, numerator or denominator
             node = Node("frac", R.symbol([bar], "plain", R.b[bar, 2] - R.b[bar, 0], "bar"), parts=(num, den))
             R.found.append(("frac", node.symbol, (bar,), None, ()))

@@ -581,9 +581,9 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const [k, , above, below] = f, bar = pieces[k];
       const rest = above.map((v, i) => i !== k && !v && !below[i]);
       const num = parseRow(R, ...split(pieces, comps, above)), den = parseRow(R, ...split(pieces, comps, below));
-      const bx = boxOf(itemBoxes(R, pieces, comps), above.map((v, i) => v || below[i]));
-      const box = [Math.min(bx[0], R.b[bar][0]), bx[1], Math.max(bx[2], R.b[bar][2]), bx[3]];
       const ib = itemBoxes(R, pieces, comps), part = (sel) => boxOf(ib, sel);
+      const bx = part(above.map((v, i) => v || below[i]));
+      const box = [Math.min(bx[0], R.b[bar][0]), bx[1], Math.max(bx[2], R.b[bar][2]), bx[3]];
       const half = Math.max(...[above, below].map((sel) => part(sel)[3] - part(sel)[1])) / 2;   // its taller part, numerator or denominator
       const nd = node("frac", R.symbol([bar], "plain", R.b[bar][2] - R.b[bar][0], "bar"), { parts: [num, den] });
       R.found.push(["frac", nd.symbol, String(bar), null, []]);
