@@ -111,8 +111,8 @@ def bf16_jobs(jobs: list[str], study: Path | None = None) -> list[str]:
     out = []
     for job in (j for joined in jobs for j in joined.split("+")):
         part, only, _, _ = parse_job(job)
-        todo = [e for e in select(plan(grid, part), only or None) if not e.pending and set(e.folds) - set(done_folds(e, study))]
-        if any(e.settings.get("precision") == "bf16" for e in todo): out.append(job)
+        bf16 = [e for e in select(plan(grid, part), only or None) if e.settings.get("precision") == "bf16" and not e.pending]
+        if any(set(e.folds) - set(done_folds(e, study)) for e in bf16): out.append(job)
     return out
 
 
