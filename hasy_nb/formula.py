@@ -721,10 +721,9 @@ def _peel_op(R: _Reading, pieces: list[int], comps: list[_Comp]):
     return None
 
 
-def _core(node: Node, box: np.ndarray, R: _Reading, half: float = 0.0) -> np.ndarray:
-    "The box a structure shows the layout: a fraction its bar's height +- `half` (half its taller part), a root its box."
-    if node.kind != "frac": return box
-    y = (R.b[R.specs[node.symbol][0][0], 1] + R.b[R.specs[node.symbol][0][0], 3]) / 2
+def _frac_core(box: np.ndarray, bar: np.ndarray, half: float) -> np.ndarray:
+    "The box a fraction shows the layout: its own x range, its `bar`'s height +- `half` (half its taller part)."
+    y = (bar[1] + bar[3]) / 2
     return np.array([box[0], y - half, box[2], y + half])
 
 
@@ -747,7 +746,7 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
             node = Node("frac", R.symbol([bar], "plain", R.b[bar, 2] - R.b[bar, 0], "bar"), parts=(num, den))
             R.found.append(("frac", node.symbol, (bar,), None, ()))
             pieces, comps = _split(pieces, comps, rest)
-            comps.append(_Comp(node, box, _core(node, box, R, half)))
+            comps.append(_Comp(node, box, _frac_core(box, R.b[bar], half)))
             continue
         r = _peel_root(R, pieces, comps)
         if r is not None:

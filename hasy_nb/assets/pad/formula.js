@@ -567,9 +567,8 @@ function peelOp(R, pieces, comps) {   // _peel_op: the tallest piece (with its s
   return null;
 }
 
-function coreOf(nd, box, R, half = 0) {   // _core: a fraction shows the layout its bar's height +- `half` (half its taller part)
-  if (nd.kind !== "frac") return box;
-  const bar = R.b[R.specs[nd.symbol][0][0]], y = (bar[1] + bar[3]) / 2;
+function fracCore(box, bar, half) {   // _frac_core: a fraction shows the layout its x range, its bar's height +- `half`
+  const y = (bar[1] + bar[3]) / 2;
   return [box[0], y - half, box[2], y + half];
 }
 
@@ -588,7 +587,7 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
       const nd = node("frac", R.symbol([bar], "plain", R.b[bar][2] - R.b[bar][0], "bar"), { parts: [num, den] });
       R.found.push(["frac", nd.symbol, String(bar), null, []]);
       [pieces, comps] = split(pieces, comps, rest);
-      comps.push({ node: nd, box, core: coreOf(nd, box, R, half) });
+      comps.push({ node: nd, box, core: fracCore(box, R.b[bar], half) });
       continue;
     }
     const r = peelRoot(R, pieces, comps);
