@@ -26,12 +26,12 @@ from .infer import DOT_PX, Guesser, _to_grey, check_strokes, fit_ink, pad_input,
 
 # %% auto #0
 __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GAP', 'FLAT', 'BAR_WIDTH', 'BAR_GAP', 'HUG', 'NEAR',
-           'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA', 'SCRIPT_SHIFT',
-           'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER', 'FRAC_REACH',
-           'FRAC_CLEAR', 'FRAC_DASHES', 'FRAC_END', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE', 'INDEX_FOOT',
-           'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES', 'TALL', 'OP_TALL',
-           'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'SCRIPT_DOT', 'SPECK_OFF',
-           'STACK_SPAN', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height',
+           'NEAR_X', 'DASH', 'STACK_MIN', 'STACK_GAP', 'STACK_SPAN', 'Box', 'PEN_SHAPES', 'EXAMPLE_FORMULA',
+           'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER',
+           'FRAC_REACH', 'FRAC_CLEAR', 'FRAC_DASHES', 'FRAC_END', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE',
+           'INDEX_FOOT', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES',
+           'TALL', 'OP_TALL', 'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'SCRIPT_DOT',
+           'SPECK_OFF', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height',
            'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes',
            'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree',
            'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input',
@@ -54,7 +54,10 @@ NEAR = 0.16          # two pieces side by side whose ink is closer than this (x 
 NEAR_X = 0.13        # ... or, one of them dot-sized, whose boxes are closer than this in x (a detached tail)
 DASH = 0.3           # a piece at most this x as tall as it is wide is a dash (a minus, a fraction bar)
 STACK_MIN = 0.4      # two pieces at least FLAT x as tall as wide and this x the line height, ...
-STACK_GAP = 0.1      # ... one above the other by more than this x the line height, are two symbols (x_i^2's scripts)
+STACK_GAP = 0.1      # ... one above the other by more than this x the line height, are two symbols (x_i^2's scripts),
+                     # if together they are taller than STACK_SPAN x it (not the halves of a \lesssim)
+STACK_SPAN = 1.2     # a symbol taller than this x the line that a band of paper (STACK_GAP) cuts into two parts,
+                     # neither of them dots, is two symbols: a superscript over a subscript written small
 
 Box = tuple[float, float, float, float]   # x0, y0, x1, y1 (x right, y down; in the input's units)
 
@@ -127,11 +130,12 @@ def _flat(b: np.ndarray) -> np.ndarray:
     return (b[:, 3] - b[:, 1]) <= DASH * (b[:, 2] - b[:, 0])
 
 def _stacked(b: np.ndarray, L: float) -> np.ndarray:
-    "Pairs of pieces, neither flat (FLAT) and both at least STACK_MIN x the line, one above the other by over STACK_GAP x it."
+    "Pairs of pieces, neither flat (FLAT), both >= STACK_MIN x the line, apart in y by > STACK_GAP x it, spanning > STACK_SPAN x it."
     ext = np.maximum(b[:, 2] - b[:, 0], b[:, 3] - b[:, 1])
     big = (b[:, 3] - b[:, 1] >= FLAT * (b[:, 2] - b[:, 0])) & (ext >= STACK_MIN * L)   # not =, ~, arrows: x_i^2's scripts
     gy = np.maximum(b[:, None, 1], b[None, :, 1]) - np.minimum(b[:, None, 3], b[None, :, 3])
-    return big[:, None] & big[None] & (gy > STACK_GAP * L)
+    span = np.maximum(b[:, None, 3], b[None, :, 3]) - np.minimum(b[:, None, 1], b[None, :, 1])
+    return big[:, None] & big[None] & (gy > STACK_GAP * L) & (span > STACK_SPAN * L)
 
 def _unbridge(near: np.ndarray, stacked: np.ndarray, b: np.ndarray, only=None) -> None:
     "A piece (of `only`, a mask: all if None) linked to two pieces stacked apart (a dot between x_i^2's scripts) keeps the nearer in y."
@@ -145,8 +149,9 @@ def _unbridge(near: np.ndarray, stacked: np.ndarray, b: np.ndarray, only=None) -
                 if j != keep: near[i, j] = near[j, i] = False
 
 
-def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence[int] = ()) -> list[list[int]]:
-    "Pieces (strokes or ink components) -> symbols: lists of piece indices, left to right; `distance(i, j)`: ink gap."
+def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence[int] = (), stack: bool = True) -> list[list[int]]:
+    """Pieces (strokes or ink components) -> symbols: lists of piece indices, left to right; `distance(i, j)`: ink gap;
+    `stack`: pieces one above the other may be two symbols (not in a run of scripts: all of them sub, or all sup)."""
     b = _boxes(boxes)
     n = len(b)
     if n == 0: return []
@@ -159,7 +164,7 @@ def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence
     ov = np.minimum(hi[:, None], hi[None]) - np.maximum(lo[:, None], lo[None])
     raw = np.minimum(b[:, None, 2], b[None, :, 2]) - np.maximum(b[:, None, 0], b[None, :, 0])
     near = (ov >= OVERLAP * np.minimum(width[:, None], width[None])) | (raw > 0)   # 1. overlap in x: one symbol
-    stacked = _stacked(b, L)
+    stacked = _stacked(b, L) if stack else np.zeros((n, n), bool)
     near &= ~stacked                                                    # ... unless one is well above the other
     _unbridge(near, stacked, b)                                         # ... or a small piece between them
     if distance is not None:                                            # 2. ink closer than NEAR: one symbol
@@ -436,11 +441,10 @@ OP_JOIN = 0.13       # pieces closer than this x an operator's height (or half i
 OP_WIDEN = 0.4       # an operator the net turns down is tried again with the pieces level with it (middle inside its
                      # height, at least OP_LEVEL x as tall) closer than this x its height, and those half inside (a \coprod's legs)
 OP_LEVEL = 0.8       # ... level pieces as tall as this x the operator: its other strokes, not the symbol after it (a G)
-SCRIPT_LINE = 0.5    # a base's scripts are grouped again at their own line height, at least this x the base's height
+SCRIPT_LINE = 0.6    # a base's scripts are grouped again at their own line height, at least this x the base's height
+                     # and the run's tallest symbol as first grouped (no stacking: a run is all sub or all sup)
 SCRIPT_DOT = 0.3     # a script of one piece, not flat, under this x its base's height and within SPECK_GAP x it: a speck of the base
 SPECK_OFF = 0.2      # ... and so is such a piece on the line beside a plain symbol, its centre more than this x that one's height off
-STACK_SPAN = 1.2     # a symbol taller than this x the line that a band of paper (STACK_GAP) cuts into two parts,
-                     # neither of them dots, is two symbols: a superscript over a subscript written small
 
 @dataclass
 class _Comp:
@@ -522,6 +526,7 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
         above = _reach(B, inside & (B[:, 3] <= cy), y0, -1, FRAC_REACH * (x1 - x0))
         below = _reach(B, inside & (B[:, 1] >= cy), y1, 1, FRAC_REACH * (x1 - x0))
         size = FRAC_INK * max(h, 1e-9)
+        if _dot_side(R, pieces, above, x1 - x0) and _dot_side(R, pieces, below, x1 - x0): continue   # a \div
         if _frac_weighty(R, pieces, comps, above, size, x0, x1) and _frac_weighty(R, pieces, comps, below, size, x0, x1):
             if _touching(R, pieces, above | below, k, FRAC_CLEAR * h).any(): continue
             if _bar_stroke(B, above | below, x0, y0, x1, y1): continue
@@ -531,6 +536,14 @@ def _peel_frac(R: _Reading, pieces: list[int], comps: list[_Comp]):
     sel = above | below
     h = max(B[sel, 3].max(), R.b[pieces[k], 3]) - min(B[sel, 1].min(), R.b[pieces[k], 1])
     return (k, width, *_adopt(R, pieces, [above, below], h, [k]))
+
+
+def _dot_side(R: _Reading, pieces: list[int], sel: np.ndarray, width: float) -> bool:
+    "Are the selected items one piece (no structure) under DOT x `width` (a bar's) in extent: a dot of a \\div?"
+    n = len(pieces)
+    if sel[n:].any() or sel[:n].sum() != 1: return False
+    x0, y0, x1, y1 = R.b[pieces[int(np.flatnonzero(sel[:n])[0])]]
+    return max(x1 - x0, y1 - y0) < DOT * width
 
 
 def _bar_stroke(B: np.ndarray, sel: np.ndarray, x0: float, y0: float, x1: float, y1: float) -> bool:
@@ -789,14 +802,14 @@ def _parse_row(R: _Reading, pieces: list[int], comps: list[_Comp], top: bool = F
     return _plain_row(R, pieces, comps, top)
 
 
-def _group(R: _Reading, pieces: list[int], L: float | None, floor: float = 0.0) -> tuple[list[list[int]], float]:
+def _group(R: _Reading, pieces: list[int], L: float | None, floor: float = 0.0, stack: bool = True) -> tuple[list[list[int]], float]:
     "Pieces grouped into symbols (global indices) with the line height used (estimated when `L` is None)."
     b = R.b[pieces]
     dist = None if R.distance is None else (lambda i, j: R.distance(pieces[i], pieces[j]))
     L = max(estimate_line(b, dist), floor) if L is None else L
     solo = [i for i, p in enumerate(pieces) if R.skip.get((p,), ("",))[0] == "line" and _flat(R.b[[p]])[0]]
-    groups = [[pieces[i] for i in g] for g in group_pieces(b, L, dist, solo)]
-    return [h for g in groups for h in _split_stack(R.b, g, L)], L
+    groups = [[pieces[i] for i in g] for g in group_pieces(b, L, dist, solo, stack)]
+    return [h for g in groups for h in (_split_stack(R.b, g, L) if stack else [g])], L
 
 
 def _split_stack(b: np.ndarray, g: list[int], L: float) -> list[list[int]]:
@@ -970,7 +983,8 @@ def _regroup_scripts(R: _Reading, items: list, roles: list, order: list) -> tupl
     for (base, role), idx in runs.items():
         pieces = sorted(p for i in idx for p in items[i][2])
         if len(pieces) < 2 or base < 0: continue
-        groups, Ls = _group(R, pieces, None, SCRIPT_LINE * (items[base][0][3] - items[base][0][1]))
+        tallest = max(items[i][0][3] - items[i][0][1] for i in idx)
+        groups, Ls = _group(R, pieces, None, max(SCRIPT_LINE * (items[base][0][3] - items[base][0][1]), tallest), stack=False)
         groups = _keep_dots(R.b, groups, [items[i][2] for i in idx], DOT * Ls)
         drop |= set(idx)
         new_items += [(np.array(union_box(R.b, g)), None, g, Ls) for g in groups]

@@ -138,3 +138,23 @@ def test_reading_a_ten_symbol_formula_with_a_fraction_and_a_root(hasy, guesser):
     print(f"10-symbol formula with a fraction and a root: median {np.median(times):.1f} ms, read {f.latex!r}")
     assert np.median(times) < 150                                    # the goal is 50 ms; a shared machine gets slack
     assert "\\frac" in f.latex and "\\sqrt" in f.latex
+
+
+def test_a_div_is_not_a_fraction_of_two_dots(hasy, guesser):
+    "A HASY \\div (fold 1's training rows) whose dots are big for its bar: one symbol, no fraction (read as \\frac before)."
+    assert hasy.latex(hasy.labels[80262]) == "\\div"
+    f = read_formula(hasy.images[80262], guesser)
+    assert [s.kind for s in f.structures if s.used] == []
+    assert len(f.symbols) == 1 and f.latex == "\\div"
+
+
+def test_a_script_is_not_cut_in_two_by_stacking(hasy, guesser):
+    "A subscript \\mathscr{L} (two strokes, one above the other) stays one symbol (was split at the script's own line)."
+    from hasy_nb.formula_bench import compose_formula
+    idx = [151674, 162169]                                   # \mathcal{M} and \mathscr{L}, fold 1's training rows
+    assert [hasy.latex(hasy.labels[i]) for i in idx] == ["\\mathcal{M}", "\\mathscr{L}"]
+    rng = np.random.default_rng(0)
+    for _ in range(5):
+        canvas, _ = compose_formula(hasy.images[idx], rng, ["base", "sub"])
+        f = read_formula(canvas, guesser)
+        assert [s.role for s in f.symbols] == ["base", "sub"], f.latex

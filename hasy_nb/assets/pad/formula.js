@@ -83,11 +83,11 @@ function barPairs(b, L) {   // _bar_pairs
 
 const isFlat = (r) => r[3] - r[1] <= DASH * (r[2] - r[0]);   // _flat: a dash
 
-function stackedPairs(b, L) {   // _stacked: big pieces (h >= FLAT x w, >= STACK_MIN x L) one above the other by > STACK_GAP x L
+function stackedPairs(b, L) {   // _stacked: big pieces (h >= FLAT x w, >= STACK_MIN x L), apart in y by > STACK_GAP x L, spanning > STACK_SPAN x L
   const big = b.map((r) => r[3] - r[1] >= FLAT * (r[2] - r[0]) && Math.max(r[2] - r[0], r[3] - r[1]) >= STACK_MIN * L);
   return b.map((r, i) => b.map((q, j) => {
-    const gy = Math.max(r[1], q[1]) - Math.min(r[3], q[3]);
-    return big[i] && big[j] && gy > STACK_GAP * L;
+    const gy = Math.max(r[1], q[1]) - Math.min(r[3], q[3]), span = Math.max(r[3], q[3]) - Math.min(r[1], q[1]);
+    return big[i] && big[j] && gy > STACK_GAP * L && span > STACK_SPAN * L;
   }));
 }
 
@@ -105,7 +105,7 @@ function unbridge(near, stacked, b, only = null) {   // _unbridge: a piece (of `
 }
 
 /** Pieces -> symbols: lists of piece indices, left to right; `distance(i, j)`: the ink gap (or null); `solo`: alone. */
-export function groupPieces(boxes, line = null, distance = null, solo = []) {
+export function groupPieces(boxes, line = null, distance = null, solo = [], stack = true) {   // `stack`: not in a script run
   const b = checkBoxes(boxes), n = b.length;
   if (!n) return [];
   let L = line === null ? lineHeight(b) : Number(line);
@@ -123,7 +123,7 @@ export function groupPieces(boxes, line = null, distance = null, solo = []) {
       near[i].push(ov >= OVERLAP * Math.min(width[i], width[j]) || raw > 0);   // 1. overlap in x
     }
   }
-  const stacked = stackedPairs(b, L);
+  const stacked = stack ? stackedPairs(b, L) : b.map(() => b.map(() => false));
   for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) if (stacked[i][j]) near[i][j] = false;   // ... unless stacked
   unbridge(near, stacked, b);                                                    // ... or a piece between them
   if (distance !== null) {                                                      // 2. ink closer than NEAR
@@ -386,6 +386,7 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
     const above = reach(B, inside.map((v, i) => v && B[i][3] <= cy), y0, -1, FRAC_REACH * (x1 - x0));
     const below = reach(B, inside.map((v, i) => v && B[i][1] >= cy), y1, 1, FRAC_REACH * (x1 - x0));
     const size = FRAC_INK * Math.max(h, 1e-9);
+    if (dotSide(R, pieces, above, x1 - x0) && dotSide(R, pieces, below, x1 - x0)) return;   // a \div
     if (fracWeighty(R, pieces, comps, above, size, x0, x1) && fracWeighty(R, pieces, comps, below, size, x0, x1)) {
       if (touching(R, pieces, above.map((v, i) => v || below[i]), k, FRAC_CLEAR * h).some(Boolean)) return;
       if (barStroke(B, above.map((v, i) => v || below[i]), x0, y0, x1, y1)) return;
@@ -397,6 +398,13 @@ function peelFrac(R, pieces, comps) {   // _peel_frac: the widest fraction bar w
   const sel = above.map((v, i) => v || below[i]);
   const h = Math.max(maxOf(B.filter((_, i) => sel[i]).map((r) => r[3])), bar[3]) - Math.min(minOf(B.filter((_, i) => sel[i]).map((r) => r[1])), bar[1]);
   return [k, width, ...adopt(R, pieces, [above, below], h, [k])];
+}
+
+function dotSide(R, pieces, sel, width) {   // _dot_side: the selected items one piece (no structure) under DOT x `width`: a \div's dot
+  const n = pieces.length, mine = pieces.filter((_, i) => sel[i]);
+  if (sel.slice(n).some(Boolean) || mine.length !== 1) return false;
+  const [x0, y0, x1, y1] = R.b[mine[0]];
+  return Math.max(x1 - x0, y1 - y0) < DOT * width;
 }
 
 function barStroke(B, sel, x0, y0, x1, y1) {   // _bar_stroke: a selected item reaching the bar's end, closer than FRAC_END x its thickness
@@ -628,14 +636,14 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
   return plainRow(R, pieces, comps, top);
 }
 
-function groupRow(R, pieces, L, floor = 0.0) {   // _group: pieces -> symbols (reader's indices), with the line used
+function groupRow(R, pieces, L, floor = 0.0, stack = true) {   // _group: pieces -> symbols (reader's indices), with the line used
   const b = pieces.map((p) => R.b[p]);
   const dist = R.distance === null ? null : (i, j) => R.distance(pieces[i], pieces[j]);
   const Lg = L === null ? Math.max(estimateLine(b, dist), floor) : L;
   const solo = [];
   pieces.forEach((p, i) => { if (R.skipped(String(p)) === "line" && isFlat(R.b[p])) solo.push(i); });
-  const groups = groupPieces(b, Lg, dist, solo).map((g) => g.map((i) => pieces[i]));
-  return [groups.flatMap((g) => splitStack(R.b, g, Lg)), Lg];
+  const groups = groupPieces(b, Lg, dist, solo, stack).map((g) => g.map((i) => pieces[i]));
+  return [groups.flatMap((g) => (stack ? splitStack(R.b, g, Lg) : [g])), Lg];
 }
 
 function splitStack(b, g, L) {   // _split_stack: a symbol taller than STACK_SPAN x L cut by a band of paper: two (no dots)
@@ -813,7 +821,8 @@ function regroupScripts(R, items, roles, order) {   // _regroup_scripts: a base'
     const pieces = idx.flatMap((i) => items[i].pieces).sort((a, c) => a - c);
     if (pieces.length < 2 || bi < 0) continue;
     const bb = items[bi].core;
-    const [grouped, Ls] = groupRow(R, pieces, null, SCRIPT_LINE * (bb[3] - bb[1]));
+    const tallest = Math.max(...idx.map((i) => items[i].core[3] - items[i].core[1]));
+    const [grouped, Ls] = groupRow(R, pieces, null, Math.max(SCRIPT_LINE * (bb[3] - bb[1]), tallest), false);
     const groups = keepDots(R.b, grouped, idx.map((i) => items[i].pieces), DOT * Ls);
     idx.forEach((i) => drop.add(i));
     for (const g of groups) { extra.push({ core: unionBox(R.b, g), node: null, pieces: g, L: Ls }); extraRoles.push(role); }
