@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from hasy_nb.formula import (MAX_PIECES, MAX_POINTS, Node, formula_constants, read_formula, tree_shape, write_tree)
+from hasy_nb.formula_bench import compose_formula
 from hasy_nb.infer import Guesser
 
 ASSET = os.path.join(os.path.dirname(__file__), "..", "hasy_nb", "assets", "pad", "formula_constants.json")
@@ -150,7 +151,6 @@ def test_a_div_is_not_a_fraction_of_two_dots(hasy, guesser):
 
 def test_a_script_is_not_cut_in_two_by_stacking(hasy, guesser):
     "A subscript \\mathscr{L} (two strokes, one above the other) stays one symbol (was split at the script's own line)."
-    from hasy_nb.formula_bench import compose_formula
     idx = [151674, 162169]                                   # \mathcal{M} and \mathscr{L}, fold 1's training rows
     assert [hasy.latex(hasy.labels[i]) for i in idx] == ["\\mathcal{M}", "\\mathscr{L}"]
     rng = np.random.default_rng(0)
