@@ -27,8 +27,9 @@ __all__ = ['HOLDOUT_SEED', 'HOLDOUT_SHARE', 'OPENSET_VALID', 'OPENSET_DIR', 'OPE
            'unit', 'class_prototypes', 'prototype_score', 'auroc', 'reject_threshold', 'rejected', 'fit_temperature',
            'reliability', 'ece', 'fit_top_label', 'scale_top', 'calibrated_probs', 'held_classes', 'score_all',
            'open_run_sets', 'measure_openset', 'knn_scores', 'shared_gaussian', 'mahalanobis_score', 'react_energy',
-           'fit_vim', 'vim_score', 'mix', 'pick_on_validation', 'known_head', 'posthoc_candidates', 'measure_posthoc',
-           'plot_reliability', 'model_prototypes', 'calibrate_shipped', 'shipped_calibration', 'shipped_prototypes']
+           'fit_vim', 'vim_score', 'standardise', 'mix', 'pick_on_validation', 'known_head', 'posthoc_candidates',
+           'measure_posthoc', 'plot_reliability', 'model_prototypes', 'calibrate_shipped', 'shipped_calibration',
+           'shipped_prototypes']
 
 # %% ../nbs/06b_openset.ipynb #aecbc1d6
 HOLDOUT_SEED = 0         # the seed that picks the held-out classes
@@ -328,9 +329,13 @@ def vim_score(emb: torch.Tensor, head: nn.Linear, vim: dict) -> np.ndarray:
     residual = torch.linalg.norm((emb - vim["origin"]) @ vim["outside"], dim=1)
     return (energy_score(head(emb)) - vim["alpha"] * residual).detach().numpy()
 
+def standardise(score: dict) -> dict:
+    "A score (set -> array) standardised on the known validation drawings."
+    return {k: (v - score["valid"].mean()) / score["valid"].std() for k, v in score.items()}
+
 def mix(a: dict, b: dict, w: float) -> dict:
     "w * a + (1 - w) * b of two scores (set -> array), each standardised on the known validation drawings."
-    za, zb = ({k: (v - s["valid"].mean()) / s["valid"].std() for k, v in s.items()} for s in (a, b))
+    za, zb = standardise(a), standardise(b)
     return {k: w * za[k] + (1 - w) * zb[k] for k in za}
 
 
