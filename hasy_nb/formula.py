@@ -206,12 +206,12 @@ def union_box(boxes, idx: Sequence[int]) -> Box:
     b = _boxes(boxes)[list(idx)]
     return (float(b[:, 0].min()), float(b[:, 1].min()), float(b[:, 2].max()), float(b[:, 3].max()))
 
-def estimate_line(boxes, distance=None) -> float:
-    "The line height of pieces: that of the symbols a first grouping makes (pieces may be bits of strokes)."
+def estimate_line(boxes, distance=None, stack: bool = True) -> float:
+    "The line height of pieces: that of the symbols a first grouping makes (pieces may be bits of strokes; `stack` as in `group_pieces`)."
     b = _boxes(boxes)
     if len(b) == 0: return 0.0
     first = line_height(b)
-    groups = group_pieces(b, first, distance)
+    groups = group_pieces(b, first, distance, stack=stack)
     return max(first, line_height([union_box(b, g) for g in groups]))
 
 # %% ../nbs/12_formula.ipynb #1edc92b4
@@ -806,7 +806,7 @@ def _group(R: _Reading, pieces: list[int], L: float | None, floor: float = 0.0, 
     "Pieces grouped into symbols (global indices) with the line height used (estimated when `L` is None)."
     b = R.b[pieces]
     dist = None if R.distance is None else (lambda i, j: R.distance(pieces[i], pieces[j]))
-    L = max(estimate_line(b, dist), floor) if L is None else L
+    L = max(estimate_line(b, dist, stack), floor) if L is None else L
     solo = [i for i, p in enumerate(pieces) if R.skip.get((p,), ("",))[0] == "line" and _flat(R.b[[p]])[0]]
     groups = [[pieces[i] for i in g] for g in group_pieces(b, L, dist, solo, stack)]
     return [h for g in groups for h in (_split_stack(R.b, g, L) if stack else [g])], L

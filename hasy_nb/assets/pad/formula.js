@@ -197,12 +197,12 @@ export function unionBox(boxes, idx) {
   return [gMin(boxes, idx, 0), gMin(boxes, idx, 1), gMax(boxes, idx, 2), gMax(boxes, idx, 3)];
 }
 
-/** The line height of pieces: that of the symbols a first grouping makes. */
-export function estimateLine(boxes, distance = null) {
+/** The line height of pieces: that of the symbols a first grouping makes (`stack` as in groupPieces). */
+export function estimateLine(boxes, distance = null, stack = true) {
   const b = checkBoxes(boxes);
   if (!b.length) return 0.0;
   const first = lineHeight(b);
-  const groups = groupPieces(b, first, distance);
+  const groups = groupPieces(b, first, distance, [], stack);
   return Math.max(first, lineHeight(groups.map((g) => unionBox(b, g))));
 }
 
@@ -639,7 +639,7 @@ function parseRow(R, pieces, comps, top = false) {   // _parse_row: one row of t
 function groupRow(R, pieces, L, floor = 0.0, stack = true) {   // _group: pieces -> symbols (reader's indices), with the line used
   const b = pieces.map((p) => R.b[p]);
   const dist = R.distance === null ? null : (i, j) => R.distance(pieces[i], pieces[j]);
-  const Lg = L === null ? Math.max(estimateLine(b, dist), floor) : L;
+  const Lg = L === null ? Math.max(estimateLine(b, dist, stack), floor) : L;
   const solo = [];
   pieces.forEach((p, i) => { if (R.skipped(String(p)) === "line" && isFlat(R.b[p])) solo.push(i); });
   const groups = groupPieces(b, Lg, dist, solo, stack).map((g) => g.map((i) => pieces[i]));
