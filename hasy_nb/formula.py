@@ -30,13 +30,13 @@ __all__ = ['SMALL', 'DOT', 'DOT_GAP', 'MIN_WIDTH', 'OVERLAP', 'SPECK', 'SPECK_GA
            'SCRIPT_SHIFT', 'SCRIPT_SIZE', 'ROOT_SIGNS', 'OPERATORS', 'LIMIT_LATEX', 'FRAC_INK', 'FRAC_WIDER',
            'FRAC_REACH', 'FRAC_CLEAR', 'FRAC_DASHES', 'FRAC_END', 'ENCLOSE', 'ROOT_INK', 'ROOT_BELOW', 'INDEX_SIZE',
            'INDEX_FOOT', 'LIMIT_SIZE', 'LIMIT_REACH', 'LIMIT_SPAN', 'OP_RANK', 'PASSES', 'COMP_LINE', 'OP_TRIES',
-           'TALL', 'OP_TALL', 'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'SCRIPT_DOT',
-           'SPECK_OFF', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS', 'line_height',
-           'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance', 'stroke_boxes',
-           'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node', 'write_tree',
-           'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants', 'image_symbol_input',
-           'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula', 'show_formula', 'read_formula',
-           'bar_strokes', 'root_strokes', 'moved']
+           'TALL', 'OP_TALL', 'ADOPT', 'ADOPT_GAP', 'OP_JOIN', 'OP_WIDEN', 'OP_LEVEL', 'SCRIPT_LINE', 'PAIR_GAP',
+           'SCRIPT_DOT', 'SPECK_OFF', 'CONSTANT_NAMES', 'ROLE_COLOURS', 'LINE_FLOOR', 'MAX_PIECES', 'MAX_POINTS',
+           'line_height', 'group_pieces', 'union_box', 'estimate_line', 'ink_components', 'ink_distance',
+           'stroke_boxes', 'stroke_distance', 'shape_strokes', 'write_strokes', 'layout', 'write_latex', 'Node',
+           'write_tree', 'tree_shape', 'tree_symbols', 'formula_constants', 'write_formula_constants',
+           'image_symbol_input', 'strokes_symbol_input', 'classify', 'FormulaSymbol', 'Structure', 'Formula',
+           'show_formula', 'read_formula', 'bar_strokes', 'root_strokes', 'moved']
 
 # %% ../nbs/12_formula.ipynb #d4f4ce5f
 SMALL = 0.4          # a symbol smaller than this (x the line height) keeps its size, as HASY keeps its dots small
@@ -443,6 +443,8 @@ OP_WIDEN = 0.4       # an operator the net turns down is tried again with the pi
 OP_LEVEL = 0.8       # ... level pieces as tall as this x the operator: its other strokes, not the symbol after it (a G)
 SCRIPT_LINE = 0.6    # a base's scripts are grouped again at their own line height, at least this x the base's height
                      # and the run's tallest symbol as first grouped (no stacking: a run is all sub or all sup)
+PAIR_GAP = 0.3       # a symbol and the next one, closer than this x the base's height, that one band of paper cuts
+                     # across, placed as scripts: both scripts of the base before them, two symbols each (x_{ab}^{cd})
 SCRIPT_DOT = 0.3     # a script of one piece, not flat, under this x its base's height and within SPECK_GAP x it: a speck of the base
 SPECK_OFF = 0.2      # ... and so is such a piece on the line beside a plain symbol, its centre more than this x that one's height off
 
@@ -832,27 +834,45 @@ def _band_cut(b: np.ndarray, g: list[int], least: float) -> list[list[int]] | No
     return None if best is None else [sorted(order[:best]), sorted(order[best:])]
 
 
-def _script_parts(R: _Reading, g: list[int], box, H: float, L: float) -> list[list[int]] | None:
+def _script_parts(R: _Reading, g: list[int], box, H: float, L: float, pair: bool = False) -> list[list[int]] | None:
     "Pieces `g` cut by a band of paper into two parts placed as the scripts of a base in `box` (`H` high), or None."
     # placed as scripts: each part smaller than SCRIPT_SIZE x H, their middles above and below the base's middle by
-    # over SCRIPT_SHIFT x H, together taller than STACK_SPAN x H (no one symbol is: not a \vdots, a \female)
+    # over SCRIPT_SHIFT x H, together taller than STACK_SPAN x H (no one symbol is: not a \vdots, a \female); the
+    # pieces of two symbols side by side (`pair`) need no such span, but neither part may be dot-sized (a \div, \therefore)
     parts = _band_cut(R.b, g, STACK_GAP * L)
     if parts is None: return None
     top, bot = [R.b[p, 1].min() for p in parts], [R.b[p, 3].max() for p in parts]
     cy, mid = (box[1] + box[3]) / 2, [(t + u) / 2 for t, u in zip(top, bot)]
-    if bot[1] - top[0] <= STACK_SPAN * H or max(u - t for t, u in zip(top, bot)) >= SCRIPT_SIZE * H: return None
+    if max(u - t for t, u in zip(top, bot)) >= SCRIPT_SIZE * H: return None
+    if not pair and bot[1] - top[0] <= STACK_SPAN * H: return None
+    extent = [max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in (union_box(R.b, p) for p in parts)]
+    if pair and min(extent) < DOT * L: return None
     return parts if mid[0] < cy - SCRIPT_SHIFT * H and mid[1] > cy + SCRIPT_SHIFT * H else None
+
+
+def _next_plain(items: list, roles: list, order: list, n: int, gap: float) -> int | None:
+    "The item after `order[n]` (in x) if it is a plain symbol on the line that starts less than `gap` right of it."
+    if n + 1 >= len(order): return None
+    i, j = order[n], order[n + 1]
+    return j if roles[j] == "base" and items[j][1] is None and items[j][0][0] - items[i][0][2] < gap else None
 
 
 def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
     "Items, with a symbol that holds both scripts of the base before it, or of its own base (x_{i}^{2}), split into them."
     cores = np.array([it[0] for it in items]).reshape(-1, 4)
-    ref, out = None, list(items)
-    for i in np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"):
+    ref, out, order = None, list(items), list(np.argsort((cores[:, 0] + cores[:, 2]) / 2, kind="stable"))
+    for n, i in enumerate(order):
         core, node, g, Lg = items[i]
+        if out[i] is None: continue                                     # taken as a script with the symbol before it
         if roles[i] == "base" and node is None and len(g) > 1:
             line = line_height(np.delete(cores, i, 0))                   # the line without this symbol
-            parts = None if ref is None else _script_parts(R, g, cores[ref], max(cores[ref, 3] - cores[ref, 1], line), L)
+            H = 0.0 if ref is None else max(cores[ref, 3] - cores[ref, 1], line)
+            parts = None if ref is None else _script_parts(R, g, cores[ref], H, L)
+            j = None if parts or ref is None else _next_plain(items, roles, order, n, PAIR_GAP * H)
+            if j is not None:                                           # ... or it and the next symbol hold them, two each
+                parts = _script_parts(R, sorted(g + items[j][2]), cores[ref], H, L, pair=True)
+                if parts and all(set(p) & set(g) for p in parts): out[j] = None
+                else: parts = None
             t = max(g, key=lambda p: R.b[p, 3] - R.b[p, 1])             # ... or its tallest piece is a base, the pieces
             right = [p for p in g if R.b[p, 0] > (R.b[t, 0] + R.b[t, 2]) / 2]   # right of its middle its scripts
             if parts is None and right and len(right) < len(g):
@@ -997,7 +1017,8 @@ CONSTANT_NAMES = ("SMALL", "DOT", "DOT_GAP", "MIN_WIDTH", "OVERLAP", "SPECK", "S
                   "HUG", "NEAR", "NEAR_X", "DASH", "STACK_MIN", "STACK_GAP", "STACK_SPAN", "SCRIPT_SHIFT", "SCRIPT_SIZE", "FRAC_INK",
                   "FRAC_WIDER", "FRAC_REACH", "FRAC_CLEAR", "ENCLOSE", "ROOT_INK", "ROOT_BELOW", "INDEX_SIZE", "LIMIT_SIZE",
                   "LIMIT_REACH", "LIMIT_SPAN", "OP_JOIN", "OP_WIDEN", "SCRIPT_LINE", "COMP_LINE", "OP_TRIES", "TALL", "OP_TALL", "ADOPT",
-                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES", "OP_LEVEL", "FRAC_END")
+                  "ADOPT_GAP", "OP_RANK", "INDEX_FOOT", "SCRIPT_DOT", "FRAC_DASHES", "SPECK_OFF", "PASSES", "OP_LEVEL", "FRAC_END",
+                  "PAIR_GAP")
 
 def formula_constants() -> dict:
     "Every constant of the formula reader by name, with the root signs, operators and their LaTeX under limits."

@@ -3,7 +3,7 @@
 Random stroke formulas (symbols from `PEN_SHAPES`, random sizes, gaps, scripts, pen widths, point jitter, a few
 erasers, some in pixel units), random two-dimensional ones (fractions, roots with and without an index, both scripts,
 nested) and the structure benchmark's own formulas (fold-1 test images composed by `hasy_nb.formula_bench`, each kind,
-redrawn as pen strokes along their skeleton) are read by Python with the shipped model and by formula.js in Node with
+redrawn as pen strokes along their skeleton; and some with both scripts, two symbols each, read as a pair) are read by Python with the shipped model and by formula.js in Node with
 the same model exported for the browser. Every case must give the same groups (pieces), roles, layout tree,
 structures (kind, pieces, used, why), LaTeX and the very same 32x32 inputs, and the same LaTeX after the one-click
 structure fix; the top-5 lists must agree on at least 99 % of the symbols (the browser's float32 arithmetic may swap
@@ -26,6 +26,7 @@ PAD = Path(__file__).resolve().parents[1] / "hasy_nb" / "assets" / "pad"
 N_CASES = 320          # line formulas
 N_STRUCTURED = 120     # random fractions, roots, scripts, nested (pen strokes)
 N_BENCH = 12           # structure benchmark formulas of each kind (fold-1 test images, redrawn as strokes)
+N_PAIRS = 8            # ... and with both scripts, two symbols each, that `_split_scripts` reads as a pair
 
 RUNNER = r"""
 import { readFileSync } from "node:fs";
@@ -151,8 +152,8 @@ def _structured_cases(n: int, seed: int = 1) -> list[list[dict]]:
     return cases
 
 
-def _bench_cases(n: int, seed: int = 0) -> list[list[dict]]:
-    "The structure benchmark's formulas (fold-1 test images, composed per kind), redrawn as pen strokes in px."
+def _bench_cases(n: int, seed: int = 0, kinds=None) -> list[list[dict]]:
+    "The structure benchmark's formulas (fold-1 test images, composed per kind of `kinds`: all), redrawn as pen strokes in px."
     import os
     from hasy_nb.data import load_hasy
     from hasy_nb.formula_bench import KINDS, StructureSpec, compose_structure
@@ -162,12 +163,33 @@ def _bench_cases(n: int, seed: int = 0) -> list[list[dict]]:
     rng = np.random.default_rng(seed)
     spec = StructureSpec(hasy, hasy.split(1)[1], rng)
     out = []
-    for kind in KINDS:
+    for kind in kinds or KINDS:
         for _ in range(n):
             canvas, _, _, _ = compose_structure(hasy, spec.make(kind), rng, spec)
             h, w = canvas.shape
             out.append([{"points": (np.asarray(p) * (w, h) - 0.5).round(2).tolist(), "width": 2.0}
                         for p in _polylines(image_to_strokes(canvas))])
+    return out
+
+
+def _pair_cases(n: int, scan: int = 300) -> list[list[dict]]:
+    "Benchmark formulas with both scripts (as `_bench_cases`) whose Python reading splits two symbols side by side into them."
+    import hasy_nb.formula as F
+    hits, split = [], F._script_parts
+    def counted(*args, **kw):
+        parts = split(*args, **kw)
+        hits.append(bool(parts) and kw.get("pair", False))
+        return parts
+    F._script_parts = counted
+    try:
+        out = []
+        for strokes in _bench_cases(scan, seed=7, kinds=["scripts"]):
+            hits.clear()
+            F.read_formula(strokes)
+            if any(hits): out.append(strokes)
+            if len(out) == n: break
+    finally: F._script_parts = split
+    assert len(out) == n, f"only {len(out)} of {scan} formulas with both scripts split a pair"
     return out
 
 
@@ -209,7 +231,7 @@ def both(tmp_path_factory):
     if NODE is None: pytest.fail("Node.js is required: formula.js runs in Node for this test")
     tmp = tmp_path_factory.mktemp("formula-js")
     model_dir = export_model(None, tmp / "model")
-    cases = _cases(N_CASES) + _structured_cases(N_STRUCTURED) + _bench_cases(N_BENCH)
+    cases = _cases(N_CASES) + _structured_cases(N_STRUCTURED) + _bench_cases(N_BENCH) + _pair_cases(N_PAIRS)
     symbols = [{"latex": s["latex"], "mode": s["mode"]} for s in symbols_table()]
     (tmp / "cases.json").write_text(json.dumps({"cases": cases, "symbols": symbols}))
     (tmp / "run.mjs").write_text(RUNNER)

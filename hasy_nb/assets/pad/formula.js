@@ -14,7 +14,7 @@ export { CONSTANTS };
 export const { SMALL, DOT, DOT_GAP, MIN_WIDTH, OVERLAP, SPECK, SPECK_GAP, FLAT, BAR_WIDTH, BAR_GAP, HUG, NEAR, NEAR_X, DASH,
   STACK_MIN, STACK_GAP, STACK_SPAN, SCRIPT_SHIFT, SCRIPT_SIZE, SCRIPT_LINE, FRAC_INK, FRAC_WIDER, FRAC_REACH, FRAC_CLEAR, ENCLOSE, ROOT_INK,
   ROOT_BELOW, INDEX_SIZE, INDEX_FOOT, LIMIT_SIZE, LIMIT_REACH, LIMIT_SPAN, OP_JOIN, OP_WIDEN, COMP_LINE, OP_TRIES, TALL, OP_TALL, ADOPT,
-  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF, OP_LEVEL, FRAC_END,
+  ADOPT_GAP, OP_RANK, PASSES, SCRIPT_DOT, FRAC_DASHES, SPECK_OFF, OP_LEVEL, FRAC_END, PAIR_GAP,
   ROOT_SIGNS, OPERATORS, LIMIT_LATEX } = CONSTANTS;
 export const DOT_PX = 5.0;      // hasy_nb.infer.DOT_PX
 export const ROLE_COLOURS = { base: "#1f6feb", sup: "#d62728", sub: "#2ca02c", bar: "#9467bd", root: "#e377c2" };
@@ -667,23 +667,40 @@ function bandCut(b, g, least) {   // _band_cut: pieces above and below the wides
   return [asc(order.slice(0, best)), asc(order.slice(best))];
 }
 
-function scriptParts(R, g, box, H, L) {   // _script_parts: pieces cut by paper into two parts placed as a base's scripts, or null
+function scriptParts(R, g, box, H, L, pair = false) {   // _script_parts: pieces cut by paper into two parts placed as a base's scripts, or null
   const parts = bandCut(R.b, g, STACK_GAP * L);
   if (parts === null) return null;
   const top = parts.map((p) => gMin(R.b, p, 1)), bot = parts.map((p) => gMax(R.b, p, 3));
   const cy = (box[1] + box[3]) / 2, mid = top.map((t, j) => (t + bot[j]) / 2);
-  if (bot[1] - top[0] <= STACK_SPAN * H || Math.max(bot[0] - top[0], bot[1] - top[1]) >= SCRIPT_SIZE * H) return null;
+  if (Math.max(bot[0] - top[0], bot[1] - top[1]) >= SCRIPT_SIZE * H) return null;
+  if (!pair && bot[1] - top[0] <= STACK_SPAN * H) return null;
+  const extent = (p) => Math.max(gMax(R.b, p, 2) - gMin(R.b, p, 0), gMax(R.b, p, 3) - gMin(R.b, p, 1));
+  if (pair && Math.min(extent(parts[0]), extent(parts[1])) < DOT * L) return null;   // two symbols: no dot-sized part
   return mid[0] < cy - SCRIPT_SHIFT * H && mid[1] > cy + SCRIPT_SHIFT * H ? parts : null;
 }
 
+function nextPlain(items, roles, order, n, gap) {   // _next_plain: the next item in x, a plain symbol on the line within `gap`, or null
+  if (n + 1 >= order.length) return null;
+  const i = order[n], j = order[n + 1];
+  return roles[j] === "base" && items[j].node === null && items[j].core[0] - items[i].core[2] < gap ? j : null;
+}
+
 function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holding both scripts of the base before it, or of its own base
-  const cores = items.map((t) => t.core), out = items.slice();
+  const cores = items.map((t) => t.core), out = items.slice(), order = byCentre(cores);
   let ref = null;
-  for (const i of byCentre(cores)) {
+  for (const [n, i] of order.entries()) {
     const it = items[i], g = it.pieces;
+    if (out[i] === null) continue;                                 // taken as a script with the symbol before it
     if (roles[i] === "base" && it.node === null && g.length > 1) {
       const line = lineHeight(cores.filter((_, j) => j !== i));   // the line without this symbol
-      let parts = ref === null ? null : scriptParts(R, g, cores[ref], Math.max(cores[ref][3] - cores[ref][1], line), L);
+      const H = ref === null ? 0.0 : Math.max(cores[ref][3] - cores[ref][1], line);
+      let parts = ref === null ? null : scriptParts(R, g, cores[ref], H, L);
+      const j = parts || ref === null ? null : nextPlain(items, roles, order, n, PAIR_GAP * H);
+      if (j !== null) {                                            // ... or it and the next symbol hold them, two each
+        parts = scriptParts(R, g.concat(items[j].pieces).sort((p, q) => p - q), cores[ref], H, L, true);
+        if (parts && parts.every((p) => p.some((q) => g.includes(q)))) out[j] = null;
+        else parts = null;
+      }
       let t = g[0];
       for (const p of g) if (R.b[p][3] - R.b[p][1] > R.b[t][3] - R.b[t][1]) t = p;   // its tallest piece a base, the
       const right = g.filter((p) => R.b[p][0] > (R.b[t][0] + R.b[t][2]) / 2);          // pieces right of its middle its scripts
