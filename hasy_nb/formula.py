@@ -857,6 +857,13 @@ def _next_plain(items: list, roles: list, order: list, n: int, gap: float) -> in
     return j if roles[j] == "base" and items[j][1] is None and items[j][0][0] - items[i][0][2] < gap else None
 
 
+def _pair_parts(R: _Reading, items: list, roles: list, order: list, n: int, g: list[int], box, H: float, L: float):
+    "Pieces `g` (of item `order[n]`) with the next plain symbol (`_next_plain`, PAIR_GAP x H) as a base's two script rows, and its index; or None, None."
+    j = _next_plain(items, roles, order, n, PAIR_GAP * H)
+    parts = None if j is None else _script_parts(R, sorted(g + items[j][2]), box, H, L, pair=True)
+    return (parts, j) if parts and all(set(p) & set(g) for p in parts) else (None, None)
+
+
 def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
     "Items, with a symbol that holds both scripts of the base before it, or of its own base (x_{i}^{2}), split into them."
     cores = np.array([it[0] for it in items]).reshape(-1, 4)
@@ -867,19 +874,19 @@ def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
         if roles[i] == "base" and node is None and len(g) > 1:
             line = line_height(np.delete(cores, i, 0))                   # the line without this symbol
             H = 0.0 if ref is None else max(cores[ref, 3] - cores[ref, 1], line)
-            parts = None if ref is None else _script_parts(R, g, cores[ref], H, L)
-            j = None if parts or ref is None else _next_plain(items, roles, order, n, PAIR_GAP * H)
-            if j is not None:                                           # ... or it and the next symbol hold them, two each
-                parts = _script_parts(R, sorted(g + items[j][2]), cores[ref], H, L, pair=True)
-                if parts and all(set(p) & set(g) for p in parts): out[j] = None
-                else: parts = None
+            parts, j = (None, None) if ref is None else (_script_parts(R, g, cores[ref], H, L), None)
+            if parts is None and ref is not None:                       # ... or it and the next symbol hold them, two each
+                parts, j = _pair_parts(R, items, roles, order, n, g, cores[ref], H, L)
             t = max(g, key=lambda p: R.b[p, 3] - R.b[p, 1])             # ... or its tallest piece is a base, the pieces
             right = [p for p in g if R.b[p, 0] > (R.b[t, 0] + R.b[t, 2]) / 2]   # right of its middle its scripts
             if parts is None and right and len(right) < len(g):
                 base = [p for p in g if p not in right]
                 bb = union_box(R.b, base)
-                parts = _script_parts(R, right, bb, max(bb[3] - bb[1], line), L)
+                Hb = max(bb[3] - bb[1], line)
+                parts = _script_parts(R, right, bb, Hb, L)
+                if parts is None: parts, j = _pair_parts(R, items, roles, order, n, right, bb, Hb, L)   # (two each)
                 parts = parts and [base] + parts
+            if parts and j is not None: out[j] = None
             if parts:
                 out[i], ref = None, (ref if len(parts) == 2 else None)
                 out += [(np.array(union_box(R.b, p)), None, p, Lg) for p in parts]

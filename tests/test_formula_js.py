@@ -175,12 +175,12 @@ def _bench_cases(n: int, seed: int = 0, kinds=None) -> list[list[dict]]:
 def _pair_cases(n: int, scan: int = 300) -> list[list[dict]]:
     "Benchmark formulas with both scripts (as `_bench_cases`) whose Python reading splits two symbols side by side into them."
     import hasy_nb.formula as F
-    hits, split = [], F._script_parts
-    def counted(*args, **kw):
-        parts = split(*args, **kw)
-        hits.append(bool(parts) and kw.get("pair", False))
-        return parts
-    F._script_parts = counted
+    hits, pair = [], F._pair_parts
+    def counted(*args):
+        parts, j = pair(*args)
+        hits.append(parts is not None)
+        return parts, j
+    F._pair_parts = counted
     try:
         out = []
         for strokes in _bench_cases(scan, seed=7, kinds=["scripts"]):
@@ -188,7 +188,7 @@ def _pair_cases(n: int, scan: int = 300) -> list[list[dict]]:
             F.read_formula(strokes)
             if any(hits): out.append(strokes)
             if len(out) == n: break
-    finally: F._script_parts = split
+    finally: F._pair_parts = pair
     assert len(out) == n, f"only {len(out)} of {scan} formulas with both scripts split a pair"
     return out
 

@@ -685,6 +685,12 @@ function nextPlain(items, roles, order, n, gap) {   // _next_plain: the next ite
   return roles[j] === "base" && items[j].node === null && items[j].core[0] - items[i].core[2] < gap ? j : null;
 }
 
+function pairParts(R, items, roles, order, n, g, box, H, L) {   // _pair_parts: g and the next plain symbol as two script rows, and its index
+  const j = nextPlain(items, roles, order, n, PAIR_GAP * H);
+  const parts = j === null ? null : scriptParts(R, g.concat(items[j].pieces).sort((p, q) => p - q), box, H, L, true);
+  return parts && parts.every((p) => p.some((q) => g.includes(q))) ? [parts, j] : [null, null];
+}
+
 function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holding both scripts of the base before it, or of its own base
   const cores = items.map((t) => t.core), out = items.slice(), order = byCentre(cores);
   let ref = null;
@@ -694,21 +700,18 @@ function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holdin
     if (roles[i] === "base" && it.node === null && g.length > 1) {
       const line = lineHeight(cores.filter((_, j) => j !== i));   // the line without this symbol
       const H = ref === null ? 0.0 : Math.max(cores[ref][3] - cores[ref][1], line);
-      let parts = ref === null ? null : scriptParts(R, g, cores[ref], H, L);
-      const j = parts || ref === null ? null : nextPlain(items, roles, order, n, PAIR_GAP * H);
-      if (j !== null) {                                            // ... or it and the next symbol hold them, two each
-        parts = scriptParts(R, g.concat(items[j].pieces).sort((p, q) => p - q), cores[ref], H, L, true);
-        if (parts && parts.every((p) => p.some((q) => g.includes(q)))) out[j] = null;
-        else parts = null;
-      }
+      let parts = ref === null ? null : scriptParts(R, g, cores[ref], H, L), j = null;
+      if (parts === null && ref !== null) [parts, j] = pairParts(R, items, roles, order, n, g, cores[ref], H, L);   // two each
       let t = g[0];
       for (const p of g) if (R.b[p][3] - R.b[p][1] > R.b[t][3] - R.b[t][1]) t = p;   // its tallest piece a base, the
       const right = g.filter((p) => R.b[p][0] > (R.b[t][0] + R.b[t][2]) / 2);          // pieces right of its middle its scripts
       if (parts === null && right.length && right.length < g.length) {
-        const base = g.filter((p) => !right.includes(p)), bb = unionBox(R.b, base);
-        parts = scriptParts(R, right, bb, Math.max(bb[3] - bb[1], line), L);
+        const base = g.filter((p) => !right.includes(p)), bb = unionBox(R.b, base), Hb = Math.max(bb[3] - bb[1], line);
+        parts = scriptParts(R, right, bb, Hb, L);
+        if (parts === null) [parts, j] = pairParts(R, items, roles, order, n, right, bb, Hb, L);   // (two each)
         if (parts) parts = [base].concat(parts);
       }
+      if (parts && j !== null) out[j] = null;
       if (parts) {
         out[i] = null;
         if (parts.length !== 2) ref = null;
