@@ -26,7 +26,7 @@ PAD = Path(__file__).resolve().parents[1] / "hasy_nb" / "assets" / "pad"
 N_CASES = 320          # line formulas
 N_STRUCTURED = 120     # random fractions, roots, scripts, nested (pen strokes)
 N_BENCH = 12           # structure benchmark formulas of each kind (fold-1 test images, redrawn as strokes)
-N_PAIRS = 8            # ... and with both scripts, two symbols each, that `_split_scripts` reads as a pair
+N_PAIRS = 12           # ... and with both scripts, two symbols each, that `_split_scripts` reads as a pair
 
 RUNNER = r"""
 import { readFileSync } from "node:fs";
@@ -172,7 +172,7 @@ def _bench_cases(n: int, seed: int = 0, kinds=None) -> list[list[dict]]:
     return out
 
 
-def _pair_cases(n: int, scan: int = 300) -> list[list[dict]]:
+def _pair_cases(n: int, scan: int = 120) -> list[list[dict]]:
     "Benchmark formulas with both scripts (as `_bench_cases`) whose Python reading splits two symbols side by side into them."
     import hasy_nb.formula as F
     hits, pair = [], F._pair_parts
