@@ -342,7 +342,8 @@ def cross_validate(arch, data, folds=range(1, 11), runs_dir: str | Path = "runs/
             if res.ema_model is not None:                      # scored beside the raw weights; the choice is on validation
                 ema = evaluate(res.ema_model, data, test)
                 report.set_summary(ema_test_top1=ema.top1, ema_test_top5=ema.top5, ema_test_merged=ema.merged)
-        if left: shutil.rmtree(left)                                  # its epochs now live in the finished run
+        if left: shutil.rmtree(left, ignore_errors=True)              # its epochs now live in the finished run (a folder
+                                                                      # removed by hand meanwhile is no error)
         records.append(dict(fold=k, **{m: getattr(ev, m) for m in ("top1", "top3", "top5", "merged")}, n_test=ev.n,
                             dir=str(report.dir), trained=True))
         if progress: print(f"{name} fold {k}: top-1 {ev.top1:.2%}, top-5 {ev.top5:.2%}, merged {ev.merged:.2%} "
