@@ -874,7 +874,7 @@ def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
         if roles[i] == "base" and node is None and len(g) > 1:
             line = line_height(np.delete(cores, i, 0))                   # the line without this symbol
             H = 0.0 if ref is None else max(cores[ref, 3] - cores[ref, 1], line)
-            parts, j = (None, None) if ref is None else (_script_parts(R, g, cores[ref], H, L), None)
+            parts, j = None if ref is None else _script_parts(R, g, cores[ref], H, L), None
             if parts is None and ref is not None:                       # ... or it and the next symbol hold them, two each
                 parts, j = _pair_parts(R, items, roles, order, n, g, cores[ref], H, L)
             t = max(g, key=lambda p: R.b[p, 3] - R.b[p, 1])             # ... or its tallest piece is a base, the pieces
