@@ -3,12 +3,12 @@
 Random stroke formulas (symbols from `PEN_SHAPES`, random sizes, gaps, scripts, pen widths, point jitter, a few
 erasers, some in pixel units), random two-dimensional ones (fractions, roots with and without an index, both scripts,
 nested) and the structure benchmark's own formulas (fold-1 test images composed by `hasy_nb.formula_bench`, each kind,
-redrawn as pen strokes along their skeleton; and some with both scripts, two symbols each, read as a pair) are read
-by Python with the shipped model and by formula.js in Node with the same model exported for the browser. Every case must give the same groups (pieces), roles, layout tree,
-structures (kind, pieces, used, why), LaTeX and the very same 32x32 inputs, and the same LaTeX after the one-click
-structure fix; the top-5 lists must agree on at least 99 % of the symbols (the browser's float32 arithmetic may swap
-two near-equal guesses). formula.js has no constants of its own: it imports formula_constants.json, which Python
-writes. No browser is needed: Node imports the ES modules directly.
+redrawn as pen strokes along their skeleton; and some with both scripts, two symbols each, read as a pair) are read by
+Python with the shipped model and by formula.js in Node with the same model exported for the browser. Every case must
+give the same groups (pieces), roles, layout tree, structures (kind, pieces, used, why), LaTeX and the very same 32x32
+inputs, and the same LaTeX after the one-click structure fix; the top-5 lists must agree on at least 99 % of the
+symbols (the browser's float32 arithmetic may swap two near-equal guesses). formula.js has no constants of its own: it
+imports formula_constants.json, which Python writes. No browser is needed: Node imports the ES modules directly.
 """
 from __future__ import annotations
 
