@@ -94,6 +94,10 @@ def _box_gap(b: np.ndarray, g: Sequence[int], h: Sequence[int]) -> float:
     return float(max(b[h, 0].min() - b[g, 2].max(), b[g, 0].min() - b[h, 2].max(),
                      b[h, 1].min() - b[g, 3].max(), b[g, 1].min() - b[h, 3].max()))
 
+def _extent(b: np.ndarray, g: Sequence[int]) -> float:
+    "The larger side of the box around pieces `g`."
+    return float(max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()))
+
 def _bar_pairs(b: np.ndarray, L: float) -> list[tuple[int, int]]:
     "Pairs of bars (thin, tall pieces) side by side, closer than BAR_GAP, with nothing between them: \\|, \\parallel."
     h, cx = b[:, 3] - b[:, 1], (b[:, 0] + b[:, 2]) / 2
@@ -182,8 +186,7 @@ def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence
     for i, j in _bar_pairs(b, L): near[i, j] = True                     # 1b. two bars side by side: one symbol
     near[list(solo), :] = near[:, list(solo)] = False                   # pieces that stand alone (a bar read as minus)
     groups = _components(near)
-    extent = lambda g: float(max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()))   # noqa: E731
-    dots = [g for g in groups if extent(g) < DOT * L]                   # 3. dots near each other: one symbol
+    dots = [g for g in groups if _extent(b, g) < DOT * L]               # 3. dots near each other: one symbol
     for ga, gc in ((ga, gc) for k, ga in enumerate(dots) for gc in dots[k + 1:]):
         gap = max(b[gc, 0].min() - b[ga, 2].max(), b[ga, 0].min() - b[gc, 2].max())
         near[ga[0], gc[0]] |= gap < DOT_GAP * L and not stacked[np.ix_(ga, gc)].any()
@@ -191,7 +194,7 @@ def group_pieces(boxes, line: float | None = None, distance=None, solo: Sequence
     def flat(g):                                                       # a dot-sized dash: a stroke's broken-off end
         w, h = b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()
         return len(g) == 1 and max(w, h) < DOT * L and min(w, h) < FLAT * max(w, h)
-    speck = [extent(g) < SPECK * L or flat(g) for g in out]
+    speck = [_extent(b, g) < SPECK * L or flat(g) for g in out]
     whole, alone = [g for g, s in zip(out, speck) if not s], []
     for g in (g for g, s in zip(out, speck) if s):                      # 4. a speck joins the nearest symbol
         gaps = [_box_gap(b, g, w) for w in whole]
@@ -845,8 +848,7 @@ def _script_parts(R: _Reading, g: list[int], box, H: float, L: float, pair: bool
     cy, mid = (box[1] + box[3]) / 2, [(t + u) / 2 for t, u in zip(top, bot)]
     if max(u - t for t, u in zip(top, bot)) >= SCRIPT_SIZE * H: return None
     if not pair and bot[1] - top[0] <= STACK_SPAN * H: return None
-    extent = [max(x1 - x0, y1 - y0) for x0, y0, x1, y1 in (union_box(R.b, p) for p in parts)]
-    if pair and min(extent) < DOT * L: return None
+    if pair and min(_extent(R.b, p) for p in parts) < DOT * L: return None
     return parts if mid[0] < cy - SCRIPT_SHIFT * H and mid[1] > cy + SCRIPT_SHIFT * H else None
 
 
@@ -873,10 +875,11 @@ def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
         if out[i] is None: continue                                     # taken as a script with the symbol before it
         if roles[i] == "base" and node is None and len(g) > 1:
             line = line_height(np.delete(cores, i, 0))                   # the line without this symbol
-            H = 0.0 if ref is None else max(cores[ref, 3] - cores[ref, 1], line)
-            parts, j = None if ref is None else _script_parts(R, g, cores[ref], H, L), None
-            if parts is None and ref is not None:                       # ... or it and the next symbol hold them, two each
-                parts, j = _pair_parts(R, items, roles, order, n, g, cores[ref], H, L)
+            parts, j = None, None
+            if ref is not None:
+                H = max(cores[ref, 3] - cores[ref, 1], line)
+                parts = _script_parts(R, g, cores[ref], H, L)
+                if parts is None: parts, j = _pair_parts(R, items, roles, order, n, g, cores[ref], H, L)   # two each
             t = max(g, key=lambda p: R.b[p, 3] - R.b[p, 1])             # ... or its tallest piece is a base, the pieces
             right = [p for p in g if R.b[p, 0] > (R.b[t, 0] + R.b[t, 2]) / 2]   # right of its middle its scripts
             if parts is None and right and len(right) < len(g):
@@ -886,8 +889,8 @@ def _split_scripts(R: _Reading, items: list, roles: list, L: float) -> list:
                 parts = _script_parts(R, right, bb, Hb, L)
                 if parts is None: parts, j = _pair_parts(R, items, roles, order, n, right, bb, Hb, L)   # (two each)
                 parts = parts and [base] + parts
-            if parts and j is not None: out[j] = None
             if parts:
+                if j is not None: out[j] = None                         # the next symbol's pieces are in the parts
                 out[i], ref = None, (ref if len(parts) == 2 else None)
                 out += [(np.array(union_box(R.b, p)), None, p, Lg) for p in parts]
                 continue
@@ -939,8 +942,8 @@ def _keep_dots(b: np.ndarray, groups: list, before: list, dot: float) -> list:
     out = [g for g in groups]
     for old in (set(g) for g in before if len(g) > 1):
         inside = [g for g in out if set(g) <= old]
-        ext = [max(b[g, 2].max() - b[g, 0].min(), b[g, 3].max() - b[g, 1].min()) for g in inside]
-        if len(inside) > 1 and min(ext) < dot: out = [g for g in out if not set(g) <= old] + [sorted(old)]
+        if len(inside) > 1 and min(_extent(b, g) for g in inside) < dot:
+            out = [g for g in out if not set(g) <= old] + [sorted(old)]
     return out
 
 

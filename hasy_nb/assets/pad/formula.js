@@ -60,6 +60,7 @@ function components(linked) {
 
 const gMin = (b, g, c) => minOf(g.map((i) => b[i][c]));
 const gMax = (b, g, c) => maxOf(g.map((i) => b[i][c]));
+const gExtent = (b, g) => Math.max(gMax(b, g, 2) - gMin(b, g, 0), gMax(b, g, 3) - gMin(b, g, 1));   // _extent
 
 function boxGap(b, g, h) {   // _box_gap
   return Math.max(gMin(b, h, 0) - gMax(b, g, 2), gMin(b, g, 0) - gMax(b, h, 2),
@@ -142,8 +143,7 @@ export function groupPieces(boxes, line = null, distance = null, solo = [], stac
   for (const [i, j] of barPairs(b, L)) near[i][j] = true;                      // 1b. two bars: one symbol
   for (const i of solo) for (let j = 0; j < n; j++) { near[i][j] = false; near[j][i] = false; }   // alone
   const groups = components(near);
-  const extent = (g) => Math.max(gMax(b, g, 2) - gMin(b, g, 0), gMax(b, g, 3) - gMin(b, g, 1));
-  const dots = groups.filter((g) => extent(g) < DOT * L);                        // 3. dots near each other
+  const dots = groups.filter((g) => gExtent(b, g) < DOT * L);                        // 3. dots near each other
   for (let k = 0; k < dots.length; k++) for (let m = k + 1; m < dots.length; m++) {
     const ga = dots[k], gc = dots[m];
     const apart = ga.some((i) => gc.some((j) => stacked[i][j]));
@@ -154,7 +154,7 @@ export function groupPieces(boxes, line = null, distance = null, solo = [], stac
     const w = gMax(b, g, 2) - gMin(b, g, 0), h = gMax(b, g, 3) - gMin(b, g, 1);
     return g.length === 1 && Math.max(w, h) < DOT * L && Math.min(w, h) < FLAT * Math.max(w, h);
   };
-  const speck = out.map((g) => extent(g) < SPECK * L || flat(g));
+  const speck = out.map((g) => gExtent(b, g) < SPECK * L || flat(g));
   const whole = out.filter((g, i) => !speck[i]), alone = [];
   out.forEach((g, s) => {                                                        // 4. a speck joins the nearest
     if (!speck[s]) return;
@@ -674,8 +674,7 @@ function scriptParts(R, g, box, H, L, pair = false) {   // _script_parts: pieces
   const cy = (box[1] + box[3]) / 2, mid = top.map((t, j) => (t + bot[j]) / 2);
   if (Math.max(bot[0] - top[0], bot[1] - top[1]) >= SCRIPT_SIZE * H) return null;
   if (!pair && bot[1] - top[0] <= STACK_SPAN * H) return null;
-  const extent = (p) => Math.max(gMax(R.b, p, 2) - gMin(R.b, p, 0), gMax(R.b, p, 3) - gMin(R.b, p, 1));
-  if (pair && Math.min(extent(parts[0]), extent(parts[1])) < DOT * L) return null;   // two symbols: no dot-sized part
+  if (pair && Math.min(gExtent(R.b, parts[0]), gExtent(R.b, parts[1])) < DOT * L) return null;   // two symbols: no dot-sized part
   return mid[0] < cy - SCRIPT_SHIFT * H && mid[1] > cy + SCRIPT_SHIFT * H ? parts : null;
 }
 
@@ -699,9 +698,12 @@ function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holdin
     if (out[i] === null) continue;                                 // taken as a script with the symbol before it
     if (roles[i] === "base" && it.node === null && g.length > 1) {
       const line = lineHeight(cores.filter((_, j) => j !== i));   // the line without this symbol
-      const H = ref === null ? 0.0 : Math.max(cores[ref][3] - cores[ref][1], line);
-      let parts = ref === null ? null : scriptParts(R, g, cores[ref], H, L), j = null;
-      if (parts === null && ref !== null) [parts, j] = pairParts(R, items, roles, order, n, g, cores[ref], H, L);   // two each
+      let parts = null, j = null;
+      if (ref !== null) {
+        const H = Math.max(cores[ref][3] - cores[ref][1], line);
+        parts = scriptParts(R, g, cores[ref], H, L);
+        if (parts === null) [parts, j] = pairParts(R, items, roles, order, n, g, cores[ref], H, L);   // two each
+      }
       let t = g[0];
       for (const p of g) if (R.b[p][3] - R.b[p][1] > R.b[t][3] - R.b[t][1]) t = p;   // its tallest piece a base, the
       const right = g.filter((p) => R.b[p][0] > (R.b[t][0] + R.b[t][2]) / 2);          // pieces right of its middle its scripts
@@ -711,8 +713,8 @@ function splitScripts(R, items, roles, L) {   // _split_scripts: a symbol holdin
         if (parts === null) [parts, j] = pairParts(R, items, roles, order, n, right, bb, Hb, L);   // (two each)
         if (parts) parts = [base].concat(parts);
       }
-      if (parts && j !== null) out[j] = null;
       if (parts) {
+        if (j !== null) out[j] = null;                             // the next symbol's pieces are in the parts
         out[i] = null;
         if (parts.length !== 2) ref = null;
         for (const p of parts) out.push({ core: unionBox(R.b, p), node: null, pieces: p, L: it.L });
@@ -768,8 +770,7 @@ function keepDots(b, groups, before, dot) {   // _keep_dots: a symbol of `before
     if (g0.length <= 1) continue;
     const old = new Set(g0), sub = (g) => g.every((p) => old.has(p));
     const inside = out.filter(sub);
-    const ext = inside.map((g) => Math.max(gMax(b, g, 2) - gMin(b, g, 0), gMax(b, g, 3) - gMin(b, g, 1)));
-    if (inside.length > 1 && minOf(ext) < dot) out = out.filter((g) => !sub(g)).concat([Array.from(old).sort((a, c) => a - c)]);
+    if (inside.length > 1 && minOf(inside.map((g) => gExtent(b, g))) < dot) out = out.filter((g) => !sub(g)).concat([Array.from(old).sort((a, c) => a - c)]);
   }
   return out;
 }
